@@ -1,0 +1,17 @@
+//! Pure domain types of ansinh.
+//!
+//! Everything here is deterministic and free of I/O: no files, no network, no clock
+//! except where a caller passes "today" in. Reference data (administrative units,
+//! birth-registration codes) is compiled into the crate with `include_str!`, so the
+//! crate can be used by the pure engines (`rules`, `linkage`) as well as the binary.
+
+pub mod admin;
+pub mod calendar;
+pub mod money;
+pub mod personal_id;
+pub mod text;
+
+pub use admin::{Commune, CommuneKind, Gazetteer, LegacyCommune, Province};
+pub use calendar::{DateRange, Month, PartialDate};
+pub use money::{Coefficient, Money};
+pub use personal_id::{IdInconsistency, PersonalId, Sex};

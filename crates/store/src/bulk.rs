@@ -1,0 +1,61 @@
+//! Bulk writes. On PostgreSQL rows are streamed with `COPY … FROM STDIN (FORMAT csv)`,
+//! which is an order of magnitude faster than multi-row INSERTs for large batches.
+
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use crate::{Result, StoreError};
+
+/// Bytes per COPY message; rows are encoded and sent in chunks so memory stays flat.
+const COPY_CHUNK_BYTES: usize = 1 << 20;
+
+/// Streams `rows` as CSV into `copy_sql` (which must be a `COPY … FROM STDIN (FORMAT csv)`).
+/// Returns the number of rows the server reports.
+pub async fn pg_copy_csv<R, F>(tx: &mut Transaction<'_, Postgres>, copy_sql: &str, rows: &[R]) -> Result<u64>
+where
+    R: AsRef<[F]>,
+    F: AsRef<str>,
+{
+    let conn: &mut PgConnection = tx;
+    let mut copy = conn.copy_in_raw(copy_sql).await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+    for row in rows {
+        encode_csv_row(row.as_ref(), &mut buf);
+        if buf.len() >= COPY_CHUNK_BYTES {
+            copy.send(std::mem::take(&mut buf)).await?;
+            buf.reserve(COPY_CHUNK_BYTES + 4096);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await.map_err(StoreError::from)
+}
+
+/// One CSV record in PostgreSQL's csv format: every field quoted, quotes doubled.
+/// (An empty quoted field is an empty string, not NULL.)
+fn encode_csv_row<F: AsRef<str>>(fields: &[F], out: &mut Vec<u8>) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        for &b in f.as_ref().as_bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_encoding_quotes_everything() {
+        let mut out = Vec::new();
+        super::encode_csv_row(&["a", "Xã \"Tân\", Phú", ""], &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "\"a\",\"Xã \"\"Tân\"\", Phú\",\"\"\n");
+    }
+}

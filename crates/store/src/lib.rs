@@ -1,0 +1,224 @@
+//! Persistence for ansinh: one contract, two backends.
+//!
+//! [`Store`] is the contract. It is an enum over an SQLite pool (embedded, the demo and
+//! small deployments) and a PostgreSQL pool (production and scale-out); every method
+//! runs the same logical operation on either, and `tests/contract.rs` runs one suite of
+//! assertions against both. SQL is written once where the dialects agree and per
+//! backend where they do not (bulk writes use `COPY` on PostgreSQL).
+//!
+//! Migrations are embedded per backend (`migrations/sqlite`, `migrations/postgres`)
+//! and applied by [`Store::migrate`].
+
+pub mod bulk;
+mod error;
+mod reference;
+mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+mod url;
+
+pub use error::StoreError;
+pub use reference::{CommuneRow, LoadOutcome, ProvinceRow, UnitCounts};
+pub use url::{redact, Backend, DatabaseUrl};
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::SqlitePool;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connection settings that are not part of the URL.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// SQLite: how long a writer waits for a lock before failing.
+    pub sqlite_busy_timeout: Duration,
+    /// PostgreSQL: maximum pool size.
+    pub pg_max_connections: u32,
+    /// PostgreSQL: how long to wait for a connection (also the start-up reachability check).
+    pub pg_connect_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_busy_timeout: Duration::from_secs(5),
+            pg_max_connections: 10,
+            pg_connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Result of [`Store::migrate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub applied_before: usize,
+    pub applied_now: usize,
+    pub latest_version: i64,
+}
+
+/// The storage contract. Cheap to clone (pools are reference-counted).
+#[derive(Clone, Debug)]
+pub enum Store {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same expression against whichever pool the store holds. The body is
+/// expanded once per backend, so it is type-checked against both drivers.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::Store::Sqlite($pool) => $body,
+            $crate::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+impl Store {
+    /// Opens the database (creating an SQLite file if absent). Does not migrate.
+    pub async fn connect(url: &DatabaseUrl, opts: &StoreOptions) -> Result<Store> {
+        match url {
+            DatabaseUrl::Sqlite { path } => sqlite::open(path, opts).await.map(Store::Sqlite),
+            DatabaseUrl::Postgres { url: raw } => connect_pg(raw, &url.to_string(), opts).await.map(Store::Postgres),
+        }
+    }
+
+    /// Opens and migrates: what `serve` and `demo` do at start.
+    pub async fn open(url: &DatabaseUrl, opts: &StoreOptions) -> Result<Store> {
+        let store = Store::connect(url, opts).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies the embedded migrations that are missing. Idempotent.
+    pub async fn migrate(&self) -> Result<MigrationReport> {
+        let migrator = match self {
+            Store::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Store::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        let latest_known = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied_before = self.applied_migrations().await?;
+        if let Some(&found) = applied_before.iter().max() {
+            if found > latest_known {
+                return Err(StoreError::SchemaTooNew { found, known: latest_known });
+            }
+        }
+        let res = on_pool!(self, pool => migrator.run(pool).await);
+        res.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(inner) => self.classify(inner),
+            other => StoreError::Migration(other.to_string()),
+        })?;
+        let after = self.applied_migrations().await?;
+        Ok(MigrationReport {
+            applied_before: applied_before.len(),
+            applied_now: after.len() - applied_before.len(),
+            latest_version: after.iter().copied().max().unwrap_or(0),
+        })
+    }
+
+    async fn applied_migrations(&self) -> Result<Vec<i64>> {
+        let exists_sql = match self {
+            Store::Sqlite(_) => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            Store::Postgres(_) => "SELECT count(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()",
+        };
+        let exists: i64 = on_pool!(self, pool => sqlx::query_scalar(exists_sql).fetch_one(pool).await)
+            .map_err(|e| self.classify(e))?;
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        let versions: Vec<i64> = on_pool!(self, pool => sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version").fetch_all(pool).await)?;
+        Ok(versions)
+    }
+
+    /// A trivial round trip, for `/healthz`.
+    pub async fn ping(&self) -> Result<()> {
+        let _: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT CAST(1 AS BIGINT)").fetch_one(pool).await)?;
+        Ok(())
+    }
+
+    pub async fn get_meta(&self, key: &str) -> Result<Option<String>> {
+        let v: Option<String> = on_pool!(self, pool => sqlx::query_scalar("SELECT value FROM app_meta WHERE key = $1").bind(key).fetch_optional(pool).await)?;
+        Ok(v)
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        on_pool!(self, pool => sqlx::query(
+            "INSERT INTO app_meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Writes a consistent copy of a live SQLite database to `target` (`VACUUM INTO`:
+    /// a single read transaction, so concurrent writers neither block nor tear it).
+    /// PostgreSQL backups are made with `pg_dump` by the binary.
+    pub async fn backup_sqlite_to(&self, target: &Path) -> Result<()> {
+        match self {
+            Store::Sqlite(pool) => sqlite::backup(pool, target).await,
+            Store::Postgres(_) => Err(StoreError::Unsupported("online backup of PostgreSQL is done with pg_dump".into())),
+        }
+    }
+
+    fn classify(&self, e: sqlx::Error) -> StoreError {
+        match self {
+            Store::Sqlite(pool) => sqlite::classify(e, Some(&sqlite::db_path(pool))),
+            Store::Postgres(_) => StoreError::Query(e),
+        }
+    }
+
+    /// Closes the pool. SQLite first folds the write-ahead log back into the main file
+    /// (best effort), so a stopped server leaves one self-contained file behind.
+    pub async fn close(&self) {
+        if let Store::Sqlite(pool) = self {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(pool).await {
+                tracing::warn!(error = %e, "WAL checkpoint at close failed");
+            }
+        }
+        on_pool!(self, pool => pool.close().await)
+    }
+}
+
+async fn connect_pg(raw: &str, shown: &str, opts: &StoreOptions) -> Result<PgPool> {
+    let connect: PgConnectOptions = raw
+        .parse()
+        .map_err(|e: sqlx::Error| StoreError::InvalidUrl { url: shown.to_string(), reason: e.to_string() })?;
+    let target = format!("{}:{}", connect.get_host(), connect.get_port());
+    PgPoolOptions::new()
+        .max_connections(opts.pg_max_connections)
+        .acquire_timeout(opts.pg_connect_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|e| classify_pg(e, &target))
+}
+
+fn classify_pg(e: sqlx::Error, target: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Io(io) => StoreError::Unreachable { target: target.to_string(), detail: io.to_string() },
+        sqlx::Error::PoolTimedOut => StoreError::Unreachable { target: target.to_string(), detail: "no answer within the connect timeout".into() },
+        sqlx::Error::Tls(t) => StoreError::Unreachable { target: target.to_string(), detail: format!("TLS: {t}") },
+        sqlx::Error::Database(db) => match db.code().as_deref() {
+            Some("28P01") | Some("28000") => StoreError::AuthFailed { target: target.to_string(), detail: db.message().to_string() },
+            Some("3D000") => StoreError::NoSuchDatabase { target: target.to_string() },
+            _ => StoreError::Query(e),
+        },
+        _ => StoreError::Query(e),
+    }
+}
