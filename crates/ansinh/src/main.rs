@@ -1,1 +1,293 @@
-fn main(){}
+//! The `ansinh` binary: command-line entry point.
+
+mod cli;
+mod config;
+mod error;
+mod http;
+mod logging;
+mod services;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use clap::Parser;
+use tokio::net::TcpListener;
+
+use crate::cli::{Cli, Command, ConfigCommand, ServeArgs};
+use crate::config::{Config, Flags, Source};
+use crate::error::AppError;
+use crate::services::setup::{self, DemoOutcome};
+use crate::services::AppState;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, what is wrong and what to do; never a backtrace.
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn flags(cli: &Cli, serve: Option<&ServeArgs>) -> Flags {
+    Flags {
+        config: cli.global.config.clone(),
+        database_url: cli.global.database_url.clone(),
+        bind: serve.and_then(|s| s.bind.clone()),
+        port: serve.and_then(|s| s.port),
+        log_format: cli.global.log_format.clone(),
+        log_level: cli.global.log_level.clone(),
+    }
+}
+
+fn load_config(f: &Flags) -> Result<Config, AppError> {
+    Ok(Config::load(f, &|k| std::env::var(k).ok())?)
+}
+
+async fn run(cli: Cli) -> Result<(), AppError> {
+    match &cli.command {
+        Command::Version => {
+            println!("ansinh {}", env!("CARGO_PKG_VERSION"));
+            println!("reference data: {}", domain::admin::DATA_VERSION);
+            println!("database backends: sqlite, postgres");
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Example) => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            let c = load_config(&flags(&cli, None))?;
+            c.database_url()?;
+            match &c.file {
+                Some(p) => println!("# configuration OK (file {})", p.display()),
+                None => println!("# configuration OK (no file; defaults, environment and flags)"),
+            }
+            print!("{}", c.describe());
+            Ok(())
+        }
+        Command::Migrate => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, &c.log_level.value);
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            let store = setup::open_store(&url, &c, &g).await?;
+            let counts = store.unit_counts().await?;
+            println!(
+                "database {url} is up to date: {} provinces, {} communes, {} pre-2025 communes",
+                counts.provinces, counts.communes, counts.legacy_communes
+            );
+            store.close().await;
+            Ok(())
+        }
+        Command::Backup { output } => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, &c.log_level.value);
+            let url = c.database_url()?;
+            let target = services_backup::run(&url, &c, output.clone()).await?;
+            println!("backup written to {}", target.display());
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let c = load_config(&flags(&cli, Some(args)))?;
+            logging::init(c.log_format.value, &c.log_level.value);
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            // Bind first: a port in use is reported before touching the database.
+            let listener = bind(c.bind.value).await?;
+            let store = setup::open_store(&url, &c, &g).await?;
+            serve(listener, store, g, &url).await
+        }
+        Command::Demo { serve: args, no_serve } => {
+            let mut c = load_config(&flags(&cli, Some(args)))?;
+            if c.database_url.source == Source::Default {
+                c.database_url.value = config::DEFAULT_DEMO_DATABASE_URL.to_string();
+            }
+            logging::init(c.log_format.value, &c.log_level.value);
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            let listener = if *no_serve { None } else { Some(bind(c.bind.value).await?) };
+            let store = setup::open_store(&url, &c, &g).await?;
+            match setup::prepare_demo(&store).await? {
+                DemoOutcome::Created => println!("demo database created: {url} (Tỉnh Đồng Nai, 95 communes)"),
+                DemoOutcome::AlreadyPresent => println!("demo database already present: {url}"),
+            }
+            match listener {
+                None => {
+                    store.close().await;
+                    Ok(())
+                }
+                Some(l) => serve(l, store, g, &url).await,
+            }
+        }
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        let reason = match e.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                "the address is already in use. Stop the other program or choose another port with --port".to_string()
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                "permission denied. Ports below 1024 need privileges; choose a port above 1024 with --port".to_string()
+            }
+            std::io::ErrorKind::AddrNotAvailable => "this machine has no such address; check --bind".to_string(),
+            _ => e.to_string(),
+        };
+        AppError::Listen { addr: addr.to_string(), reason }
+    })
+}
+
+async fn serve(
+    listener: TcpListener,
+    store: store::Store,
+    g: domain::Gazetteer,
+    url: &store::DatabaseUrl,
+) -> Result<(), AppError> {
+    let addr = listener.local_addr().map_err(|e| AppError::io("reading the listening address", e))?;
+    let province_code = setup::installation_province(&store).await?;
+    let state = AppState {
+        store: store.clone(),
+        gazetteer: Arc::new(g),
+        metrics: Arc::new(http::metrics::Metrics::new()),
+        started: Instant::now(),
+        province_code,
+    };
+    let app = http::router(state);
+    tracing::info!(%addr, database = %url, "serving");
+    // The first stdout line is the URL (tests and scripts read it).
+    println!("ansinh is serving http://{addr}/ (database {url}); press Ctrl-C to stop");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| AppError::io("serving HTTP", e))?;
+    tracing::info!("shutting down");
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+mod services_backup {
+    //! `ansinh backup`: SQLite online copy or pg_dump.
+    use super::*;
+
+    pub async fn run(url: &store::DatabaseUrl, c: &Config, output: Option<PathBuf>) -> Result<PathBuf, AppError> {
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        match url {
+            store::DatabaseUrl::Sqlite { path } => {
+                if !path.exists() {
+                    return Err(AppError::Invalid(format!(
+                        "database file {} does not exist; nothing to back up",
+                        path.display()
+                    )));
+                }
+                let target = output.unwrap_or_else(|| PathBuf::from(format!("ansinh-backup-{stamp}.db")));
+                let store = store::Store::connect(url, &c.store_options()).await?;
+                let res = store.backup_sqlite_to(&target).await;
+                store.close().await;
+                res?;
+                Ok(target)
+            }
+            store::DatabaseUrl::Postgres { .. } => {
+                let target = output.unwrap_or_else(|| PathBuf::from(format!("ansinh-backup-{stamp}.dump")));
+                if target.exists() {
+                    return Err(store::StoreError::BackupTargetExists { path: target }.into());
+                }
+                // Check reachability first for a clear error.
+                store::Store::connect(url, &c.store_options()).await?.close().await;
+                let (url_no_pw, password) = split_password(&url.expose());
+                let mut cmd = tokio::process::Command::new("pg_dump");
+                cmd.arg("--format=custom").arg("--file").arg(&target).arg("--dbname").arg(&url_no_pw);
+                if let Some(pw) = password {
+                    cmd.env("PGPASSWORD", pw);
+                }
+                let out = cmd.output().await.map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        AppError::Refused("pg_dump is not installed; install the PostgreSQL client tools (Debian: apt-get install postgresql-client)".into())
+                    } else {
+                        AppError::io("running pg_dump", e)
+                    }
+                })?;
+                if !out.status.success() {
+                    let _ = std::fs::remove_file(&target);
+                    let msg = String::from_utf8_lossy(&out.stderr);
+                    let first = msg.lines().next().unwrap_or("unknown error");
+                    return Err(AppError::Refused(format!("pg_dump failed: {}", store::redact(first))));
+                }
+                Ok(target)
+            }
+        }
+    }
+
+    /// Moves the password out of a URL (so it is not visible in the process list) and
+    /// percent-decodes it for PGPASSWORD.
+    pub fn split_password(url: &str) -> (String, Option<String>) {
+        let Some((scheme, rest)) = url.split_once("://") else { return (url.to_string(), None) };
+        let Some((userinfo, host)) = rest.rsplit_once('@') else { return (url.to_string(), None) };
+        let Some((user, pw)) = userinfo.split_once(':') else { return (url.to_string(), None) };
+        (format!("{scheme}://{user}@{host}"), Some(percent_decode(pw)))
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn splits_password() {
+            assert_eq!(
+                super::split_password("postgres://u:p%40ss@h:5432/db"),
+                ("postgres://u@h:5432/db".to_string(), Some("p@ss".to_string()))
+            );
+            assert_eq!(super::split_password("postgres://u@h/db"), ("postgres://u@h/db".to_string(), None));
+        }
+    }
+}

@@ -156,7 +156,11 @@ impl Gazetteer {
         Gazetteer::from_csv(PROVINCES_CSV, COMMUNES_CSV, DONG_NAI_SUCCESSION_CSV)
     }
 
-    pub fn from_csv(provinces_csv: &str, communes_csv: &str, succession_csv: &str) -> Result<Gazetteer, AdminDataError> {
+    pub fn from_csv(
+        provinces_csv: &str,
+        communes_csv: &str,
+        succession_csv: &str,
+    ) -> Result<Gazetteer, AdminDataError> {
         const P: &str = "provinces_2025.csv";
         const C: &str = "communes_2025.csv";
         const S: &str = "dong_nai_communes_2025.csv";
@@ -167,7 +171,9 @@ impl Gazetteer {
                 code: field(P, line, &rec, 0)?.to_string(),
                 name: field(P, line, &rec, 1)?.to_string(),
                 predecessor_codes: field(P, line, &rec, 2)?.split(';').map(|s| s.trim().to_string()).collect(),
-                commune_count: count.parse().map_err(|_| malformed(P, line, format!("commune_count '{count}' is not a number")))?,
+                commune_count: count
+                    .parse()
+                    .map_err(|_| malformed(P, line, format!("commune_count '{count}' is not a number")))?,
             });
         }
         let mut communes = Vec::new();
@@ -180,7 +186,8 @@ impl Gazetteer {
             communes.push(Commune {
                 code: code.to_string(),
                 name: field(C, line, &rec, 1)?.to_string(),
-                kind: CommuneKind::parse(kind_s).ok_or_else(|| malformed(C, line, format!("unknown kind '{kind_s}'")))?,
+                kind: CommuneKind::parse(kind_s)
+                    .ok_or_else(|| malformed(C, line, format!("unknown kind '{kind_s}'")))?,
                 province_code: field(C, line, &rec, 3)?.to_string(),
             });
         }
@@ -199,7 +206,12 @@ impl Gazetteer {
                 if code.len() != 5 || !code.chars().all(|c| c.is_ascii_digit()) {
                     return Err(malformed(S, line, format!("predecessor code '{code}' is not 5 digits")));
                 }
-                legacy.push(LegacyCommune { code, name: name.trim().to_string(), successor_code: successor.clone(), partial });
+                legacy.push(LegacyCommune {
+                    code,
+                    name: name.trim().to_string(),
+                    successor_code: successor.clone(),
+                    partial,
+                });
             }
         }
         let mut g = Gazetteer {
@@ -279,13 +291,15 @@ impl Gazetteer {
 
     /// Maps a pre-2025 commune recorded by name (diacritics optional) to today's commune.
     pub fn map_legacy_name(&self, old_name: &str) -> LegacyMapping<'_> {
-        let hits = self.legacy_by_key.get(&search_key(old_name)).or_else(|| self.legacy_by_key.get(&bare_key(old_name)));
+        let hits =
+            self.legacy_by_key.get(&search_key(old_name)).or_else(|| self.legacy_by_key.get(&bare_key(old_name)));
         self.mapping(hits)
     }
 
     fn mapping(&self, hits: Option<&Vec<usize>>) -> LegacyMapping<'_> {
         let Some(hits) = hits else { return LegacyMapping::NotFound };
-        let mut succ: Vec<&Commune> = hits.iter().filter_map(|&i| self.commune(&self.legacy[i].successor_code)).collect();
+        let mut succ: Vec<&Commune> =
+            hits.iter().filter_map(|&i| self.commune(&self.legacy[i].successor_code)).collect();
         succ.sort_by(|a, b| a.code.cmp(&b.code));
         succ.dedup_by(|a, b| a.code == b.code);
         match succ.len() {
@@ -358,7 +372,9 @@ mod tests {
 
     #[test]
     fn malformed_data_is_an_error_not_a_panic() {
-        let err = Gazetteer::from_csv("province_code,name,predecessor_codes_2004,commune_count\n01,Hà Nội,01,abc\n", "", "").unwrap_err();
+        let err =
+            Gazetteer::from_csv("province_code,name,predecessor_codes_2004,commune_count\n01,Hà Nội,01,abc\n", "", "")
+                .unwrap_err();
         assert!(err.to_string().contains("provinces_2025.csv line 2"), "{err}");
         let err = Gazetteer::from_csv(
             "province_code,name,predecessor_codes_2004,commune_count\n",

@@ -193,9 +193,12 @@ impl PartialDate {
             return Ok(PartialDate::MonthYear(m));
         };
         let day = num(day_s)?;
-        NaiveDate::from_ymd_opt(year, month, day)
-            .map(PartialDate::Full)
-            .ok_or(DateError::DayOutOfRange { input: input.to_string(), day, month, year })
+        NaiveDate::from_ymd_opt(year, month, day).map(PartialDate::Full).ok_or(DateError::DayOutOfRange {
+            input: input.to_string(),
+            day,
+            month,
+            year,
+        })
     }
 
     /// Canonical storage form: `yyyy-mm-dd`, `yyyy-mm`, `yyyy`.
@@ -318,7 +321,10 @@ mod tests {
 
     #[test]
     fn explains_bad_dates() {
-        assert!(matches!(PartialDate::parse("31/02/2024"), Err(DateError::DayOutOfRange { day: 31, month: 2, year: 2024, .. })));
+        assert!(matches!(
+            PartialDate::parse("31/02/2024"),
+            Err(DateError::DayOutOfRange { day: 31, month: 2, year: 2024, .. })
+        ));
         assert!(matches!(PartialDate::parse("29/02/2023"), Err(DateError::DayOutOfRange { .. })));
         assert!(PartialDate::parse("29/02/2024").is_ok());
         assert!(matches!(PartialDate::parse("01/13/2024"), Err(DateError::MonthOutOfRange { month: 13, .. })));

@@ -16,7 +16,9 @@ pub struct Money(i64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("amount '{input}' is not a whole number of đồng (use digits, optionally grouped with '.' as in 2.789.000)")]
+    #[error(
+        "amount '{input}' is not a whole number of đồng (use digits, optionally grouped with '.' as in 2.789.000)"
+    )]
     Invalid { input: String },
     #[error("amount '{input}' is too large")]
     Overflow { input: String },
@@ -118,7 +120,7 @@ impl Money {
         }
         let lead = digits.len() % 3;
         for (i, ch) in digits.chars().enumerate() {
-            if i != 0 && (i + 3 - lead) % 3 == 0 {
+            if i != 0 && (i + 3 - lead).is_multiple_of(3) {
                 out.push('.');
             }
             out.push(ch);
@@ -285,10 +287,7 @@ mod tests {
         for bad in ["", "2,5", "2.78.000", "1.0000", "abc", "12.34", "₫"] {
             assert!(Money::parse_vnd(bad).is_err(), "{bad} should be rejected");
         }
-        assert!(matches!(
-            Money::parse_vnd("99999999999999999999"),
-            Err(MoneyError::Overflow { .. })
-        ));
+        assert!(matches!(Money::parse_vnd("99999999999999999999"), Err(MoneyError::Overflow { .. })));
     }
 
     #[test]

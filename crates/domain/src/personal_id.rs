@@ -126,7 +126,7 @@ impl PersonalId {
     }
 
     pub fn sex(&self) -> Sex {
-        if self.digit(3) % 2 == 0 {
+        if self.digit(3).rem_euclid(2) == 0 {
             Sex::Male
         } else {
             Sex::Female
@@ -275,10 +275,7 @@ mod tests {
             vec![IdInconsistency::Century { id_century: 1900, recorded_year: 2085 }]
         );
         let foreign = PersonalId::parse("999185012345").unwrap();
-        assert_eq!(
-            foreign.check_against(None, None),
-            vec![IdInconsistency::UnknownPrefix { prefix: "999".into() }]
-        );
+        assert_eq!(foreign.check_against(None, None), vec![IdInconsistency::UnknownPrefix { prefix: "999".into() }]);
     }
 
     #[test]

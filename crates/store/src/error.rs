@@ -10,7 +10,9 @@ pub enum StoreError {
     Unreachable { target: String, detail: String },
     #[error("PostgreSQL at {target} refused the login: {detail}. Check the user and password in the database URL")]
     AuthFailed { target: String, detail: String },
-    #[error("PostgreSQL database at {target} does not exist: create it (createdb) or fix the database name in the URL")]
+    #[error(
+        "PostgreSQL database at {target} does not exist: create it (createdb) or fix the database name in the URL"
+    )]
     NoSuchDatabase { target: String },
     #[error("{} is not an SQLite database (the file is corrupt or of another kind). Restore it from a backup or point --database-url at another file", path.display())]
     NotADatabase { path: PathBuf },

@@ -173,7 +173,9 @@ impl Store {
     pub async fn backup_sqlite_to(&self, target: &Path) -> Result<()> {
         match self {
             Store::Sqlite(pool) => sqlite::backup(pool, target).await,
-            Store::Postgres(_) => Err(StoreError::Unsupported("online backup of PostgreSQL is done with pg_dump".into())),
+            Store::Postgres(_) => {
+                Err(StoreError::Unsupported("online backup of PostgreSQL is done with pg_dump".into()))
+            }
         }
     }
 
@@ -212,10 +214,15 @@ async fn connect_pg(raw: &str, shown: &str, opts: &StoreOptions) -> Result<PgPoo
 fn classify_pg(e: sqlx::Error, target: &str) -> StoreError {
     match &e {
         sqlx::Error::Io(io) => StoreError::Unreachable { target: target.to_string(), detail: io.to_string() },
-        sqlx::Error::PoolTimedOut => StoreError::Unreachable { target: target.to_string(), detail: "no answer within the connect timeout".into() },
+        sqlx::Error::PoolTimedOut => StoreError::Unreachable {
+            target: target.to_string(),
+            detail: "no answer within the connect timeout".into(),
+        },
         sqlx::Error::Tls(t) => StoreError::Unreachable { target: target.to_string(), detail: format!("TLS: {t}") },
         sqlx::Error::Database(db) => match db.code().as_deref() {
-            Some("28P01") | Some("28000") => StoreError::AuthFailed { target: target.to_string(), detail: db.message().to_string() },
+            Some("28P01") | Some("28000") => {
+                StoreError::AuthFailed { target: target.to_string(), detail: db.message().to_string() }
+            }
             Some("3D000") => StoreError::NoSuchDatabase { target: target.to_string() },
             _ => StoreError::Query(e),
         },

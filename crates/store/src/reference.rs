@@ -56,26 +56,55 @@ impl Store {
         let provinces: Vec<[String; 5]> = g
             .provinces()
             .iter()
-            .map(|p| [p.code.clone(), p.name.clone(), search_key(&p.name), p.predecessor_codes.join(";"), p.commune_count.to_string()])
+            .map(|p| {
+                [
+                    p.code.clone(),
+                    p.name.clone(),
+                    search_key(&p.name),
+                    p.predecessor_codes.join(";"),
+                    p.commune_count.to_string(),
+                ]
+            })
             .collect();
         let communes: Vec<[String; 5]> = g
             .communes()
             .iter()
-            .map(|c| [c.code.clone(), c.name.clone(), search_key(&c.name), c.kind.code().to_string(), c.province_code.clone()])
+            .map(|c| {
+                [
+                    c.code.clone(),
+                    c.name.clone(),
+                    search_key(&c.name),
+                    c.kind.code().to_string(),
+                    c.province_code.clone(),
+                ]
+            })
             .collect();
         let legacy: Vec<[String; 5]> = g
             .legacy_communes()
             .iter()
-            .map(|l| [l.code.clone(), l.name.clone(), search_key(&l.name), l.successor_code.clone(), if l.partial { "t" } else { "f" }.to_string()])
+            .map(|l| {
+                [
+                    l.code.clone(),
+                    l.name.clone(),
+                    search_key(&l.name),
+                    l.successor_code.clone(),
+                    if l.partial { "t" } else { "f" }.to_string(),
+                ]
+            })
             .collect();
         match self {
             Store::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
                 for chunk in provinces.chunks(SQLITE_CHUNK) {
-                    let mut qb: QueryBuilder<Sqlite> =
-                        QueryBuilder::new("INSERT INTO provinces (code, name, name_key, predecessor_codes, commune_count) ");
+                    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                        "INSERT INTO provinces (code, name, name_key, predecessor_codes, commune_count) ",
+                    );
                     qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r[0]).push_bind(&r[1]).push_bind(&r[2]).push_bind(&r[3]).push_bind(r[4].parse::<i64>().unwrap_or(0));
+                        b.push_bind(&r[0])
+                            .push_bind(&r[1])
+                            .push_bind(&r[2])
+                            .push_bind(&r[3])
+                            .push_bind(r[4].parse::<i64>().unwrap_or(0));
                     });
                     qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, predecessor_codes = excluded.predecessor_codes, commune_count = excluded.commune_count");
                     qb.build().execute(&mut *tx).await?;
@@ -90,8 +119,9 @@ impl Store {
                     qb.build().execute(&mut *tx).await?;
                 }
                 for chunk in legacy.chunks(SQLITE_CHUNK) {
-                    let mut qb: QueryBuilder<Sqlite> =
-                        QueryBuilder::new("INSERT INTO legacy_communes (code, name, name_key, successor_code, partial) ");
+                    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+                        "INSERT INTO legacy_communes (code, name, name_key, successor_code, partial) ",
+                    );
                     qb.push_values(chunk, |mut b, r| {
                         b.push_bind(&r[0]).push_bind(&r[1]).push_bind(&r[2]).push_bind(&r[3]).push_bind(r[4] == "t");
                     });
@@ -111,9 +141,24 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
                 let copy = |t: &str, cols: &str| format!("COPY {t} ({cols}) FROM STDIN (FORMAT csv)");
-                crate::bulk::pg_copy_csv(&mut tx, &copy("stage_provinces", "code, name, name_key, predecessor_codes, commune_count"), &provinces).await?;
-                crate::bulk::pg_copy_csv(&mut tx, &copy("stage_communes", "code, name, name_key, kind, province_code"), &communes).await?;
-                crate::bulk::pg_copy_csv(&mut tx, &copy("stage_legacy", "code, name, name_key, successor_code, partial"), &legacy).await?;
+                crate::bulk::pg_copy_csv(
+                    &mut tx,
+                    &copy("stage_provinces", "code, name, name_key, predecessor_codes, commune_count"),
+                    &provinces,
+                )
+                .await?;
+                crate::bulk::pg_copy_csv(
+                    &mut tx,
+                    &copy("stage_communes", "code, name, name_key, kind, province_code"),
+                    &communes,
+                )
+                .await?;
+                crate::bulk::pg_copy_csv(
+                    &mut tx,
+                    &copy("stage_legacy", "code, name, name_key, successor_code, partial"),
+                    &legacy,
+                )
+                .await?;
                 for sql in [
                     "INSERT INTO provinces (code, name, name_key, predecessor_codes, commune_count) \
                      SELECT code, name, name_key, predecessor_codes, commune_count FROM stage_provinces \
@@ -179,8 +224,10 @@ impl Store {
 
     /// Communes of a province in Vietnamese alphabetical order of their folded names.
     pub async fn communes_of(&self, province_code: &str) -> Result<Vec<CommuneRow>> {
-        let sql = format!("SELECT {COMMUNE_COLUMNS} FROM communes c WHERE c.province_code = $1 ORDER BY c.name_key, c.code");
-        let rows = on_pool!(self, pool => sqlx::query_as::<_, CommuneRow>(&sql).bind(province_code).fetch_all(pool).await)?;
+        let sql =
+            format!("SELECT {COMMUNE_COLUMNS} FROM communes c WHERE c.province_code = $1 ORDER BY c.name_key, c.code");
+        let rows =
+            on_pool!(self, pool => sqlx::query_as::<_, CommuneRow>(&sql).bind(province_code).fetch_all(pool).await)?;
         Ok(rows)
     }
 
@@ -192,7 +239,12 @@ impl Store {
 
     /// Communes whose folded name contains the folded query (`bien hoa` finds
     /// `Phường Biên Hòa`), optionally in one province, at most `limit`.
-    pub async fn search_communes(&self, query: &str, province_code: Option<&str>, limit: i64) -> Result<Vec<CommuneRow>> {
+    pub async fn search_communes(
+        &self,
+        query: &str,
+        province_code: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<CommuneRow>> {
         let key = search_key(query);
         let pattern = format!("%{}%", key.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let sql = format!(
@@ -238,4 +290,3 @@ async fn upsert_meta_sqlite(tx: &mut sqlx::Transaction<'_, Sqlite>, key: &str, v
     .await?;
     Ok(())
 }
-

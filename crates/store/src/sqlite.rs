@@ -44,11 +44,8 @@ pub(crate) async fn open(path: &Path, opts: &StoreOptions) -> Result<SqlitePool>
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(opts.sqlite_busy_timeout);
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .connect_with(connect)
-        .await
-        .map_err(|e| classify(e, Some(path)))?;
+    let pool =
+        SqlitePoolOptions::new().max_connections(4).connect_with(connect).await.map_err(|e| classify(e, Some(path)))?;
     // Touch the schema so that a damaged file fails here, at start, not on first use.
     sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sqlite_master")
         .fetch_one(&pool)
@@ -90,11 +87,9 @@ pub(crate) async fn backup(pool: &SqlitePool, target: &Path) -> Result<()> {
             return Err(StoreError::NoDirectory { dir: dir.to_path_buf() });
         }
     }
-    let target_s = target.to_str().ok_or_else(|| StoreError::Unsupported(format!("backup path {} is not valid UTF-8", target.display())))?;
-    sqlx::query("VACUUM INTO $1")
-        .bind(target_s)
-        .execute(pool)
-        .await
-        .map_err(|e| classify(e, Some(&db_path(pool))))?;
+    let target_s = target
+        .to_str()
+        .ok_or_else(|| StoreError::Unsupported(format!("backup path {} is not valid UTF-8", target.display())))?;
+    sqlx::query("VACUUM INTO $1").bind(target_s).execute(pool).await.map_err(|e| classify(e, Some(&db_path(pool))))?;
     Ok(())
 }

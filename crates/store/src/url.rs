@@ -52,9 +52,9 @@ impl DatabaseUrl {
         }
         let scheme = s.split_once("://").map(|(a, _)| a).or_else(|| s.split_once(':').map(|(a, _)| a));
         Err(match scheme {
-            Some(sc) if !sc.is_empty() => {
-                invalid(&format!("unsupported scheme '{sc}'; use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB"))
-            }
+            Some(sc) if !sc.is_empty() => invalid(&format!(
+                "unsupported scheme '{sc}'; use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB"
+            )),
             _ => invalid("missing scheme; use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB"),
         })
     }
@@ -132,6 +132,9 @@ mod tests {
         let u = DatabaseUrl::parse("postgres://ansinh:hunter2@db:5432/ansinh").unwrap();
         assert_eq!(u.to_string(), "postgres://ansinh:***@db:5432/ansinh");
         assert!(!format!("{u:?}").contains("hunter2"));
-        assert_eq!(redact("postgres://h/db?user=a&password=x&sslmode=require"), "postgres://h/db?user=a&password=***&sslmode=require");
+        assert_eq!(
+            redact("postgres://h/db?user=a&password=x&sslmode=require"),
+            "postgres://h/db?user=a&password=***&sslmode=require"
+        );
     }
 }

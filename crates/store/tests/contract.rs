@@ -181,14 +181,18 @@ async fn foreign_keys_are_enforced(store: &Store) {
     loaded(store).await;
     // a commune pointing at a province that does not exist must be refused
     let res = match store {
-        Store::Sqlite(p) => sqlx::query("INSERT INTO communes (code, name, name_key, kind, province_code) VALUES ('99999', 'X', 'x', 'xa', '00')")
-            .execute(p)
-            .await
-            .map(|_| ()),
-        Store::Postgres(p) => sqlx::query("INSERT INTO communes (code, name, name_key, kind, province_code) VALUES ('99999', 'X', 'x', 'xa', '00')")
-            .execute(p)
-            .await
-            .map(|_| ()),
+        Store::Sqlite(p) => sqlx::query(
+            "INSERT INTO communes (code, name, name_key, kind, province_code) VALUES ('99999', 'X', 'x', 'xa', '00')",
+        )
+        .execute(p)
+        .await
+        .map(|_| ()),
+        Store::Postgres(p) => sqlx::query(
+            "INSERT INTO communes (code, name, name_key, kind, province_code) VALUES ('99999', 'X', 'x', 'xa', '00')",
+        )
+        .execute(p)
+        .await
+        .map(|_| ()),
     };
     assert!(res.is_err(), "foreign key violation must fail");
 }

@@ -1,0 +1,97 @@
+//! Command-line interface (clap). Help texts explain the Vietnamese domain terms.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str =
+    "ansinh (an sinh = social security): the platform with which a Vietnamese province runs its social policy";
+
+const LONG_ABOUT: &str = "\
+ansinh (an sinh xã hội = social security) is the platform with which a Vietnamese province \
+runs its social policy: one registry keyed by the personal ID number (số định danh cá nhân, \
+the 12-digit number on the căn cước card, which serves as the social security number); \
+allowances for people with meritorious services to the revolution (người có công với cách \
+mạng) and their relatives, and for social-assistance beneficiaries (đối tượng bảo trợ xã hội, \
+trợ giúp xã hội); monthly payment cycles; complaints and denunciations (khiếu nại, tố cáo); and \
+monitoring of the province's plan (kế hoạch) by the departments (Sở, e.g. Sở Nội vụ = \
+Department of Home Affairs) and the communes (xã = rural commune, phường = urban ward, \
+đặc khu = special zone; since 1 July 2025 the only level below the province).
+
+Start with `ansinh demo`: it creates a demo database for Đồng Nai province and serves it.";
+
+#[derive(Debug, Parser)]
+#[command(name = "ansinh", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (TOML). Default: ./ansinh.toml when it exists. Env: ANSINH_CONFIG
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database: sqlite://PATH (embedded, default sqlite://./ansinh.db) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DB. Env: ANSINH_DATABASE_URL
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log format: human or json. Env: ANSINH_LOG_FORMAT
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Log level or filter (error, warn, info, debug, trace). Env: ANSINH_LOG_LEVEL
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080). Env: ANSINH_BIND
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Port, overriding the port of --bind; 0 picks a free one. Env: ANSINH_PORT
+    #[arg(long, value_name = "N")]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (applies pending database migrations first).
+    Serve(ServeArgs),
+    /// Create the demo database for Đồng Nai province (tỉnh Đồng Nai: 95 communes —
+    /// xã and phường — since the 2025 merger with Bình Phước) if absent, then serve it.
+    /// Default database: sqlite://./ansinh-demo.db.
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Only create the demo database, then exit.
+        #[arg(long)]
+        no_serve: bool,
+    },
+    /// Apply the embedded database migrations and load reference data (administrative
+    /// units: 34 provinces — tỉnh, thành phố — and 3,321 communes — xã, phường, đặc khu), then exit.
+    Migrate,
+    /// Make a consistent copy of the live database. SQLite: an online copy (VACUUM INTO);
+    /// PostgreSQL: pg_dump custom format (needs the PostgreSQL client tools).
+    Backup {
+        /// Target file (must not exist). Default: ansinh-backup-YYYYMMDD-HHMMSS.db (or .dump).
+        #[arg(value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print version, schema and reference-data versions.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a fully commented example configuration file.
+    Example,
+    /// Validate the configuration from all sources and print the effective values
+    /// (secrets shown as ***), each with where it came from.
+    Check,
+}

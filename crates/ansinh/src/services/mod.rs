@@ -1,0 +1,25 @@
+//! Services: the application's operations, shared by the HTML pages, the JSON API and
+//! the CLI. Handlers parse input, call a service, and render its result; authorization
+//! (issue "web shell") will be enforced here, not in handlers.
+
+pub mod setup;
+pub mod units;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use domain::Gazetteer;
+use store::Store;
+
+use crate::http::metrics::Metrics;
+
+/// Everything a request handler may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub gazetteer: Arc<Gazetteer>,
+    pub metrics: Arc<Metrics>,
+    pub started: Instant,
+    /// The province this installation serves (Đồng Nai for the demo).
+    pub province_code: String,
+}

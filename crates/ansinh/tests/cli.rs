@@ -1,0 +1,187 @@
+//! CLI tests: every command, and each kind of bad input gives one clear line and a
+//! non-zero exit.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{assert_one_line_error, cmd, run, stderr, stdout, Db};
+use store::Backend;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+#[test]
+fn version_and_help_explain_terms() {
+    let d = tmp();
+    let o = run(d.path(), &["version"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).starts_with(&format!("ansinh {}", env!("CARGO_PKG_VERSION"))));
+    let o = run(d.path(), &["--help"]);
+    // clap wraps help to the terminal width: compare with whitespace normalised
+    let h = stdout(&o).split_whitespace().collect::<Vec<_>>().join(" ");
+    for term in [
+        "người có công",
+        "people with meritorious services",
+        "số định danh cá nhân",
+        "personal ID number",
+        "Sở Nội vụ",
+        "phường = urban ward",
+    ] {
+        assert!(h.contains(term), "help lacks '{term}'");
+    }
+    for sub in ["serve", "demo", "migrate", "backup", "config", "version"] {
+        assert!(h.contains(sub), "help lacks '{sub}'");
+    }
+    let h = stdout(&run(d.path(), &["demo", "--help"]));
+    assert!(h.contains("Đồng Nai") && h.contains("--no-serve") && h.contains("--bind") && h.contains("--port"));
+}
+
+#[test]
+fn config_example_is_valid_and_check_reports_sources() {
+    let d = tmp();
+    let o = run(d.path(), &["config", "example"]);
+    assert!(o.status.success());
+    std::fs::write(d.path().join("ansinh.toml"), stdout(&o)).unwrap();
+    // ./ansinh.toml is picked up by default
+    let o = run(d.path(), &["config", "check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("configuration OK (file ansinh.toml)"), "{out}");
+    assert!(out.contains("server.bind") && out.contains("127.0.0.1:8080"));
+    // environment beats file, flag beats environment
+    let o = cmd(d.path(), &["config", "check", "--database-url", "sqlite://x.db"])
+        .env("ANSINH_DATABASE_URL", "postgres://u:hidden@db/ansinh")
+        .env("ANSINH_PORT", "9999")
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(out.contains("sqlite://x.db") && out.contains("# flag --database-url"), "{out}");
+    assert!(out.contains("127.0.0.1:9999") && out.contains("# environment ANSINH_PORT"), "{out}");
+    assert!(!out.contains("hidden"));
+}
+
+#[test]
+fn invalid_config_values_are_one_line_errors() {
+    let d = tmp();
+    let o = cmd(d.path(), &["config", "check"]).env("ANSINH_PORT", "abc").output().unwrap();
+    assert_one_line_error(&o, 2, "environment ANSINH_PORT: invalid value 'abc' for server.port");
+    std::fs::write(d.path().join("bad.toml"), "[server]\nbind = 8080\n").unwrap();
+    let o = run(d.path(), &["config", "check", "--config", "bad.toml"]);
+    assert_one_line_error(&o, 2, "config file bad.toml");
+    let o = run(d.path(), &["config", "check", "--config", "missing.toml"]);
+    assert_one_line_error(&o, 2, "missing.toml does not exist");
+    let o = run(d.path(), &["serve", "--bind", "not-an-address"]);
+    assert_one_line_error(&o, 2, "flag --bind: invalid value 'not-an-address'");
+    let o = run(d.path(), &["migrate", "--log-level", "loud"]);
+    assert_one_line_error(&o, 2, "log.level");
+}
+
+#[test]
+fn malformed_database_urls_are_refused() {
+    let d = tmp();
+    let o = run(d.path(), &["migrate", "--database-url", "mysql://root:pw@localhost/ansinh"]);
+    let line = assert_one_line_error(&o, 2, "unsupported scheme 'mysql'");
+    assert!(!line.contains(":pw@"), "password shown: {line}");
+    let o = run(d.path(), &["migrate", "--database-url", "ansinh.db"]);
+    assert_one_line_error(&o, 2, "missing scheme");
+    let o = run(d.path(), &["migrate", "--database-url", "sqlite://"]);
+    assert_one_line_error(&o, 2, "no file path");
+}
+
+#[test]
+fn unreachable_postgres_is_a_clear_error() {
+    let d = tmp();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("postgres://ansinh:pw@127.0.0.1:{port}/ansinh");
+    let o =
+        cmd(d.path(), &["migrate", "--database-url", &url]).env("ANSINH_PG_CONNECT_TIMEOUT_S", "2").output().unwrap();
+    let line = assert_one_line_error(&o, 1, &format!("cannot reach PostgreSQL at 127.0.0.1:{port}"));
+    assert!(line.contains("Is the server running"), "{line}");
+}
+
+#[test]
+fn corrupt_readonly_and_missing_sqlite_files() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmp();
+    std::fs::write(d.path().join("corrupt.db"), "hello, I am a text file and not a database at all").unwrap();
+    let o = run(d.path(), &["migrate", "--database-url", "sqlite://corrupt.db"]);
+    assert_one_line_error(&o, 1, "corrupt.db is not an SQLite database");
+
+    assert!(run(d.path(), &["migrate", "--database-url", "sqlite://ro.db"]).status.success());
+    std::fs::set_permissions(d.path().join("ro.db"), std::fs::Permissions::from_mode(0o444)).unwrap();
+    let o = run(d.path(), &["serve", "--port", "0", "--database-url", "sqlite://ro.db"]);
+    assert_one_line_error(&o, 1, "ro.db is read-only");
+
+    let o = run(d.path(), &["migrate", "--database-url", "sqlite://no/such/dir/a.db"]);
+    assert_one_line_error(&o, 1, "directory no/such/dir of the database file does not exist");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let d = tmp();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let o = run(d.path(), &["serve", "--port", &port, "--database-url", "sqlite://a.db"]);
+    assert_one_line_error(&o, 1, "address is already in use");
+    // the database was not touched
+    assert!(!d.path().join("a.db").exists());
+}
+
+#[test]
+fn migrate_is_idempotent_and_creates_the_sqlite_file() {
+    let d = tmp();
+    let o = run(d.path(), &["migrate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("34 provinces, 3321 communes"));
+    assert!(d.path().join("ansinh.db").exists(), "default ./ansinh.db is created");
+    let o = run(d.path(), &["migrate"]);
+    assert!(o.status.success());
+}
+
+#[test]
+fn demo_no_serve_creates_once() {
+    let d = tmp();
+    let o = run(d.path(), &["demo", "--no-serve"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("demo database created: sqlite://./ansinh-demo.db"));
+    assert!(d.path().join("ansinh-demo.db").exists());
+    let o = run(d.path(), &["demo", "--no-serve"]);
+    assert!(stdout(&o).contains("already present"));
+}
+
+#[test]
+fn sqlite_backup_is_a_working_copy() {
+    let d = tmp();
+    assert!(run(d.path(), &["demo", "--no-serve"]).status.success());
+    let o = run(d.path(), &["backup", "--database-url", "sqlite://ansinh-demo.db", "copy.db"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("backup written to copy.db"));
+    // the copy is a complete database: serve-able and migrated
+    let o = run(d.path(), &["migrate", "--database-url", "sqlite://copy.db"]);
+    assert!(stdout(&o).contains("3321 communes"), "{}", stderr(&o));
+    let o = run(d.path(), &["backup", "--database-url", "sqlite://ansinh-demo.db", "copy.db"]);
+    assert_one_line_error(&o, 1, "already exists");
+    let o = run(d.path(), &["backup", "--database-url", "sqlite://none.db", "x.db"]);
+    assert_one_line_error(&o, 1, "does not exist");
+}
+
+#[tokio::test]
+async fn postgres_migrate_demo_and_backup() {
+    let db = Db::new(Backend::Postgres).await;
+    let d = tmp();
+    let o = run(d.path(), &["migrate", "--database-url", &db.url]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3321 communes"));
+    let o = run(d.path(), &["demo", "--no-serve", "--database-url", &db.url]);
+    assert!(stdout(&o).contains("demo database created"), "{}", stderr(&o));
+    let o = run(d.path(), &["backup", "--database-url", &db.url, "pg.dump"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = std::process::Command::new("pg_restore").arg("--list").arg(d.path().join("pg.dump")).output().unwrap();
+    assert!(list.status.success());
+    assert!(String::from_utf8_lossy(&list.stdout).contains("TABLE public communes"));
+    db.drop_db().await;
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace on both databases: SQLite (embedded) and a throwaway
+# PostgreSQL that this script starts on a free loopback port and removes afterwards.
+# Installs what is missing from Debian's packages when run as root: the PostgreSQL
+# server (initdb refuses to run as root, so the cluster runs as the `postgres` user)
+# and Chromium for the browser tests.
+#
+#   scripts/test.sh              # all tests
+#   scripts/test.sh -p ansinh-domain   # extra arguments go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v pg_restore >/dev/null 2>&1 || need_apt+=(postgresql-client)
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql)
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing: ${need_apt[*]} — install them: sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "installing ${need_apt[*]} (Debian packages)…" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+
+eval "$(scripts/pg.sh)"
+trap 'scripts/pg.sh stop "$ANSINH_TEST_PGDATA"' EXIT
+echo "PostgreSQL for tests: $ANSINH_TEST_POSTGRES_URL" >&2
+
+cargo test --workspace "$@"
