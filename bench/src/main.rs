@@ -1,0 +1,237 @@
+//! ansinh benchmarks. Run in release mode; see docs/benchmarks.md for the commands and
+//! the figures measured.
+//!
+//! - `primitives`: throughput of the domain primitives on synthetic records.
+//! - `reference`: loading the administrative units (set-based upsert / COPY) versus the
+//!   per-row INSERT loop of an ORM, on either database, in the same run.
+//! - `http`: latency and throughput of a running server's pages.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+use domain::admin::Gazetteer;
+use domain::text::{canonical, search_key};
+use domain::{Money, PartialDate, PersonalId};
+use store::{DatabaseUrl, Store, StoreOptions};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Domain primitives on N synthetic records.
+    Primitives {
+        #[arg(long, default_value_t = 1_000_000)]
+        n: usize,
+    },
+    /// Reference-data load: set-based vs per-row, R rounds each, on a fresh database.
+    Reference {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// GET the given paths of a running server with C concurrent clients for N requests each.
+    Http {
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value = "/,/healthz,/api/v1/provinces/75/communes")]
+        paths: String,
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
+}
+
+/// Deterministic generator (no external crate needed for synthetic data).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() as usize) % xs.len()]
+    }
+}
+
+const FAMILY: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Khúc"];
+const MIDDLE: &[&str] = &["Văn", "Thị", "Hữu", "Đức", "Ngọc", "Minh", "Thanh", "Xuân", "Quang", "Thuỳ"];
+const GIVEN: &[&str] = &["An", "Bình", "Hoà", "Thuỷ", "Khoẻ", "Hương", "Dũng", "Tuấn", "Lan", "Quý", "Huyền", "Nghĩa", "Phước", "Thủy", "Hòa"];
+
+fn rate(label: &str, n: usize, d: Duration) {
+    let ns = d.as_nanos() as f64 / n as f64;
+    println!("{label:<44} {n:>10} ops  {:>9.1} ns/op  {:>12.0} ops/s", ns, 1e9 / ns);
+}
+
+fn primitives(n: usize) {
+    let mut g = Lcg(42);
+    let names: Vec<String> =
+        (0..n).map(|_| format!("  {} {}  {} ", g.pick(FAMILY), g.pick(MIDDLE), g.pick(GIVEN)).to_uppercase()).collect();
+    let ids: Vec<String> = (0..n)
+        .map(|_| {
+            let year = 1920 + (g.next() % 100) as i32;
+            let female = g.next() % 2;
+            let c = (year - 1900) / 100 * 2 + female as i32;
+            format!("075{c}{:02}{:06}", year % 100, g.next() % 1_000_000)
+        })
+        .collect();
+    let dates: Vec<String> =
+        (0..n).map(|_| format!("{}/{}/{}", 1 + g.next() % 28, 1 + g.next() % 12, 1920 + g.next() % 100)).collect();
+    println!("domain primitives, {n} synthetic records each");
+    let t = Instant::now();
+    for s in &names {
+        black_box(search_key(black_box(s)));
+    }
+    rate("text::search_key (fold case + diacritics)", n, t.elapsed());
+    let t = Instant::now();
+    for s in &names {
+        black_box(canonical(black_box(s)));
+    }
+    rate("text::canonical (NFC + tone placement)", n, t.elapsed());
+    let t = Instant::now();
+    let mut bad = 0usize;
+    for (s, d) in ids.iter().zip(&dates) {
+        let id = PersonalId::parse(black_box(s)).unwrap();
+        let born = PartialDate::parse(d).unwrap();
+        bad += id.check_against(Some(born), None).len();
+    }
+    black_box(bad);
+    rate("PersonalId::parse + PartialDate::parse + check", n, t.elapsed());
+    let t = Instant::now();
+    for i in 0..n {
+        black_box(Money::from_dong(black_box(i as i64 * 1_000 + 2_789_000)).to_string());
+    }
+    rate("Money display (2.789.000 ₫)", n, t.elapsed());
+}
+
+async fn fresh(url: &DatabaseUrl) -> Store {
+    let s = Store::open(url, &StoreOptions::default()).await.expect("open database");
+    s
+}
+
+async fn clear(store: &Store) {
+    for t in ["legacy_communes", "communes", "provinces", "app_meta"] {
+        let sql = format!("DELETE FROM {t}");
+        match store {
+            Store::Sqlite(p) => {
+                sqlx::query(&sql).execute(p).await.unwrap();
+            }
+            Store::Postgres(p) => {
+                sqlx::query(&sql).execute(p).await.unwrap();
+            }
+        }
+    }
+}
+
+/// The per-row path an ORM takes (`create()` per record): one INSERT statement per row,
+/// each in its own transaction (autocommit), parameters bound per row.
+async fn per_row(store: &Store, g: &Gazetteer) {
+    macro_rules! go {
+        ($p:expr) => {{
+            for p in g.provinces() {
+                sqlx::query("INSERT INTO provinces (code, name, name_key, predecessor_codes, commune_count) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO UPDATE SET name = excluded.name")
+                    .bind(&p.code).bind(&p.name).bind(search_key(&p.name)).bind(p.predecessor_codes.join(";")).bind(i64::from(p.commune_count))
+                    .execute($p).await.unwrap();
+            }
+            for c in g.communes() {
+                sqlx::query("INSERT INTO communes (code, name, name_key, kind, province_code) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO UPDATE SET name = excluded.name")
+                    .bind(&c.code).bind(&c.name).bind(search_key(&c.name)).bind(c.kind.code()).bind(&c.province_code)
+                    .execute($p).await.unwrap();
+            }
+            for l in g.legacy_communes() {
+                sqlx::query("INSERT INTO legacy_communes (code, name, name_key, successor_code, partial) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code, successor_code) DO UPDATE SET name = excluded.name")
+                    .bind(&l.code).bind(&l.name).bind(search_key(&l.name)).bind(&l.successor_code).bind(l.partial)
+                    .execute($p).await.unwrap();
+            }
+        }};
+    }
+    match store {
+        Store::Sqlite(p) => go!(p),
+        Store::Postgres(p) => go!(p),
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn reference(url: &str, rounds: usize) {
+    let url = DatabaseUrl::parse(url).unwrap();
+    let g = Gazetteer::embedded().unwrap();
+    let rows = g.provinces().len() + g.communes().len() + g.legacy_communes().len();
+    let store = fresh(&url).await;
+    let mut set_based = Vec::new();
+    let mut row_loop = Vec::new();
+    for _ in 0..rounds {
+        clear(&store).await;
+        let t = Instant::now();
+        store.load_reference_data(&g, true).await.unwrap();
+        set_based.push(t.elapsed());
+        clear(&store).await;
+        let t = Instant::now();
+        per_row(&store, &g).await;
+        row_loop.push(t.elapsed());
+    }
+    let (a, b) = (median(set_based), median(row_loop));
+    println!("reference data load on {}: {rows} rows, median of {rounds} rounds", store.backend().name());
+    println!("  ansinh set-based (multi-row upsert / COPY + upsert): {:>8.1} ms  {:>9.0} rows/s", a.as_secs_f64() * 1e3, rows as f64 / a.as_secs_f64());
+    println!("  per-row INSERT, autocommit (ORM create() loop):     {:>8.1} ms  {:>9.0} rows/s", b.as_secs_f64() * 1e3, rows as f64 / b.as_secs_f64());
+    println!("  ratio: set-based is {:.1}x faster", b.as_secs_f64() / a.as_secs_f64());
+    store.close().await;
+}
+
+fn http(base: &str, paths: &str, requests: usize, concurrency: usize) {
+    for path in paths.split(',') {
+        let url = Arc::new(format!("{}{}", base.trim_end_matches('/'), path));
+        let t = Instant::now();
+        let handles: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+                    let mut lat = Vec::with_capacity(requests);
+                    for _ in 0..requests {
+                        let s = Instant::now();
+                        let mut r = agent.get(url.as_str()).call().expect("request");
+                        let body = r.body_mut().read_to_vec().expect("body");
+                        black_box(body);
+                        lat.push(s.elapsed());
+                    }
+                    lat
+                })
+            })
+            .collect();
+        let mut lat: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let total = t.elapsed();
+        lat.sort();
+        let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+        println!(
+            "GET {path:<36} {:>6} req  {:>8.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms",
+            lat.len(),
+            lat.len() as f64 / total.as_secs_f64(),
+            p(0.5),
+            p(0.99)
+        );
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Primitives { n } => primitives(n),
+        Cmd::Reference { database_url, rounds } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(reference(&database_url, rounds));
+        }
+        Cmd::Http { base, paths, requests, concurrency } => http(&base, &paths, requests, concurrency),
+    }
+}
