@@ -62,9 +62,15 @@ impl Lcg {
     }
 }
 
-const FAMILY: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương", "Lý", "Khúc"];
+const FAMILY: &[&str] = &[
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô", "Dương",
+    "Lý", "Khúc",
+];
 const MIDDLE: &[&str] = &["Văn", "Thị", "Hữu", "Đức", "Ngọc", "Minh", "Thanh", "Xuân", "Quang", "Thuỳ"];
-const GIVEN: &[&str] = &["An", "Bình", "Hoà", "Thuỷ", "Khoẻ", "Hương", "Dũng", "Tuấn", "Lan", "Quý", "Huyền", "Nghĩa", "Phước", "Thủy", "Hòa"];
+const GIVEN: &[&str] = &[
+    "An", "Bình", "Hoà", "Thuỷ", "Khoẻ", "Hương", "Dũng", "Tuấn", "Lan", "Quý", "Huyền", "Nghĩa", "Phước", "Thủy",
+    "Hòa",
+];
 
 fn rate(label: &str, n: usize, d: Duration) {
     let ns = d.as_nanos() as f64 / n as f64;
@@ -113,8 +119,7 @@ fn primitives(n: usize) {
 }
 
 async fn fresh(url: &DatabaseUrl) -> Store {
-    let s = Store::open(url, &StoreOptions::default()).await.expect("open database");
-    s
+    Store::open(url, &StoreOptions::default()).await.expect("open database")
 }
 
 async fn clear(store: &Store) {
@@ -183,8 +188,16 @@ async fn reference(url: &str, rounds: usize) {
     }
     let (a, b) = (median(set_based), median(row_loop));
     println!("reference data load on {}: {rows} rows, median of {rounds} rounds", store.backend().name());
-    println!("  ansinh set-based (multi-row upsert / COPY + upsert): {:>8.1} ms  {:>9.0} rows/s", a.as_secs_f64() * 1e3, rows as f64 / a.as_secs_f64());
-    println!("  per-row INSERT, autocommit (ORM create() loop):     {:>8.1} ms  {:>9.0} rows/s", b.as_secs_f64() * 1e3, rows as f64 / b.as_secs_f64());
+    println!(
+        "  ansinh set-based (multi-row upsert / COPY + upsert): {:>8.1} ms  {:>9.0} rows/s",
+        a.as_secs_f64() * 1e3,
+        rows as f64 / a.as_secs_f64()
+    );
+    println!(
+        "  per-row INSERT, autocommit (ORM create() loop):     {:>8.1} ms  {:>9.0} rows/s",
+        b.as_secs_f64() * 1e3,
+        rows as f64 / b.as_secs_f64()
+    );
     println!("  ratio: set-based is {:.1}x faster", b.as_secs_f64() / a.as_secs_f64());
     store.close().await;
 }
