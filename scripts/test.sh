@@ -30,4 +30,14 @@ eval "$(scripts/pg.sh)"
 trap 'scripts/pg.sh stop "$ANSINH_TEST_PGDATA"' EXIT
 echo "PostgreSQL for tests: $ANSINH_TEST_POSTGRES_URL" >&2
 
-cargo test --workspace "$@"
+log=$(mktemp)
+set +e
+cargo test --workspace "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over all test binaries (cargo prints one result line per binary).
+passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s+=$4} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed;' "$log" | awk '{s+=$1} END {print s+0}')
+rm -f "$log"
+echo "ansinh: $passed passed, $failed failed"
+exit "$status"

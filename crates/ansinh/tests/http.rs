@@ -48,6 +48,9 @@ async fn start_page_and_api(backend: Backend) {
     let r = get(&server.url("/?q=xuan%20tam"), &[]);
     assert!(r.body.contains("id=\"former\""));
     assert!(r.body.contains("Xã Xuân Tâm") && r.body.contains("Xã Xuân Đông") && r.body.contains("Xã Xuân Hòa"));
+    // a whole pre-reform address, typed without diacritics
+    let r = get(&server.url("/?q=Ap%203%2C%20xa%20Tien%20Hung%2C%20TP%20Dong%20Xoai"), &[]);
+    assert!(r.body.contains("Xã Tiến Hưng") && r.body.contains("<strong>Phường Bình Phước</strong>"), "{}", r.body);
     let long = "a".repeat(101);
     let r = get(&server.url(&format!("/?q={long}")), &[]);
     assert_eq!(r.status, 400);

@@ -106,7 +106,21 @@ pub enum LegacyMapping<'a> {
     Unique(&'a Commune),
     /// The old unit was split: the hamlet or street decides among these.
     Split(Vec<&'a Commune>),
+    /// Several different old units bear this name (e.g. two `Xã Tân Thành` in different
+    /// former districts): the old code or the district decides among these.
+    Ambiguous(Vec<&'a Commune>),
     NotFound,
+}
+
+/// An address recorded before the reform, split into what stays (hamlet, street, house
+/// number) and the commune it maps to today.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressMapping<'a> {
+    /// The part before the commune, as recorded (`Ấp 3`, `Tổ 5, khu phố 2`).
+    pub local_part: String,
+    /// The old commune as recorded in the address.
+    pub old_commune: String,
+    pub mapping: LegacyMapping<'a>,
 }
 
 /// All administrative units, indexed for lookup.
@@ -293,7 +307,35 @@ impl Gazetteer {
     pub fn map_legacy_name(&self, old_name: &str) -> LegacyMapping<'_> {
         let hits =
             self.legacy_by_key.get(&search_key(old_name)).or_else(|| self.legacy_by_key.get(&bare_key(old_name)));
-        self.mapping(hits)
+        let Some(hits) = hits else { return LegacyMapping::NotFound };
+        let mut old_codes: Vec<&str> = hits.iter().map(|&i| self.legacy[i].code.as_str()).collect();
+        old_codes.sort_unstable();
+        old_codes.dedup();
+        match self.mapping(Some(hits)) {
+            LegacyMapping::Split(c) if old_codes.len() > 1 => LegacyMapping::Ambiguous(c),
+            other => other,
+        }
+    }
+
+    /// Maps a full address recorded before the reform, such as
+    /// `Ấp 3, xã Tân Lợi, huyện Đồng Phú, tỉnh Bình Phước`: finds the comma-separated part
+    /// that names a pre-2025 commune (with its unit word), keeps what precedes it as the
+    /// local part, and maps the commune. District and province parts are not needed.
+    pub fn map_legacy_address(&self, address: &str) -> Option<AddressMapping<'_>> {
+        let parts: Vec<&str> = address.split(',').map(str::trim).collect();
+        for (i, part) in parts.iter().enumerate() {
+            let key = search_key(part);
+            let has_unit_word = ["xa ", "phuong ", "thi tran "].iter().any(|w| key.starts_with(w));
+            if !has_unit_word || !self.legacy_by_key.contains_key(&key) {
+                continue;
+            }
+            return Some(AddressMapping {
+                local_part: parts[..i].join(", "),
+                old_commune: part.to_string(),
+                mapping: self.map_legacy_name(part),
+            });
+        }
+        None
     }
 
     fn mapping(&self, hits: Option<&Vec<usize>>) -> LegacyMapping<'_> {
@@ -356,7 +398,8 @@ mod tests {
         let g = g();
         // Xã Tân Thành (25207) went into Phường Đồng Xoài (25210)
         assert!(matches!(g.map_legacy_code("25207"), LegacyMapping::Unique(c) if c.code == "25210"));
-        assert!(matches!(g.map_legacy_name("xa tan thanh"), LegacyMapping::Unique(_) | LegacyMapping::Split(_)));
+        assert!(matches!(g.map_legacy_name("xa tan thanh"), LegacyMapping::Ambiguous(_)));
+        assert!(matches!(g.map_legacy_name("Phường Tiến Thành"), LegacyMapping::Unique(c) if c.code == "25210"));
         // Xã Xuân Tâm (26449) was split between Xuân Đông and Xuân Hòa
         match g.map_legacy_code("26449") {
             LegacyMapping::Split(c) => {
@@ -368,6 +411,33 @@ mod tests {
         assert_eq!(g.map_legacy_code("99999"), LegacyMapping::NotFound);
         let preds = g.predecessors_of("25210");
         assert_eq!(preds.len(), 2);
+    }
+
+    #[test]
+    fn maps_pre_reform_full_addresses() {
+        let g = g();
+        let m = g.map_legacy_address("Ấp 3, xã Tiến Hưng, thành phố Đồng Xoài, tỉnh Bình Phước").unwrap();
+        assert_eq!(m.local_part, "Ấp 3");
+        assert_eq!(m.old_commune, "xã Tiến Hưng");
+        assert!(matches!(m.mapping, LegacyMapping::Unique(c) if c.code == "25195"), "{m:?}");
+        // typed without diacritics
+        let m = g.map_legacy_address("To 5, khu pho 2, phuong Tien Thanh, TP Dong Xoai").unwrap();
+        assert_eq!(m.local_part, "To 5, khu pho 2");
+        assert!(matches!(m.mapping, LegacyMapping::Unique(c) if c.code == "25210"));
+        // two former communes named Tân Thành: the name alone cannot decide
+        let m = g.map_legacy_address("Ấp 1, Xã Tân Thành, Bình Phước").unwrap();
+        match m.mapping {
+            LegacyMapping::Ambiguous(c) => {
+                assert_eq!(c.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), vec!["25210", "25318"])
+            }
+            other => panic!("expected ambiguous, got {other:?}"),
+        }
+        // a split unit
+        assert!(matches!(
+            g.map_legacy_address("Xã Xuân Tâm, huyện Xuân Lộc").unwrap().mapping,
+            LegacyMapping::Split(_)
+        ));
+        assert!(g.map_legacy_address("12 Lê Lợi, Quận 1, TP Hồ Chí Minh").is_none());
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod money;
 pub mod personal_id;
 pub mod text;
 
-pub use admin::{Commune, CommuneKind, Gazetteer, LegacyCommune, Province};
+pub use admin::{AddressMapping, Commune, CommuneKind, Gazetteer, LegacyCommune, LegacyMapping, Province};
 pub use calendar::{DateRange, Month, PartialDate};
 pub use money::{Coefficient, Money};
 pub use personal_id::{IdInconsistency, PersonalId, Sex};

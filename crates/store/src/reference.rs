@@ -40,6 +40,15 @@ pub enum LoadOutcome {
     AlreadyCurrent(UnitCounts),
 }
 
+/// One table's bulk upsert: columns in the order of `rows`' fields.
+struct Upsert<'a> {
+    table: &'static str,
+    columns: &'static str,
+    conflict: &'static str,
+    update: &'static str,
+    rows: &'a [[String; 5]],
+}
+
 const COMMUNE_COLUMNS: &str = "c.code, c.name, c.kind, c.province_code, \
      (SELECT count(*) FROM legacy_communes l WHERE l.successor_code = c.code) AS predecessor_count";
 
@@ -88,89 +97,76 @@ impl Store {
                     l.name.clone(),
                     search_key(&l.name),
                     l.successor_code.clone(),
-                    if l.partial { "t" } else { "f" }.to_string(),
+                    if l.partial { "1" } else { "0" }.to_string(),
                 ]
             })
             .collect();
+        // Parents before children (foreign keys).
+        let tables: [Upsert<'_>; 3] = [
+            Upsert {
+                table: "provinces",
+                columns: "code, name, name_key, predecessor_codes, commune_count",
+                conflict: "code",
+                update: "name = excluded.name, name_key = excluded.name_key, predecessor_codes = excluded.predecessor_codes, commune_count = excluded.commune_count",
+                rows: &provinces,
+            },
+            Upsert {
+                table: "communes",
+                columns: "code, name, name_key, kind, province_code",
+                conflict: "code",
+                update: "name = excluded.name, name_key = excluded.name_key, kind = excluded.kind, province_code = excluded.province_code",
+                rows: &communes,
+            },
+            Upsert {
+                table: "legacy_communes",
+                columns: "code, name, name_key, successor_code, partial",
+                conflict: "code, successor_code",
+                update: "name = excluded.name, name_key = excluded.name_key, partial = excluded.partial",
+                rows: &legacy,
+            },
+        ];
         match self {
             Store::Sqlite(pool) => {
                 let mut tx = pool.begin().await?;
-                for chunk in provinces.chunks(SQLITE_CHUNK) {
-                    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                        "INSERT INTO provinces (code, name, name_key, predecessor_codes, commune_count) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r[0])
-                            .push_bind(&r[1])
-                            .push_bind(&r[2])
-                            .push_bind(&r[3])
-                            .push_bind(r[4].parse::<i64>().unwrap_or(0));
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, predecessor_codes = excluded.predecessor_codes, commune_count = excluded.commune_count");
-                    qb.build().execute(&mut *tx).await?;
-                }
-                for chunk in communes.chunks(SQLITE_CHUNK) {
-                    let mut qb: QueryBuilder<Sqlite> =
-                        QueryBuilder::new("INSERT INTO communes (code, name, name_key, kind, province_code) ");
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r[0]).push_bind(&r[1]).push_bind(&r[2]).push_bind(&r[3]).push_bind(&r[4]);
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, kind = excluded.kind, province_code = excluded.province_code");
-                    qb.build().execute(&mut *tx).await?;
-                }
-                for chunk in legacy.chunks(SQLITE_CHUNK) {
-                    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-                        "INSERT INTO legacy_communes (code, name, name_key, successor_code, partial) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(&r[0]).push_bind(&r[1]).push_bind(&r[2]).push_bind(&r[3]).push_bind(r[4] == "t");
-                    });
-                    qb.push(" ON CONFLICT (code, successor_code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, partial = excluded.partial");
-                    qb.build().execute(&mut *tx).await?;
+                for t in &tables {
+                    // Values are bound as text; SQLite's column affinity stores numbers as
+                    // INTEGER ("126" → 126, "1" → 1).
+                    for chunk in t.rows.chunks(SQLITE_CHUNK) {
+                        let mut qb: QueryBuilder<Sqlite> =
+                            QueryBuilder::new(format!("INSERT INTO {} ({}) ", t.table, t.columns));
+                        qb.push_values(chunk, |mut b, r| {
+                            for v in r {
+                                b.push_bind(v.as_str());
+                            }
+                        });
+                        qb.push(format!(" ON CONFLICT ({}) DO UPDATE SET {}", t.conflict, t.update));
+                        qb.build().execute(&mut *tx).await?;
+                    }
                 }
                 upsert_meta_sqlite(&mut tx, META_KEY, DATA_VERSION).await?;
                 tx.commit().await?;
             }
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
-                sqlx::raw_sql(
-                    "CREATE TEMP TABLE stage_provinces (LIKE provinces INCLUDING DEFAULTS) ON COMMIT DROP; \
-                     CREATE TEMP TABLE stage_communes (LIKE communes INCLUDING DEFAULTS) ON COMMIT DROP; \
-                     CREATE TEMP TABLE stage_legacy (LIKE legacy_communes INCLUDING DEFAULTS) ON COMMIT DROP;",
-                )
-                .execute(&mut *tx)
-                .await?;
-                let copy = |t: &str, cols: &str| format!("COPY {t} ({cols}) FROM STDIN (FORMAT csv)");
-                crate::bulk::pg_copy_csv(
-                    &mut tx,
-                    &copy("stage_provinces", "code, name, name_key, predecessor_codes, commune_count"),
-                    &provinces,
-                )
-                .await?;
-                crate::bulk::pg_copy_csv(
-                    &mut tx,
-                    &copy("stage_communes", "code, name, name_key, kind, province_code"),
-                    &communes,
-                )
-                .await?;
-                crate::bulk::pg_copy_csv(
-                    &mut tx,
-                    &copy("stage_legacy", "code, name, name_key, successor_code, partial"),
-                    &legacy,
-                )
-                .await?;
-                for sql in [
-                    "INSERT INTO provinces (code, name, name_key, predecessor_codes, commune_count) \
-                     SELECT code, name, name_key, predecessor_codes, commune_count FROM stage_provinces \
-                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, predecessor_codes = excluded.predecessor_codes, commune_count = excluded.commune_count",
-                    "INSERT INTO communes (code, name, name_key, kind, province_code) \
-                     SELECT code, name, name_key, kind, province_code FROM stage_communes \
-                     ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, kind = excluded.kind, province_code = excluded.province_code",
-                    "INSERT INTO legacy_communes (code, name, name_key, successor_code, partial) \
-                     SELECT code, name, name_key, successor_code, partial FROM stage_legacy \
-                     ON CONFLICT (code, successor_code) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, partial = excluded.partial",
-                ] {
-                    sqlx::query(sql).execute(&mut *tx).await?;
+                for t in &tables {
+                    // Stream into a staging table, then one set-based upsert.
+                    let stage = format!("stage_{}", t.table);
+                    sqlx::query(&format!(
+                        "CREATE TEMP TABLE {stage} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP",
+                        t.table
+                    ))
+                    .execute(&mut *tx)
+                    .await?;
+                    let copy = format!("COPY {stage} ({}) FROM STDIN (FORMAT csv)", t.columns);
+                    crate::bulk::pg_copy_csv(&mut tx, &copy, t.rows).await?;
+                    let upsert = format!(
+                        "INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT ({conflict}) DO UPDATE SET {update}",
+                        table = t.table,
+                        cols = t.columns,
+                        conflict = t.conflict,
+                        update = t.update
+                    );
+                    sqlx::query(&upsert).execute(&mut *tx).await?;
                 }
                 sqlx::query(
                     "INSERT INTO app_meta (key, value) VALUES ($1, $2) \

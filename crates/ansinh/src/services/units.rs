@@ -46,8 +46,10 @@ pub struct FormerUnit {
 const MAX_FORMER: usize = 50;
 
 /// Pre-2025 units of the province whose folded name contains the folded query.
+/// A full pre-reform address (`Ấp 3, xã Tiến Hưng, TP Đồng Xoài`) is narrowed to its commune.
 fn former_units(g: &Gazetteer, province_code: &str, query: &str) -> Vec<FormerUnit> {
-    let key = search_key(query);
+    let commune_part = g.map_legacy_address(query).map(|m| m.old_commune);
+    let key = search_key(commune_part.as_deref().unwrap_or(query));
     g.legacy_communes()
         .iter()
         .filter(|l| search_key(&l.name).contains(&key))
