@@ -32,13 +32,37 @@ pub enum StoreError {
     Unsupported(String),
     #[error("reference data is invalid: {0}")]
     ReferenceData(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
 }
 
 impl StoreError {
+    /// Turns constraint violations of a write into errors a user can act on; `what`
+    /// names the thing written (e.g. "user 'lan.nt'").
+    pub fn from_write(e: sqlx::Error, what: &str) -> StoreError {
+        if let sqlx::Error::Database(db) = &e {
+            match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => return StoreError::Conflict(what.to_string()),
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    return StoreError::Invalid(format!("{what} refers to something that does not exist"))
+                }
+                sqlx::error::ErrorKind::CheckViolation | sqlx::error::ErrorKind::NotNullViolation => {
+                    return StoreError::Invalid(format!("{what} is not valid"))
+                }
+                _ => {}
+            }
+        }
+        StoreError::Query(e)
+    }
+
     /// True for errors the operator must fix in the environment (not bugs).
     pub fn is_environment(&self) -> bool {
-        !matches!(self, StoreError::Query(_) | StoreError::Migration(_))
+        !matches!(self, StoreError::Query(_) | StoreError::Migration(_) | StoreError::Conflict(_) | StoreError::NotFound(_) | StoreError::Invalid(_))
     }
 }

@@ -10,6 +10,8 @@
 //! and applied by [`Store::migrate`].
 
 pub mod bulk;
+pub mod accounts;
+pub mod audit;
 mod error;
 mod reference;
 mod sqlite;
@@ -17,6 +19,8 @@ mod sqlite;
 pub mod testing;
 mod url;
 
+pub use accounts::{AgencyRow, NewToken, NewUser, RoleRow, SessionRow, TokenRow, UserFilter, UserRow};
+pub use audit::{AuditEntry, AuditFilter, AuditRecord, VerifyOutcome};
 pub use error::StoreError;
 pub use reference::{CommuneRow, LoadOutcome, ProvinceRow, UnitCounts};
 pub use url::{redact, Backend, DatabaseUrl};
@@ -79,6 +83,84 @@ macro_rules! on_pool {
     };
 }
 pub(crate) use on_pool;
+
+/// Runs `$body` in a write transaction and commits it; evaluates to `Result<T>` where
+/// `$body: T`. A `?` inside the body returns early and the transaction rolls back.
+/// SQLite transactions start with `BEGIN IMMEDIATE` so that a read-then-write
+/// transaction waits for the write lock (busy timeout) instead of failing midway.
+macro_rules! write_tx {
+    ($store:expr, $tx:ident => $body:block) => {
+        match $store {
+            $crate::Store::Sqlite(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let out = $body;
+                $tx.commit().await?;
+                Ok::<_, $crate::StoreError>(out)
+            }
+            $crate::Store::Postgres(pool) => {
+                #[allow(unused_mut)]
+                let mut $tx = pool.begin().await?;
+                let out = $body;
+                $tx.commit().await?;
+                Ok::<_, $crate::StoreError>(out)
+            }
+        }
+    };
+}
+pub(crate) use write_tx;
+
+/// Current time as stored: RFC 3339 UTC with microseconds, the same text on both
+/// backends (so that it sorts as text and hashes identically).
+pub fn now_text() -> String {
+    time_text(chrono::Utc::now())
+}
+
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// A page request: 1-based page number and page size (clamped to 1..=MAX_PER_PAGE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Page {
+    pub const DEFAULT_PER_PAGE: i64 = 50;
+    pub const MAX_PER_PAGE: i64 = 200;
+
+    pub fn new(page: Option<i64>, per_page: Option<i64>) -> Page {
+        Page {
+            page: page.unwrap_or(1).max(1),
+            per_page: per_page.unwrap_or(Self::DEFAULT_PER_PAGE).clamp(1, Self::MAX_PER_PAGE),
+        }
+    }
+
+    pub fn limit(self) -> i64 {
+        self.per_page
+    }
+
+    pub fn offset(self) -> i64 {
+        (self.page - 1).saturating_mul(self.per_page)
+    }
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page::new(None, None)
+    }
+}
+
+/// One page of results and the total count.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
 
 impl Store {
     /// Opens the database (creating an SQLite file if absent). Does not migrate.

@@ -300,3 +300,299 @@ async fn postgres_missing_database_is_a_clear_error() {
     let err = Store::connect(&url, &Default::default()).await.unwrap_err();
     assert!(matches!(err, store::StoreError::NoSuchDatabase { .. }), "{err}");
 }
+
+// ---- accounts and audit (shared contract) ----
+
+mod accounts {
+    use store::{AuditEntry, AuditFilter, NewToken, NewUser, Page, SessionRow, Store, StoreError, UserFilter, VerifyOutcome};
+
+    contract!(
+        roles_and_permissions_are_data,
+        user_lifecycle,
+        failed_user_create_writes_nothing,
+        lockout_after_failures,
+        sessions_expire_and_end,
+        tokens_are_scoped_expiring_revocable,
+        audit_chain_and_search,
+        concurrent_audit_appends_stay_sequential,
+        audit_is_append_only,
+        audit_tampering_is_detected,
+    );
+
+    fn entry(action: &str) -> AuditEntry {
+        AuditEntry { actor: "tester".into(), action: action.into(), entity_type: "test".into(), ..Default::default() }
+    }
+
+    pub fn new_user(username: &str, role: &str, communes: &[&str]) -> NewUser {
+        NewUser {
+            username: username.into(),
+            full_name: "Nguyễn Thị Hoà".into(),
+            role_code: role.into(),
+            agency_code: None,
+            password_hash: "$argon2id$fake".into(),
+            must_change_password: false,
+            communes: communes.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+
+    async fn loaded(store: &Store) {
+        store.load_reference_data(&domain::Gazetteer::embedded().unwrap(), false).await.unwrap();
+    }
+
+    pub async fn roles_and_permissions_are_data(store: &Store) {
+        let roles = store.roles().await.unwrap();
+        let codes: Vec<&str> = roles.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(
+            codes,
+            vec!["admin", "agency_reporter", "citizen", "commune_officer", "inspector", "leader", "provincial_officer"]
+        );
+        let perms = store.role_permissions().await.unwrap();
+        let has = |r: &str, p: &str| perms.iter().any(|(a, b)| a == r && b == p);
+        assert!(has("admin", "users.manage"));
+        assert!(has("inspector", "audit.read") && !has("inspector", "users.manage"));
+        assert!(!has("leader", "users.manage") && has("leader", "dashboards.read"));
+        assert!(!perms.iter().any(|(r, _)| r == "citizen"), "citizens have no staff permissions");
+        let agencies = store.agencies().await.unwrap();
+        assert!(agencies.iter().any(|a| a.code == "SO_NOI_VU" && a.name_vi == "Sở Nội vụ"));
+    }
+
+    pub async fn user_lifecycle(store: &Store) {
+        loaded(store).await;
+        let id = store.create_user(&new_user("lan.nt", "commune_officer", &["25210", "25195"]), &entry("user.create")).await.unwrap();
+        let u = store.user_by_username("lan.nt").await.unwrap().unwrap();
+        assert_eq!((u.id, u.role_code.as_str(), u.full_name.as_str()), (id, "commune_officer", "Nguyễn Thị Hoà"));
+        assert!(!u.disabled && !u.must_change_password && u.failed_logins == 0);
+        assert_eq!(store.user_by_id(id).await.unwrap().unwrap().username, "lan.nt");
+        assert_eq!(store.user_communes(id).await.unwrap(), vec!["25195", "25210"]);
+        let err = store.create_user(&new_user("lan.nt", "leader", &[]), &entry("user.create")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        for i in 0..5 {
+            store.create_user(&new_user(&format!("u{i}"), "leader", &[]), &entry("user.create")).await.unwrap();
+        }
+        // search folds diacritics of the full name
+        let found = store.list_users(&UserFilter { q: Some("hoa".into()), ..Default::default() }, Page::new(Some(1), Some(4))).await.unwrap();
+        assert_eq!(found.total, 6);
+        assert_eq!(found.items.len(), 4);
+        let p2 = store.list_users(&UserFilter { q: Some("hoa".into()), ..Default::default() }, Page::new(Some(2), Some(4))).await.unwrap();
+        assert_eq!(p2.items.len(), 2);
+        let leaders = store.list_users(&UserFilter { role: Some("leader".into()), ..Default::default() }, Page::default()).await.unwrap();
+        assert_eq!(leaders.total, 5);
+        // disabling ends sessions and hides the user from the default list
+        let s = session(id, "h1", "2999-01-01T00:00:00.000000Z");
+        store.create_session(&s, &entry("auth.login")).await.unwrap();
+        assert!(store.set_user_disabled(id, true, &entry("user.disable")).await.unwrap());
+        assert!(store.session("h1", &store::now_text()).await.unwrap().is_none());
+        let all = store.list_users(&UserFilter::default(), Page::default()).await.unwrap();
+        assert_eq!(all.total, 5);
+        assert!(!store.set_user_disabled(999_999, true, &entry("user.disable")).await.unwrap());
+        assert!(store.set_password(id, "$argon2id$new", true, None, &entry("user.reset_password")).await.unwrap());
+        let u = store.user_by_id(id).await.unwrap().unwrap();
+        assert!(u.must_change_password && u.password_hash == "$argon2id$new" && u.disabled);
+    }
+
+    pub async fn failed_user_create_writes_nothing(store: &Store) {
+        loaded(store).await;
+        let head = store.audit_head().await.unwrap();
+        let err = store.create_user(&new_user("x", "commune_officer", &["99999"]), &entry("user.create")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+        let err = store.create_user(&new_user("y", "no_such_role", &[]), &entry("user.create")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{err}");
+        assert!(store.user_by_username("x").await.unwrap().is_none());
+        assert_eq!(store.audit_head().await.unwrap(), head, "no audit entry for a change that did not happen");
+    }
+
+    fn session(user_id: i64, hash: &str, expires: &str) -> SessionRow {
+        let now = store::now_text();
+        SessionRow {
+            token_hash: hash.into(),
+            user_id,
+            csrf_token: "csrf".into(),
+            created_at: now.clone(),
+            expires_at: expires.into(),
+            last_seen_at: now,
+            ip: Some("127.0.0.1".into()),
+            user_agent: None,
+        }
+    }
+
+    pub async fn lockout_after_failures(store: &Store) {
+        let id = store.create_user(&new_user("a", "admin", &[]), &entry("user.create")).await.unwrap();
+        for n in 1..=4 {
+            assert_eq!(store.record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed")).await.unwrap(), n);
+            assert!(store.user_by_id(id).await.unwrap().unwrap().locked_until.is_none());
+        }
+        assert_eq!(store.record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed")).await.unwrap(), 5);
+        assert_eq!(store.user_by_id(id).await.unwrap().unwrap().locked_until.as_deref(), Some("2999-01-01T00:00:00.000000Z"));
+        // a successful login (session) resets the counter
+        store.create_session(&session(id, "s", "2999-01-01T00:00:00.000000Z"), &entry("auth.login")).await.unwrap();
+        let u = store.user_by_id(id).await.unwrap().unwrap();
+        assert_eq!((u.failed_logins, u.locked_until), (0, None));
+    }
+
+    pub async fn sessions_expire_and_end(store: &Store) {
+        let id = store.create_user(&new_user("s", "leader", &[]), &entry("user.create")).await.unwrap();
+        store.create_session(&session(id, "live", "2999-01-01T00:00:00.000000Z"), &entry("auth.login")).await.unwrap();
+        store.create_session(&session(id, "old", "2000-01-01T00:00:00.000000Z"), &entry("auth.login")).await.unwrap();
+        let now = store::now_text();
+        assert_eq!(store.session("live", &now).await.unwrap().unwrap().user_id, id);
+        assert!(store.session("old", &now).await.unwrap().is_none(), "expired sessions are not returned");
+        store.touch_session("live", &now, "2998-01-01T00:00:00.000000Z").await.unwrap();
+        assert_eq!(store.session("live", &now).await.unwrap().unwrap().expires_at, "2998-01-01T00:00:00.000000Z");
+        assert_eq!(store.purge_expired_sessions(&now).await.unwrap(), 1);
+        // a password change by the user keeps their own session only
+        store.create_session(&session(id, "other", "2999-01-01T00:00:00.000000Z"), &entry("auth.login")).await.unwrap();
+        store.set_password(id, "h", false, Some("live"), &entry("user.change_password")).await.unwrap();
+        assert!(store.session("live", &now).await.unwrap().is_some());
+        assert!(store.session("other", &now).await.unwrap().is_none());
+        assert!(store.delete_session("live", &entry("auth.logout")).await.unwrap());
+        assert!(!store.delete_session("live", &entry("auth.logout")).await.unwrap());
+    }
+
+    pub async fn tokens_are_scoped_expiring_revocable(store: &Store) {
+        let id = store.create_user(&new_user("t", "inspector", &[]), &entry("user.create")).await.unwrap();
+        let other = store.create_user(&new_user("o", "inspector", &[]), &entry("user.create")).await.unwrap();
+        let t = NewToken {
+            user_id: id,
+            name: "báo cáo".into(),
+            token_hash: "th".into(),
+            prefix: "ans_abcd".into(),
+            scopes: "audit.read units.read".into(),
+            expires_at: "2999-01-01T00:00:00.000000Z".into(),
+        };
+        let tid = store.create_token(&t, &entry("token.create")).await.unwrap();
+        let expired = NewToken { token_hash: "th2".into(), expires_at: "2000-01-01T00:00:00.000000Z".into(), ..t.clone() };
+        store.create_token(&expired, &entry("token.create")).await.unwrap();
+        let now = store::now_text();
+        let live = store.live_token("th", &now).await.unwrap().unwrap();
+        assert_eq!((live.id, live.scopes.as_str(), live.name.as_str()), (tid, "audit.read units.read", "báo cáo"));
+        assert!(store.live_token("th2", &now).await.unwrap().is_none());
+        assert_eq!(store.tokens_of(id).await.unwrap().len(), 2);
+        assert!(!store.revoke_token(tid, other, &entry("token.revoke")).await.unwrap(), "only the owner revokes");
+        assert!(store.revoke_token(tid, id, &entry("token.revoke")).await.unwrap());
+        assert!(store.live_token("th", &now).await.unwrap().is_none());
+        let dup = NewToken { name: "dup".into(), ..t };
+        assert!(matches!(store.create_token(&dup, &entry("token.create")).await.unwrap_err(), StoreError::Conflict(_)));
+    }
+
+    pub async fn audit_chain_and_search(store: &Store) {
+        for i in 0..30 {
+            let mut e = entry(if i % 3 == 0 { "user.create" } else { "auth.login" });
+            e.actor = if i % 2 == 0 { "an".into() } else { "binh".into() };
+            e.entity_id = Some(format!("{i}"));
+            e.after = Some(format!("{{\"n\":{i},\"name\":\"Hoà\"}}"));
+            assert_eq!(store.audit_append(&e).await.unwrap(), i + 1);
+        }
+        assert!(matches!(store.audit_verify().await.unwrap(), VerifyOutcome::Intact { entries: 30, .. }));
+        let all = store.audit_search(&AuditFilter::default(), Page::new(Some(1), Some(10))).await.unwrap();
+        assert_eq!((all.total, all.items.len(), all.items[0].seq), (30, 10, 30), "newest first");
+        let f = AuditFilter { actor: Some("an".into()), action: Some("user.".into()), ..Default::default() };
+        let hits = store.audit_search(&f, Page::default()).await.unwrap();
+        assert_eq!(hits.total, 5);
+        assert!(hits.items.iter().all(|r| r.actor == "an" && r.action == "user.create"));
+        let f = AuditFilter { entity_type: Some("test".into()), entity_id: Some("7".into()), ..Default::default() };
+        assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().items[0].after_json.as_deref(), Some("{\"n\":7,\"name\":\"Hoà\"}"));
+        let today = &store::now_text()[..10];
+        let f = AuditFilter { from: Some(today.into()), to: Some(today.into()), ..Default::default() };
+        assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().total, 30);
+        let f = AuditFilter { to: Some("2000-01-01".into()), ..Default::default() };
+        assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().total, 0);
+    }
+
+    pub async fn concurrent_audit_appends_stay_sequential(store: &Store) {
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let s = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for j in 0..10 {
+                    s.audit_append(&AuditEntry { detail: Some(format!("{i}-{j}")), ..entry("load") }).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        match store.audit_verify().await.unwrap() {
+            VerifyOutcome::Intact { entries, .. } => assert_eq!(entries, 80),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    async fn exec(store: &Store, sql: &str) -> Result<(), sqlx::Error> {
+        match store {
+            Store::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+            Store::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        }
+    }
+
+    pub async fn audit_is_append_only(store: &Store) {
+        store.audit_append(&entry("x")).await.unwrap();
+        assert!(exec(store, "UPDATE audit_log SET actor = 'mallory'").await.is_err());
+        assert!(exec(store, "DELETE FROM audit_log").await.is_err());
+        assert!(matches!(store.audit_verify().await.unwrap(), VerifyOutcome::Intact { entries: 1, .. }));
+    }
+
+    /// What an attacker with database access could do after dropping the triggers.
+    async fn drop_guards(store: &Store) {
+        let sql = match store {
+            Store::Sqlite(_) => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+            Store::Postgres(_) => "DROP TRIGGER audit_log_no_update ON audit_log; DROP TRIGGER audit_log_no_truncate ON audit_log;",
+        };
+        exec(store, sql).await.unwrap();
+    }
+
+    async fn fresh_chain(store: &Store, n: i64) {
+        exec(store, "DELETE FROM audit_log; UPDATE audit_head SET seq = 0, hash = '0000000000000000000000000000000000000000000000000000000000000000';")
+            .await
+            .unwrap();
+        for i in 0..n {
+            store.audit_append(&AuditEntry { detail: Some(format!("entry {}", i + 1)), ..entry("e") }).await.unwrap();
+        }
+        assert!(matches!(store.audit_verify().await.unwrap(), VerifyOutcome::Intact { .. }));
+    }
+
+    fn broken_at(o: VerifyOutcome) -> (i64, String) {
+        match o {
+            VerifyOutcome::Broken { seq, reason } => (seq, reason),
+            other => panic!("tampering not detected: {other:?}"),
+        }
+    }
+
+    pub async fn audit_tampering_is_detected(store: &Store) {
+        drop_guards(store).await;
+
+        fresh_chain(store, 6).await;
+        exec(store, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 3").await.unwrap();
+        let (seq, why) = broken_at(store.audit_verify().await.unwrap());
+        assert_eq!(seq, 3);
+        assert!(why.contains("modified"), "{why}");
+
+        fresh_chain(store, 6).await;
+        exec(store, "DELETE FROM audit_log WHERE seq = 4").await.unwrap();
+        let (seq, why) = broken_at(store.audit_verify().await.unwrap());
+        assert_eq!(seq, 4);
+        assert!(why.contains("missing"), "{why}");
+
+        // reordering: swap the contents of entries 2 and 5 (keeping their seq numbers)
+        fresh_chain(store, 6).await;
+        exec(
+            store,
+            "UPDATE audit_log SET seq = -2 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 5; UPDATE audit_log SET seq = 5 WHERE seq = -2;",
+        )
+        .await
+        .unwrap();
+        let (seq, _) = broken_at(store.audit_verify().await.unwrap());
+        assert_eq!(seq, 2);
+
+        // a rewritten entry whose hash was recomputed still breaks the next link
+        fresh_chain(store, 6).await;
+        exec(store, "UPDATE audit_log SET detail = 'forged', hash = 'f00d' WHERE seq = 2").await.unwrap();
+        assert_eq!(broken_at(store.audit_verify().await.unwrap()).0, 2);
+
+        // cutting entries off the end is caught by the head
+        fresh_chain(store, 6).await;
+        exec(store, "DELETE FROM audit_log WHERE seq >= 5").await.unwrap();
+        let (seq, why) = broken_at(store.audit_verify().await.unwrap());
+        assert_eq!(seq, 5);
+        assert!(why.contains("removed at the end"), "{why}");
+    }
+}
