@@ -52,7 +52,13 @@ fi
 DATA=$(mktemp -d /tmp/ansinh-pg.XXXXXX)
 chown "$OWNER" "$DATA"
 chmod 700 "$DATA"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 55432)
+# A free loopback port: try random ports until nothing answers (no python needed).
+PORT=""
+for _ in $(seq 1 50); do
+  p=$((20000 + RANDOM % 40000))
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+done
+[ -n "$PORT" ] || { echo "no free port found for PostgreSQL" >&2; exit 1; }
 
 as_owner "$BIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
 as_owner "$BIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \

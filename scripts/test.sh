@@ -11,6 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v pg_restore >/dev/null 2>&1 || need_apt+=(postgresql-client)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
@@ -26,7 +27,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
 fi
 
-eval "$(scripts/pg.sh)"
+pgenv=$(scripts/pg.sh) || { echo "could not start PostgreSQL for the tests" >&2; exit 1; }
+eval "$pgenv"
 trap 'scripts/pg.sh stop "$ANSINH_TEST_PGDATA"' EXIT
 echo "PostgreSQL for tests: $ANSINH_TEST_POSTGRES_URL" >&2
 

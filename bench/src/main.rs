@@ -174,6 +174,11 @@ async fn reference(url: &str, rounds: usize) {
     let g = Gazetteer::embedded().unwrap();
     let rows = g.provinces().len() + g.communes().len() + g.legacy_communes().len();
     let store = fresh(&url).await;
+    // This benchmark empties the unit tables: never let it touch an installation.
+    if store.get_meta("installation.province").await.unwrap().is_some() {
+        eprintln!("refusing: {url} holds an ansinh installation or demo; give an empty database");
+        std::process::exit(2);
+    }
     let mut set_based = Vec::new();
     let mut row_loop = Vec::new();
     for _ in 0..rounds {

@@ -156,13 +156,14 @@ fn value_err(source: &Source, key: &'static str, value: &str, reason: impl Into<
 }
 
 /// `127.0.0.1:8080`, `0.0.0.0:80`, `[::1]:8080`, or a bare address (port 8080).
-fn parse_bind(s: &str) -> Result<SocketAddr, String> {
+/// A bind address: `IP:PORT`, or a bare IP that keeps the port already configured.
+fn parse_bind(s: &str, current_port: u16) -> Result<SocketAddr, String> {
     let s = s.trim();
     if let Ok(a) = s.parse::<SocketAddr>() {
         return Ok(a);
     }
     if let Ok(ip) = s.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Ok(SocketAddr::new(ip, 8080));
+        return Ok(SocketAddr::new(ip, current_port));
     }
     if let Some(port) = s.strip_prefix("localhost:") {
         let port: u16 = port.parse().map_err(|_| "port must be a number 0–65535".to_string())?;
@@ -243,7 +244,7 @@ impl Config {
             c.database_url.set(v, s);
         }
         if let Some((s, v)) = e(ENV_BIND) {
-            let a = parse_bind(&v).map_err(|r| value_err(&s, "server.bind", &v, r))?;
+            let a = parse_bind(&v, c.bind.value.port()).map_err(|r| value_err(&s, "server.bind", &v, r))?;
             c.bind.set(a, s);
         }
         if let Some((s, v)) = e(ENV_PORT) {
@@ -278,7 +279,7 @@ impl Config {
         }
         if let Some(v) = &flags.bind {
             let s = Source::Flag("--bind");
-            let a = parse_bind(v).map_err(|r| value_err(&s, "server.bind", v, r))?;
+            let a = parse_bind(v, c.bind.value.port()).map_err(|r| value_err(&s, "server.bind", v, r))?;
             c.bind.set(a, s);
         }
         if let Some(p) = flags.port {
@@ -300,9 +301,15 @@ impl Config {
     fn apply_file(&mut self, path: &Path) -> Result<(), ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError::File { path: path.to_path_buf(), reason: e.to_string() })?;
-        let f: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::File {
-            path: path.to_path_buf(),
-            reason: e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "),
+        // The error names line and column but never quotes the line: it may hold a password.
+        let f: FileConfig = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map(|sp| {
+                let before = &text[..sp.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("line {line}, column {col}: ")
+            });
+            ConfigError::File { path: path.to_path_buf(), reason: format!("{}{}", at.unwrap_or_default(), e.message()) }
         })?;
         let s = || Source::File(path.to_path_buf());
         if let Some(v) = f.database_url {
@@ -311,7 +318,7 @@ impl Config {
         }
         if let Some(server) = f.server {
             if let Some(b) = server.bind {
-                let a = parse_bind(&b).map_err(|r| value_err(&s(), "server.bind", &b, r))?;
+                let a = parse_bind(&b, self.bind.value.port()).map_err(|r| value_err(&s(), "server.bind", &b, r))?;
                 self.bind.set(a, s());
             }
             if let Some(p) = server.port {
@@ -505,6 +512,23 @@ mod tests {
     }
 
     #[test]
+    fn syntax_errors_never_quote_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(&dir, "database_url = \"postgres://u:s3cret@db/x\n");
+        let err = Config::load(&Flags { config: Some(p), ..Default::default() }, &env_of(&[])).unwrap_err().to_string();
+        assert!(err.contains("line 1") && !err.contains("s3cret"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
+    fn bare_bind_address_keeps_configured_port() {
+        let c =
+            Config::load(&Flags { bind: Some("0.0.0.0".into()), ..Default::default() }, &env_of(&[(ENV_PORT, "9100")]))
+                .unwrap();
+        assert_eq!(c.bind.value.to_string(), "0.0.0.0:9100");
+    }
+
+    #[test]
     fn describe_redacts_secrets() {
         let c = Config::load(&Flags::default(), &env_of(&[(ENV_DATABASE_URL, "postgres://ansinh:s3cret@db/ansinh")]))
             .unwrap();
@@ -515,9 +539,9 @@ mod tests {
 
     #[test]
     fn bind_forms() {
-        assert_eq!(parse_bind("0.0.0.0").unwrap().to_string(), "0.0.0.0:8080");
-        assert_eq!(parse_bind("[::1]:81").unwrap().to_string(), "[::1]:81");
-        assert_eq!(parse_bind("localhost:81").unwrap().to_string(), "127.0.0.1:81");
-        assert!(parse_bind("1.2.3.4:99999").is_err());
+        assert_eq!(parse_bind("0.0.0.0", 9000).unwrap().to_string(), "0.0.0.0:9000");
+        assert_eq!(parse_bind("[::1]:81", 9000).unwrap().to_string(), "[::1]:81");
+        assert_eq!(parse_bind("localhost:81", 9000).unwrap().to_string(), "127.0.0.1:81");
+        assert!(parse_bind("1.2.3.4:99999", 9000).is_err());
     }
 }

@@ -23,7 +23,30 @@ use crate::services::setup::{self, DemoOutcome};
 use crate::services::AppState;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    ExitCode::from(2)
+                } else {
+                    ExitCode::SUCCESS
+                };
+            }
+            // One line, like every other error: clap's first line without its usage block.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            eprintln!("error: {first} (see ansinh --help)");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -61,6 +84,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Version => {
             println!("ansinh {}", env!("CARGO_PKG_VERSION"));
             println!("reference data: {}", domain::admin::DATA_VERSION);
+            println!("database schema: migration {}", store::LATEST_MIGRATION);
             println!("database backends: sqlite, postgres");
             Ok(())
         }
@@ -254,21 +278,44 @@ mod services_backup {
 
     /// Moves the password out of a URL (so it is not visible in the process list) and
     /// percent-decodes it for PGPASSWORD.
+    /// Handles both `user:password@host` and a `password=` query parameter.
     pub fn split_password(url: &str) -> (String, Option<String>) {
-        let Some((scheme, rest)) = url.split_once("://") else { return (url.to_string(), None) };
-        let Some((userinfo, host)) = rest.rsplit_once('@') else { return (url.to_string(), None) };
-        let Some((user, pw)) = userinfo.split_once(':') else { return (url.to_string(), None) };
-        (format!("{scheme}://{user}@{host}"), Some(percent_decode(pw)))
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (url, None),
+        };
+        let mut password = None;
+        let mut base = base.to_string();
+        if let Some((scheme, rest)) = base.split_once("://") {
+            if let Some((userinfo, host)) = rest.rsplit_once('@') {
+                if let Some((user, pw)) = userinfo.split_once(':') {
+                    password = Some(percent_decode(pw));
+                    base = format!("{scheme}://{user}@{host}");
+                }
+            }
+        }
+        let mut kept = Vec::new();
+        for kv in query.unwrap_or("").split('&').filter(|kv| !kv.is_empty()) {
+            match kv.strip_prefix("password=") {
+                Some(pw) => password = Some(percent_decode(pw)),
+                None => kept.push(kv),
+            }
+        }
+        if !kept.is_empty() {
+            base = format!("{base}?{}", kept.join("&"));
+        }
+        (base, password)
     }
 
     fn percent_decode(s: &str) -> String {
         let b = s.as_bytes();
+        let hex = |c: u8| (c as char).to_digit(16);
         let mut out = Vec::with_capacity(b.len());
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'%' && i + 2 < b.len() {
-                if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    out.push(v);
+                if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                    out.push((h * 16 + l) as u8);
                     i += 3;
                     continue;
                 }
@@ -288,6 +335,12 @@ mod services_backup {
                 ("postgres://u@h:5432/db".to_string(), Some("p@ss".to_string()))
             );
             assert_eq!(super::split_password("postgres://u@h/db"), ("postgres://u@h/db".to_string(), None));
+            assert_eq!(
+                super::split_password("postgres://u@h/db?sslmode=disable&password=x%2Fy"),
+                ("postgres://u@h/db?sslmode=disable".to_string(), Some("x/y".to_string()))
+            );
+            // multi-byte characters after '%' do not panic
+            assert_eq!(super::split_password("postgres://u:%éé@h/db").1, Some("%éé".to_string()));
         }
     }
 }

@@ -73,6 +73,13 @@ fn invalid_config_values_are_one_line_errors() {
     assert_one_line_error(&o, 2, "missing.toml does not exist");
     let o = run(d.path(), &["serve", "--bind", "not-an-address"]);
     assert_one_line_error(&o, 2, "flag --bind: invalid value 'not-an-address'");
+    // flag values clap rejects are one line too
+    let o = run(d.path(), &["serve", "--port", "abc"]);
+    assert_one_line_error(&o, 2, "invalid value 'abc' for '--port <N>'");
+    let o = run(d.path(), &["serve", "--port", "70000"]);
+    assert_one_line_error(&o, 2, "'--port <N>'");
+    let o = run(d.path(), &["no-such-command"]);
+    assert_one_line_error(&o, 2, "unrecognized subcommand");
     let o = run(d.path(), &["migrate", "--log-level", "loud"]);
     assert_one_line_error(&o, 2, "log.level");
 }

@@ -83,7 +83,8 @@ async fn start_page_and_api(backend: Backend) {
     // metrics in Prometheus text format, counting what happened above
     let r = get(&server.url("/metrics"), &[]);
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(r.header("content-type").unwrap().starts_with("application/openmetrics-text"));
+    assert!(r.body.trim_end().ends_with("# EOF"));
     assert!(r.body.contains("ansinh_http_requests_total{method=\"GET\",route=\"/\",status=\"200\"}"));
     assert!(r.body.contains("ansinh_database_up 1"));
     assert!(r.body.contains("ansinh_build_info{version="));

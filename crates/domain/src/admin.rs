@@ -205,9 +205,13 @@ impl Gazetteer {
                 province_code: field(C, line, &rec, 3)?.to_string(),
             });
         }
+        let known_codes: std::collections::HashSet<&str> = communes.iter().map(|c: &Commune| c.code.as_str()).collect();
         let mut legacy = Vec::new();
         for (line, rec) in records(S, succession_csv)? {
             let successor = field(S, line, &rec, 0)?.to_string();
+            if !known_codes.contains(successor.as_str()) {
+                return Err(malformed(S, line, format!("successor {successor} is not a 2025 commune")));
+            }
             for part in field(S, line, &rec, 2)?.split(';').map(str::trim).filter(|p| !p.is_empty()) {
                 // "Xã Xuân Tâm (26449,partial)"
                 let (name, rest) = part
@@ -245,9 +249,6 @@ impl Gazetteer {
             g.communes_by_key.entry(bare_key(&c.name)).or_default().push(i);
         }
         for (i, l) in g.legacy.iter().enumerate() {
-            if !g.commune_by_code.contains_key(&l.successor_code) {
-                return Err(malformed(S, i + 2, format!("successor {} is not a 2025 commune", l.successor_code)));
-            }
             g.legacy_by_code.entry(l.code.clone()).or_default().push(i);
             g.legacy_by_key.entry(search_key(&l.name)).or_default().push(i);
             g.legacy_by_key.entry(bare_key(&l.name)).or_default().push(i);
@@ -273,6 +274,14 @@ impl Gazetteer {
 
     pub fn province(&self, code: &str) -> Option<&Province> {
         self.provinces.iter().find(|p| p.code == code)
+    }
+
+    /// A province by name with or without diacritics and unit word (`dong nai`,
+    /// `Tỉnh Đồng Nai`, `TP Hồ Chí Minh`).
+    pub fn find_province(&self, name: &str) -> Option<&Province> {
+        let key = bare_key(name);
+        let key = key.strip_prefix("tp ").unwrap_or(&key).to_string();
+        self.provinces.iter().find(|p| bare_key(&p.name) == key)
     }
 
     pub fn commune(&self, code: &str) -> Option<&Commune> {
@@ -379,6 +388,9 @@ mod tests {
             assert_eq!(g.communes_of(&p.code).count() as u32, p.commune_count, "{}", p.name);
         }
         assert_eq!(g.province(DONG_NAI).unwrap().predecessor_codes, vec!["70", "75"]);
+        assert_eq!(g.find_province("dong nai").unwrap().code, DONG_NAI);
+        assert_eq!(g.find_province("TP Hồ Chí Minh").unwrap().code, "79");
+        assert!(g.find_province("Bình Phước").is_none(), "merged into Đồng Nai in 2025");
     }
 
     #[test]

@@ -52,9 +52,11 @@ impl Money {
     }
 
     /// Rounds half-up (away from zero at exactly 500) to the nearest 1,000 đồng, the rule
-    /// of Decree 75/2021 for amounts computed as coefficient × standard level.
-    pub fn round_half_up_thousand(self) -> Money {
-        Money(round_half_up_i128(i128::from(self.0), 1000) as i64 * 1000)
+    /// of Decree 75/2021 for amounts computed as coefficient × standard level. `None` only
+    /// within 500 đồng of the `i64` limits, where the result cannot be represented.
+    pub fn round_half_up_thousand(self) -> Option<Money> {
+        let r = round_half_up_i128(i128::from(self.0), 1000) * 1000;
+        i64::try_from(r).ok().map(Money)
     }
 
     /// `self × coefficient`, rounded half-up to the nearest 1,000 đồng.
@@ -255,10 +257,10 @@ mod tests {
 
     #[test]
     fn rounds_half_up_to_thousand() {
-        assert_eq!(Money::from_dong(1_499).round_half_up_thousand().dong(), 1_000);
-        assert_eq!(Money::from_dong(1_500).round_half_up_thousand().dong(), 2_000);
-        assert_eq!(Money::from_dong(-1_500).round_half_up_thousand().dong(), -2_000);
-        assert_eq!(Money::from_dong(2_789_499).round_half_up_thousand().dong(), 2_789_000);
+        assert_eq!(Money::from_dong(1_499).round_half_up_thousand().unwrap().dong(), 1_000);
+        assert_eq!(Money::from_dong(1_500).round_half_up_thousand().unwrap().dong(), 2_000);
+        assert_eq!(Money::from_dong(-1_500).round_half_up_thousand().unwrap().dong(), -2_000);
+        assert_eq!(Money::from_dong(2_789_499).round_half_up_thousand().unwrap().dong(), 2_789_000);
     }
 
     #[test]
@@ -310,10 +312,11 @@ mod tests {
 
         #[test]
         fn rounding_is_within_half_and_multiple(v in -1_000_000_000_000i64..1_000_000_000_000i64) {
-            let r = Money::from_dong(v).round_half_up_thousand().dong();
+            let r = Money::from_dong(v).round_half_up_thousand().unwrap().dong();
             prop_assert_eq!(r % 1000, 0);
             prop_assert!((r - v).abs() <= 500);
-            prop_assert!(Money::from_dong(r).round_half_up_thousand().dong() == r);
+            prop_assert!(Money::from_dong(r).round_half_up_thousand().unwrap().dong() == r);
+            prop_assert!(Money::from_dong(i64::MAX).round_half_up_thousand().is_none());
         }
 
         #[test]
@@ -321,7 +324,7 @@ mod tests {
             let one = Coefficient::from_ten_thousandths(Coefficient::SCALE);
             prop_assert_eq!(
                 Money::from_dong(v).mul_coefficient_round_thousand(one).unwrap(),
-                Money::from_dong(v).round_half_up_thousand()
+                Money::from_dong(v).round_half_up_thousand().unwrap()
             );
         }
     }

@@ -275,7 +275,13 @@ impl Store {
 
     /// Records a failed login; when the count reaches `max_failures` the account is
     /// locked until `lock_until`. Returns the new failure count.
-    pub async fn record_login_failure(&self, id: i64, max_failures: i64, lock_until: &str, audit: &AuditEntry) -> Result<i64> {
+    pub async fn record_login_failure(
+        &self,
+        id: i64,
+        max_failures: i64,
+        lock_until: &str,
+        audit: &AuditEntry,
+    ) -> Result<i64> {
         let count = write_tx!(self, tx => {
             let count: i64 = sqlx::query_scalar(
                 "UPDATE users SET failed_logins = failed_logins + 1, \

@@ -64,9 +64,15 @@ pub struct AuditFilter {
 /// Result of walking the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyOutcome {
-    Intact { entries: i64, head_hash: String },
+    Intact {
+        entries: i64,
+        head_hash: String,
+    },
     /// The first entry that does not fit; `seq` is where the walk expected it.
-    Broken { seq: i64, reason: String },
+    Broken {
+        seq: i64,
+        reason: String,
+    },
 }
 
 fn put(h: &mut Sha256, field: Option<&str>) {
@@ -180,8 +186,7 @@ impl Store {
 
     /// Latest `(seq, hash)`.
     pub async fn audit_head(&self) -> Result<(i64, String)> {
-        let head: (i64, String) =
-            on_pool!(self, pool => sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await)?;
+        let head: (i64, String) = on_pool!(self, pool => sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(pool).await)?;
         Ok(head)
     }
 
@@ -196,7 +201,9 @@ impl Store {
                 }
                 if let Some(a) = &f.action {
                     if a.ends_with('.') {
-                        qb.push(" AND action LIKE ").push_bind(format!("{}%", a.replace('%', "").replace('_', "\\_"))).push(" ESCAPE '\\'");
+                        qb.push(" AND action LIKE ")
+                            .push_bind(format!("{}%", a.replace('%', "").replace('_', "\\_")))
+                            .push(" ESCAPE '\\'");
                     } else {
                         qb.push(" AND action = ").push_bind(a.clone());
                     }
@@ -239,8 +246,7 @@ impl Store {
         let mut prev = GENESIS_HASH.to_string();
         loop {
             let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
-            let batch: Vec<AuditRecord> =
-                on_pool!(self, pool => sqlx::query_as(&sql).bind(expected_seq).bind(VERIFY_BATCH).fetch_all(pool).await)?;
+            let batch: Vec<AuditRecord> = on_pool!(self, pool => sqlx::query_as(&sql).bind(expected_seq).bind(VERIFY_BATCH).fetch_all(pool).await)?;
             if batch.is_empty() {
                 break;
             }
@@ -254,7 +260,11 @@ impl Store {
                 if r.prev_hash != prev {
                     return Ok(VerifyOutcome::Broken {
                         seq: r.seq,
-                        reason: format!("entry {} does not follow entry {} (deleted, inserted or reordered)", r.seq, r.seq - 1),
+                        reason: format!(
+                            "entry {} does not follow entry {} (deleted, inserted or reordered)",
+                            r.seq,
+                            r.seq - 1
+                        ),
                     });
                 }
                 if entry_hash(&prev, r.seq, &r.at, &r.entry()) != r.hash {
@@ -284,7 +294,12 @@ mod tests {
 
     #[test]
     fn hash_depends_on_every_field_and_boundaries() {
-        let e = AuditEntry { actor: "admin".into(), action: "user.create".into(), entity_type: "user".into(), ..Default::default() };
+        let e = AuditEntry {
+            actor: "admin".into(),
+            action: "user.create".into(),
+            entity_type: "user".into(),
+            ..Default::default()
+        };
         let h = entry_hash(GENESIS_HASH, 1, "2026-01-01T00:00:00.000000Z", &e);
         assert_eq!(h.len(), 64);
         assert_eq!(h, entry_hash(GENESIS_HASH, 1, "2026-01-01T00:00:00.000000Z", &e), "deterministic");

@@ -63,6 +63,13 @@ impl StoreError {
 
     /// True for errors the operator must fix in the environment (not bugs).
     pub fn is_environment(&self) -> bool {
-        !matches!(self, StoreError::Query(_) | StoreError::Migration(_) | StoreError::Conflict(_) | StoreError::NotFound(_) | StoreError::Invalid(_))
+        !matches!(
+            self,
+            StoreError::Query(_)
+                | StoreError::Migration(_)
+                | StoreError::Conflict(_)
+                | StoreError::NotFound(_)
+                | StoreError::Invalid(_)
+        )
     }
 }

@@ -9,9 +9,9 @@
 //! Migrations are embedded per backend (`migrations/sqlite`, `migrations/postgres`)
 //! and applied by [`Store::migrate`].
 
-pub mod bulk;
 pub mod accounts;
 pub mod audit;
+pub mod bulk;
 mod error;
 mod reference;
 mod sqlite;
@@ -32,6 +32,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::SqlitePool;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The newest migration version this binary knows (same on both backends).
+pub const LATEST_MIGRATION: i64 = 2;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -238,11 +241,12 @@ impl Store {
 
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         on_pool!(self, pool => sqlx::query(
-            "INSERT INTO app_meta (key, value) VALUES ($1, $2) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP",
+            "INSERT INTO app_meta (key, value, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
         .bind(key)
         .bind(value)
+        .bind(now_text())
         .execute(pool)
         .await
         .map(|_| ()))?;

@@ -127,7 +127,10 @@ impl Store {
         ];
         match self {
             Store::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                // Nothing references legacy rows: replace them so corrected successions
+                // do not linger.
+                sqlx::query("DELETE FROM legacy_communes").execute(&mut *tx).await?;
                 for t in &tables {
                     // Values are bound as text; SQLite's column affinity stores numbers as
                     // INTEGER ("126" → 126, "1" → 1).
@@ -148,6 +151,7 @@ impl Store {
             }
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
+                sqlx::query("DELETE FROM legacy_communes").execute(&mut *tx).await?;
                 for t in &tables {
                     // Stream into a staging table, then one set-based upsert.
                     let stage = format!("stage_{}", t.table);
@@ -169,22 +173,23 @@ impl Store {
                     sqlx::query(&upsert).execute(&mut *tx).await?;
                 }
                 sqlx::query(
-                    "INSERT INTO app_meta (key, value) VALUES ($1, $2) \
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP",
+                    "INSERT INTO app_meta (key, value, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
                 )
                 .bind(META_KEY)
                 .bind(DATA_VERSION)
+                .bind(crate::now_text())
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
             }
         }
         let counts = self.unit_counts().await?;
-        let want = (g.provinces().len(), g.communes().len());
-        if (counts.provinces as usize, counts.communes as usize) < want {
+        let (want_p, want_c) = (g.provinces().len() as i64, g.communes().len() as i64);
+        if counts.provinces < want_p || counts.communes < want_c {
             return Err(StoreError::ReferenceData(format!(
-                "after loading, the database holds {} provinces and {} communes; expected at least {} and {}",
-                counts.provinces, counts.communes, want.0, want.1
+                "after loading, the database holds {} provinces and {} communes; expected at least {want_p} and {want_c}",
+                counts.provinces, counts.communes
             )));
         }
         Ok(LoadOutcome::Loaded(counts))
@@ -277,11 +282,12 @@ impl Store {
 
 async fn upsert_meta_sqlite(tx: &mut sqlx::Transaction<'_, Sqlite>, key: &str, value: &str) -> Result<()> {
     sqlx::query(
-        "INSERT INTO app_meta (key, value) VALUES ($1, $2) \
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = CURRENT_TIMESTAMP",
+        "INSERT INTO app_meta (key, value, updated_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
     )
     .bind(key)
     .bind(value)
+    .bind(crate::now_text())
     .execute(&mut **tx)
     .await?;
     Ok(())

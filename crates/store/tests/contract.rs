@@ -156,7 +156,8 @@ async fn legacy_mapping_handles_splits(store: &Store) {
 }
 
 async fn unicode_is_preserved_exactly(store: &Store) {
-    let nfd: String = "Nguyễn Thị Hoà".chars().collect::<String>();
+    // decomposed (NFD) text must come back byte for byte, not recomposed
+    let nfd = "Nguye\u{302}\u{303}n Thi\u{323} Hoa\u{300}".to_string();
     let value = format!("{nfd} \u{1F600} \"quoted\", 'single'");
     store.set_meta("unicode", &value).await.unwrap();
     assert_eq!(store.get_meta("unicode").await.unwrap().unwrap(), value);
@@ -304,7 +305,9 @@ async fn postgres_missing_database_is_a_clear_error() {
 // ---- accounts and audit (shared contract) ----
 
 mod accounts {
-    use store::{AuditEntry, AuditFilter, NewToken, NewUser, Page, SessionRow, Store, StoreError, UserFilter, VerifyOutcome};
+    use store::{
+        AuditEntry, AuditFilter, NewToken, NewUser, Page, SessionRow, Store, StoreError, UserFilter, VerifyOutcome,
+    };
 
     contract!(
         roles_and_permissions_are_data,
@@ -358,7 +361,10 @@ mod accounts {
 
     pub async fn user_lifecycle(store: &Store) {
         loaded(store).await;
-        let id = store.create_user(&new_user("lan.nt", "commune_officer", &["25210", "25195"]), &entry("user.create")).await.unwrap();
+        let id = store
+            .create_user(&new_user("lan.nt", "commune_officer", &["25210", "25195"]), &entry("user.create"))
+            .await
+            .unwrap();
         let u = store.user_by_username("lan.nt").await.unwrap().unwrap();
         assert_eq!((u.id, u.role_code.as_str(), u.full_name.as_str()), (id, "commune_officer", "Nguyễn Thị Hoà"));
         assert!(!u.disabled && !u.must_change_password && u.failed_logins == 0);
@@ -370,12 +376,21 @@ mod accounts {
             store.create_user(&new_user(&format!("u{i}"), "leader", &[]), &entry("user.create")).await.unwrap();
         }
         // search folds diacritics of the full name
-        let found = store.list_users(&UserFilter { q: Some("hoa".into()), ..Default::default() }, Page::new(Some(1), Some(4))).await.unwrap();
+        let found = store
+            .list_users(&UserFilter { q: Some("hoa".into()), ..Default::default() }, Page::new(Some(1), Some(4)))
+            .await
+            .unwrap();
         assert_eq!(found.total, 6);
         assert_eq!(found.items.len(), 4);
-        let p2 = store.list_users(&UserFilter { q: Some("hoa".into()), ..Default::default() }, Page::new(Some(2), Some(4))).await.unwrap();
+        let p2 = store
+            .list_users(&UserFilter { q: Some("hoa".into()), ..Default::default() }, Page::new(Some(2), Some(4)))
+            .await
+            .unwrap();
         assert_eq!(p2.items.len(), 2);
-        let leaders = store.list_users(&UserFilter { role: Some("leader".into()), ..Default::default() }, Page::default()).await.unwrap();
+        let leaders = store
+            .list_users(&UserFilter { role: Some("leader".into()), ..Default::default() }, Page::default())
+            .await
+            .unwrap();
         assert_eq!(leaders.total, 5);
         // disabling ends sessions and hides the user from the default list
         let s = session(id, "h1", "2999-01-01T00:00:00.000000Z");
@@ -393,7 +408,8 @@ mod accounts {
     pub async fn failed_user_create_writes_nothing(store: &Store) {
         loaded(store).await;
         let head = store.audit_head().await.unwrap();
-        let err = store.create_user(&new_user("x", "commune_officer", &["99999"]), &entry("user.create")).await.unwrap_err();
+        let err =
+            store.create_user(&new_user("x", "commune_officer", &["99999"]), &entry("user.create")).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{err}");
         let err = store.create_user(&new_user("y", "no_such_role", &[]), &entry("user.create")).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "{err}");
@@ -418,11 +434,26 @@ mod accounts {
     pub async fn lockout_after_failures(store: &Store) {
         let id = store.create_user(&new_user("a", "admin", &[]), &entry("user.create")).await.unwrap();
         for n in 1..=4 {
-            assert_eq!(store.record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed")).await.unwrap(), n);
+            assert_eq!(
+                store
+                    .record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed"))
+                    .await
+                    .unwrap(),
+                n
+            );
             assert!(store.user_by_id(id).await.unwrap().unwrap().locked_until.is_none());
         }
-        assert_eq!(store.record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed")).await.unwrap(), 5);
-        assert_eq!(store.user_by_id(id).await.unwrap().unwrap().locked_until.as_deref(), Some("2999-01-01T00:00:00.000000Z"));
+        assert_eq!(
+            store
+                .record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed"))
+                .await
+                .unwrap(),
+            5
+        );
+        assert_eq!(
+            store.user_by_id(id).await.unwrap().unwrap().locked_until.as_deref(),
+            Some("2999-01-01T00:00:00.000000Z")
+        );
         // a successful login (session) resets the counter
         store.create_session(&session(id, "s", "2999-01-01T00:00:00.000000Z"), &entry("auth.login")).await.unwrap();
         let u = store.user_by_id(id).await.unwrap().unwrap();
@@ -460,7 +491,8 @@ mod accounts {
             expires_at: "2999-01-01T00:00:00.000000Z".into(),
         };
         let tid = store.create_token(&t, &entry("token.create")).await.unwrap();
-        let expired = NewToken { token_hash: "th2".into(), expires_at: "2000-01-01T00:00:00.000000Z".into(), ..t.clone() };
+        let expired =
+            NewToken { token_hash: "th2".into(), expires_at: "2000-01-01T00:00:00.000000Z".into(), ..t.clone() };
         store.create_token(&expired, &entry("token.create")).await.unwrap();
         let now = store::now_text();
         let live = store.live_token("th", &now).await.unwrap().unwrap();
@@ -490,7 +522,10 @@ mod accounts {
         assert_eq!(hits.total, 5);
         assert!(hits.items.iter().all(|r| r.actor == "an" && r.action == "user.create"));
         let f = AuditFilter { entity_type: Some("test".into()), entity_id: Some("7".into()), ..Default::default() };
-        assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().items[0].after_json.as_deref(), Some("{\"n\":7,\"name\":\"Hoà\"}"));
+        assert_eq!(
+            store.audit_search(&f, Page::default()).await.unwrap().items[0].after_json.as_deref(),
+            Some("{\"n\":7,\"name\":\"Hoà\"}")
+        );
         let today = &store::now_text()[..10];
         let f = AuditFilter { from: Some(today.into()), to: Some(today.into()), ..Default::default() };
         assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().total, 30);
@@ -535,7 +570,9 @@ mod accounts {
     async fn drop_guards(store: &Store) {
         let sql = match store {
             Store::Sqlite(_) => "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
-            Store::Postgres(_) => "DROP TRIGGER audit_log_no_update ON audit_log; DROP TRIGGER audit_log_no_truncate ON audit_log;",
+            Store::Postgres(_) => {
+                "DROP TRIGGER audit_log_no_update ON audit_log; DROP TRIGGER audit_log_no_truncate ON audit_log;"
+            }
         };
         exec(store, sql).await.unwrap();
     }

@@ -111,5 +111,5 @@ async fn healthz(State(state): State<AppState>) -> Response {
 async fn metrics_text(State(state): State<AppState>) -> Response {
     state.metrics.db_up.set(i64::from(state.store.ping().await.is_ok()));
     let body = state.metrics.render(state.started.elapsed().as_secs() as i64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
 }

@@ -96,7 +96,8 @@ impl Server {
 
     /// Sends SIGTERM and waits for a clean exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        // the shell's built-in kill: no dependency on procps
+        let _ = Command::new("sh").arg("-c").arg(format!("kill -TERM {}", self.child.id())).status();
         for _ in 0..100 {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;

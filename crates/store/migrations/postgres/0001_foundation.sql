@@ -1,17 +1,19 @@
--- Foundation schema (PostgreSQL). Keep in step with ../sqlite/0001_foundation.sql:
+-- Foundation schema (PostgreSQL). Search keys use COLLATE "C" (byte order), as SQLite
+-- compares text, so that both backends sort alike whatever the server's locale.
+-- Keep in step with ../sqlite/0001_foundation.sql:
 -- the storage contract tests run the same assertions against both.
 
 CREATE TABLE app_meta (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
-    updated_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    updated_at TEXT NOT NULL
 );
 
 -- Administrative units in force since 2025-07-01 (Quyết định 19/2025/QĐ-TTg).
 CREATE TABLE provinces (
     code              TEXT PRIMARY KEY,
     name              TEXT NOT NULL,
-    name_key          TEXT NOT NULL,
+    name_key          TEXT COLLATE "C" NOT NULL,
     predecessor_codes TEXT NOT NULL,
     commune_count     BIGINT NOT NULL,
     valid_from        DATE NOT NULL DEFAULT DATE '2025-07-01'
@@ -20,7 +22,7 @@ CREATE TABLE provinces (
 CREATE TABLE communes (
     code          TEXT PRIMARY KEY CHECK (length(code) = 5),
     name          TEXT NOT NULL,
-    name_key      TEXT NOT NULL,
+    name_key      TEXT COLLATE "C" NOT NULL,
     kind          TEXT NOT NULL CHECK (kind IN ('xa', 'phuong', 'dac_khu')),
     province_code TEXT NOT NULL REFERENCES provinces (code),
     valid_from    DATE NOT NULL DEFAULT DATE '2025-07-01'
@@ -32,7 +34,7 @@ CREATE INDEX communes_by_name_key ON communes (name_key text_pattern_ops);
 CREATE TABLE legacy_communes (
     code           TEXT NOT NULL CHECK (length(code) = 5),
     name           TEXT NOT NULL,
-    name_key       TEXT NOT NULL,
+    name_key       TEXT COLLATE "C" NOT NULL,
     successor_code TEXT NOT NULL REFERENCES communes (code),
     partial        BOOLEAN NOT NULL,
     valid_to       DATE NOT NULL DEFAULT DATE '2025-06-30',

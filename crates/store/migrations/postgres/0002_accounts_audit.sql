@@ -31,9 +31,9 @@ CREATE TABLE role_permissions (
 
 CREATE TABLE users (
     id                   BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    username             TEXT NOT NULL UNIQUE,
+    username             TEXT COLLATE "C" NOT NULL UNIQUE,
     full_name            TEXT NOT NULL,
-    name_key             TEXT NOT NULL,
+    name_key             TEXT COLLATE "C" NOT NULL,
     role_code            TEXT NOT NULL REFERENCES roles (code),
     agency_code          TEXT REFERENCES agencies (code),
     password_hash        TEXT NOT NULL,
@@ -56,7 +56,7 @@ CREATE TABLE sessions (
     user_id      BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     csrf_token   TEXT NOT NULL,
     created_at   TEXT NOT NULL,
-    expires_at   TEXT NOT NULL,
+    expires_at   TEXT COLLATE "C" NOT NULL,
     last_seen_at TEXT NOT NULL,
     ip           TEXT,
     user_agent   TEXT
@@ -71,7 +71,7 @@ CREATE TABLE api_tokens (
     prefix       TEXT NOT NULL,
     scopes       TEXT NOT NULL,
     created_at   TEXT NOT NULL,
-    expires_at   TEXT NOT NULL,
+    expires_at   TEXT COLLATE "C" NOT NULL,
     revoked_at   TEXT,
     last_used_at TEXT
 );
@@ -81,9 +81,9 @@ CREATE INDEX api_tokens_by_user ON api_tokens (user_id);
 -- (see store::audit::entry_hash). audit_head holds the latest (seq, hash).
 CREATE TABLE audit_log (
     seq           BIGINT PRIMARY KEY,
-    at            TEXT NOT NULL,
+    at            TEXT COLLATE "C" NOT NULL,
     actor_user_id BIGINT,
-    actor         TEXT NOT NULL,
+    actor         TEXT COLLATE "C" NOT NULL,
     ip            TEXT,
     request_id    TEXT,
     action        TEXT NOT NULL,

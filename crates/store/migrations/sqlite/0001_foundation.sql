@@ -4,7 +4,7 @@
 CREATE TABLE app_meta (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    updated_at TEXT NOT NULL
 );
 
 -- Administrative units in force since 2025-07-01 (Quyết định 19/2025/QĐ-TTg).
