@@ -83,8 +83,59 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// User accounts (roles: admin, provincial_officer = cán bộ Sở, commune_officer = cán bộ
+    /// xã, agency_reporter, leader = lãnh đạo, inspector = thanh tra).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// The tamper-evident audit trail (nhật ký).
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Print version, schema and reference-data versions.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. Without --password-stdin a temporary password is generated,
+    /// printed once, and must be changed at the first login.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// Full name, with diacritics (e.g. "Nguyễn Thị Lan").
+        #[arg(long)]
+        full_name: String,
+        #[arg(long)]
+        role: String,
+        /// Agency code (e.g. SO_NOI_VU = Sở Nội vụ), for provincial officers and reporters.
+        #[arg(long)]
+        agency: Option<String>,
+        /// Commune code (5 digits), repeatable, for commune officers.
+        #[arg(long = "commune", value_name = "CODE")]
+        communes: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        role: Option<String>,
+        /// Include disabled accounts.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Disable an account (its sessions end; its API tokens stop working).
+    Disable { username: String },
+    /// Re-enable a disabled account.
+    Enable { username: String },
+    /// Reset a password to a generated temporary one (printed once).
+    ResetPassword { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the hash chain; exit 1 naming the first modified, deleted or reordered entry.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

@@ -87,6 +87,7 @@ pub struct Config {
     pub sqlite_busy_timeout_ms: Setting<u64>,
     pub pg_max_connections: Setting<u32>,
     pub pg_connect_timeout_s: Setting<u64>,
+    pub cookie_secure: Setting<bool>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -117,6 +118,7 @@ struct FileConfig {
 struct FileServer {
     bind: Option<String>,
     port: Option<u16>,
+    cookie_secure: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +151,7 @@ pub const ENV_LOG_LEVEL: &str = "ANSINH_LOG_LEVEL";
 pub const ENV_SQLITE_BUSY_TIMEOUT_MS: &str = "ANSINH_SQLITE_BUSY_TIMEOUT_MS";
 pub const ENV_PG_MAX_CONNECTIONS: &str = "ANSINH_PG_MAX_CONNECTIONS";
 pub const ENV_PG_CONNECT_TIMEOUT_S: &str = "ANSINH_PG_CONNECT_TIMEOUT_S";
+pub const ENV_COOKIE_SECURE: &str = "ANSINH_COOKIE_SECURE";
 
 fn value_err(source: &Source, key: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
     let shown = if key == "database_url" { store::redact(value) } else { value.to_string() };
@@ -219,6 +222,7 @@ impl Config {
             sqlite_busy_timeout_ms: Setting::new(5000),
             pg_max_connections: Setting::new(10),
             pg_connect_timeout_s: Setting::new(5),
+            cookie_secure: Setting::new(true),
             file: None,
         }
     }
@@ -270,6 +274,14 @@ impl Config {
         if let Some((s, v)) = e(ENV_PG_CONNECT_TIMEOUT_S) {
             let n = parse_num(&s, "postgres.connect_timeout_s", &v, 1)?;
             c.pg_connect_timeout_s.set(n, s);
+        }
+        if let Some((s, v)) = e(ENV_COOKIE_SECURE) {
+            let b = match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => true,
+                "false" | "0" | "no" => false,
+                _ => return Err(value_err(&s, "server.cookie_secure", &v, "expected true or false")),
+            };
+            c.cookie_secure.set(b, s);
         }
         // 3. flags
         if let Some(v) = &flags.database_url {
@@ -323,6 +335,9 @@ impl Config {
             }
             if let Some(p) = server.port {
                 self.bind.set(SocketAddr::new(self.bind.value.ip(), p), s());
+            }
+            if let Some(b) = server.cookie_secure {
+                self.cookie_secure.set(b, s());
             }
         }
         if let Some(log) = f.log {
@@ -387,6 +402,7 @@ impl Config {
                 self.pg_connect_timeout_s.value.to_string(),
                 &self.pg_connect_timeout_s.source,
             ),
+            ("server.cookie_secure", self.cookie_secure.value.to_string(), &self.cookie_secure.source),
         ];
         rows.into_iter().map(|(k, v, s)| format!("{k:<28} = {v:<40} # {s}\n")).collect()
     }
@@ -414,6 +430,10 @@ bind = "127.0.0.1:8080"
 # Overrides the port of `bind`. 0 picks a free port (printed at start).
 # Environment: ANSINH_PORT              Flag: --port
 # port = 8080
+# Mark session cookies Secure (sent only over HTTPS, or to localhost). Keep true in
+# production behind a TLS proxy; false only for plain-HTTP test networks.
+# Environment: ANSINH_COOKIE_SECURE
+cookie_secure = true
 
 [log]
 # "human" (readable lines) or "json" (one JSON object per line, for log shippers).

@@ -16,7 +16,7 @@ use std::time::Instant;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use crate::cli::{Cli, Command, ConfigCommand, ServeArgs};
+use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ServeArgs, UserCommand};
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
 use crate::services::setup::{self, DemoOutcome};
@@ -116,6 +116,32 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             store.close().await;
             Ok(())
         }
+        Command::User(cmd) => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, "warn");
+            let url = c.database_url()?;
+            let store = setup::open_store(&url, &c, &setup::gazetteer()?).await?;
+            let res = cli_user(&store, cmd).await;
+            store.close().await;
+            res
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, "warn");
+            let url = c.database_url()?;
+            let store = setup::open_store(&url, &c, &setup::gazetteer()?).await?;
+            let res = services::audit::verify(&store, &services::authz::Ctx::cli()).await;
+            store.close().await;
+            match res? {
+                store::VerifyOutcome::Intact { entries, head_hash } => {
+                    println!("audit trail intact: {entries} entries, head {head_hash}");
+                    Ok(())
+                }
+                store::VerifyOutcome::Broken { seq, reason } => {
+                    Err(AppError::Refused(format!("audit trail broken at entry {seq}: {reason}")))
+                }
+            }
+        }
         Command::Backup { output } => {
             let c = load_config(&flags(&cli, None))?;
             logging::init(c.log_format.value, &c.log_level.value);
@@ -132,7 +158,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             // Bind first: a port in use is reported before touching the database.
             let listener = bind(c.bind.value).await?;
             let store = setup::open_store(&url, &c, &g).await?;
-            serve(listener, store, g, &url).await
+            serve(listener, store, g, &url, c.cookie_secure.value).await
         }
         Command::Demo { serve: args, no_serve } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
@@ -148,14 +174,93 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 DemoOutcome::Created => println!("demo database created: {url} (Tỉnh Đồng Nai, 95 communes)"),
                 DemoOutcome::AlreadyPresent => println!("demo database already present: {url}"),
             }
+            print!("{}", setup::demo_logins());
             match listener {
                 None => {
                     store.close().await;
                     Ok(())
                 }
-                Some(l) => serve(l, store, g, &url).await,
+                Some(l) => serve(l, store, g, &url, c.cookie_secure.value).await,
             }
         }
+    }
+}
+
+async fn cli_user(store: &store::Store, cmd: &UserCommand) -> Result<(), AppError> {
+    use services::users;
+    let ctx = services::authz::Ctx::cli();
+    let policy = services::authz::Policy::load(store).await?;
+    match cmd {
+        UserCommand::Add { username, full_name, role, agency, communes, password_stdin } => {
+            let password = if *password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| AppError::io("reading the password from standard input", e))?;
+                Some(line.trim_end_matches(['\r', '\n']).to_string())
+            } else {
+                None
+            };
+            let req = users::CreateUser {
+                username: username.clone(),
+                full_name: full_name.clone(),
+                role: role.clone(),
+                agency: agency.clone(),
+                communes: communes.clone(),
+                password,
+            };
+            let created = users::create(store, &policy, &ctx, &req).await.map_err(cli_field_error)?;
+            println!("created user {} ({}, {})", created.user.username, created.user.full_name, created.user.role);
+            if let Some(t) = created.temporary_password {
+                println!("temporary password (change at first login): {t}");
+            }
+        }
+        UserCommand::List { role, all } => {
+            let f = store::UserFilter { q: None, role: role.clone(), include_disabled: *all };
+            let mut page = store::Page::new(Some(1), Some(store::Page::MAX_PER_PAGE));
+            println!("{:<20} {:<30} {:<20} {:<16} status", "username", "full name", "role", "area");
+            loop {
+                let p = store.list_users(&f, page).await?;
+                for u in &p.items {
+                    let area = match store.user_communes(u.id).await? {
+                        c if !c.is_empty() => c.join(","),
+                        _ => u.agency_code.clone().unwrap_or_else(|| "-".into()),
+                    };
+                    let status = if u.disabled { "disabled" } else { "active" };
+                    println!("{:<20} {:<30} {:<20} {:<16} {status}", u.username, u.full_name, u.role_code, area);
+                }
+                if page.page * page.per_page >= p.total {
+                    break;
+                }
+                page.page += 1;
+            }
+        }
+        UserCommand::Disable { username } | UserCommand::Enable { username } => {
+            let disable = matches!(cmd, UserCommand::Disable { .. });
+            let u = store
+                .user_by_username(username)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("user '{username}'")))?;
+            users::set_disabled(store, &ctx, u.id, disable).await?;
+            println!("user {username} {}", if disable { "disabled" } else { "enabled" });
+        }
+        UserCommand::ResetPassword { username } => {
+            let u = store
+                .user_by_username(username)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("user '{username}'")))?;
+            let t = users::reset_password(store, &ctx, u.id).await?;
+            println!("temporary password for {username} (change at next login): {t}");
+        }
+    }
+    Ok(())
+}
+
+/// Field errors read as `username: …` on the command line.
+fn cli_field_error(e: AppError) -> AppError {
+    match e {
+        AppError::Field { field, en, .. } => AppError::Invalid(format!("--{}: {en}", field.replace('_', "-"))),
+        other => other,
     }
 }
 
@@ -180,6 +285,7 @@ async fn serve(
     store: store::Store,
     g: domain::Gazetteer,
     url: &store::DatabaseUrl,
+    cookie_secure: bool,
 ) -> Result<(), AppError> {
     let addr = listener.local_addr().map_err(|e| AppError::io("reading the listening address", e))?;
     let province_code = setup::installation_province(&store).await?;
@@ -189,12 +295,15 @@ async fn serve(
         metrics: Arc::new(http::metrics::Metrics::new()),
         started: Instant::now(),
         province_code,
+        policy: Arc::new(services::authz::Policy::load(&store).await?),
+        throttle: Arc::new(services::auth::Throttle::default()),
+        cookie_secure,
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");
     // The first stdout line is the URL (tests and scripts read it).
     println!("ansinh is serving http://{addr}/ (database {url}); press Ctrl-C to stop");
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| AppError::io("serving HTTP", e))?;

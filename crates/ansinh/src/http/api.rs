@@ -1,41 +1,566 @@
-//! JSON API under `/api/v1`. Errors are `{code, message, details}` with the stable
-//! codes of `crate::error::code`.
+//! JSON API under `/api/v1`, documented by an OpenAPI 3 document generated from these
+//! handlers (utoipa). Errors are `{code, message, details}` with the stable codes of
+//! `crate::error::code`; lists are paginated `{items, total, page, per_page}`.
 
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::error::AppError;
-use crate::http::RequestId;
-use crate::services::{units, AppState};
+use crate::http::extract::{ApiJson, Req};
+use crate::http::session_cookie;
+use crate::services::authz::Scope;
+use crate::services::{audit as audit_svc, auth, units, users, AppState};
 
-#[derive(Debug, Deserialize)]
-pub struct CommuneQuery {
-    pub q: Option<String>,
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .route("/api/v1/session", post(session_create).delete(session_delete))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/provinces/{code}/communes", get(communes))
+        .route("/api/v1/communes/{code}", get(commune))
+        .route("/api/v1/users", get(users_list).post(users_create))
+        .route("/api/v1/users/{id}/disable", post(users_disable))
+        .route("/api/v1/users/{id}/enable", post(users_enable))
+        .route("/api/v1/users/{id}/reset-password", post(users_reset_password))
+        .route("/api/v1/account/password", post(account_password))
+        .route("/api/v1/tokens", get(tokens_list).post(tokens_create))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens_revoke))
+        .route("/api/v1/audit", get(audit_search))
+        .route("/api/v1/audit/verify", get(audit_verify))
 }
 
-/// `GET /api/v1/provinces/{code}/communes?q=` — the province and its communes.
-pub async fn communes(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    Path(code): Path<String>,
-    Query(q): Query<CommuneQuery>,
-) -> Response {
-    match units::province_overview(&state.store, &state.gazetteer, &code, q.q.as_deref()).await {
-        Ok(overview) => Json(overview).into_response(),
-        Err(e) => error_response(&e, &rid),
+/// The error body of every API error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code (see the table in the API documentation).
+    pub code: String,
+    /// Human-readable message (Vietnamese, or English with `Accept-Language: en`).
+    pub message: String,
+    /// `request_id`, and `field` for validation errors.
+    pub details: serde_json::Value,
+}
+
+fn ok<T: Serialize>(v: T) -> Response {
+    Json(v).into_response()
+}
+
+fn respond<T: Serialize>(req: &Req, r: Result<T, AppError>) -> Response {
+    match r {
+        Ok(v) => ok(v),
+        Err(e) => req.api_error(e),
     }
 }
 
-pub fn error_response(e: &AppError, rid: &RequestId) -> Response {
-    let message = if e.is_public() {
-        e.to_string()
-    } else {
-        tracing::error!(request_id = %rid.0, error = %e, code = e.code(), "request failed");
-        format!("internal error; quote request id {}", rid.0)
+// ---------- session ----------
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfo {
+    /// Send this as `X-CSRF-Token` on every state-changing request made with the cookie.
+    pub csrf_token: String,
+    pub must_change_password: bool,
+}
+
+/// Log in with a password; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = LoginRequest,
+    responses((status = 200, body = SessionInfo), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn session_create(
+    State(state): State<AppState>,
+    req: Req,
+    headers: axum::http::HeaderMap,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Response {
+    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_string);
+    match auth::login(&state.store, &state.throttle, &req.ctx, &body.username, &body.password, ua).await {
+        Ok(s) => {
+            let mut res = ok(SessionInfo { csrf_token: s.csrf, must_change_password: s.must_change_password });
+            if let Ok(v) = session_cookie(&s.token, state.cookie_secure).parse() {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Log out (ends the session of the cookie).
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session",
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn session_delete(State(state): State<AppState>, req: Req) -> Response {
+    if let Err(e) = req.ctx.user() {
+        return req.api_error(e);
+    }
+    match auth::logout(&state.store, &req.ctx).await {
+        Ok(()) => {
+            let mut res = StatusCode::NO_CONTENT.into_response();
+            if let Ok(v) = session_cookie("", state.cookie_secure).parse() {
+                res.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            res
+        }
+        Err(e) => req.api_error(e),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub user_id: i64,
+    pub username: String,
+    pub full_name: String,
+    pub role: String,
+    pub agency: Option<String>,
+    /// `province`, `communes`, `agency` or `self`.
+    pub scope: String,
+    pub communes: Vec<String>,
+    pub permissions: Vec<String>,
+    pub must_change_password: bool,
+    /// Set when the call was made with an API token.
+    pub token_id: Option<i64>,
+}
+
+/// Who am I: role, area and effective permissions.
+#[utoipa::path(get, path = "/api/v1/me", tag = "session", responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn me(req: Req) -> Response {
+    let r = req.ctx.user().map(|p| {
+        let (scope, communes) = match &p.scope {
+            Scope::Province => ("province", vec![]),
+            Scope::Communes(c) => ("communes", c.iter().cloned().collect()),
+            Scope::Agency(_) => ("agency", vec![]),
+            Scope::SelfOnly => ("self", vec![]),
+        };
+        Me {
+            user_id: p.user_id,
+            username: p.username.clone(),
+            full_name: p.full_name.clone(),
+            role: p.role.clone(),
+            agency: p.agency.clone(),
+            scope: scope.into(),
+            communes,
+            permissions: p.permissions.iter().cloned().collect(),
+            must_change_password: p.must_change_password,
+            token_id: p.token_id,
+        }
+    });
+    respond(&req, r)
+}
+
+// ---------- administrative units ----------
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct CommuneQuery {
+    /// Filter by name, with or without diacritics.
+    pub q: Option<String>,
+}
+
+/// A province and its communes (public reference data).
+#[utoipa::path(get, path = "/api/v1/provinces/{code}/communes", tag = "units",
+    params(("code" = String, Path, description = "2-digit province code, e.g. 75"), CommuneQuery),
+    responses((status = 200, body = units::ProvinceOverview), (status = 404, body = ErrorBody)))]
+pub async fn communes(
+    State(state): State<AppState>,
+    req: Req,
+    Path(code): Path<String>,
+    Query(q): Query<CommuneQuery>,
+) -> Response {
+    respond(&req, units::province_overview(&state.store, &state.gazetteer, &code, q.q.as_deref()).await)
+}
+
+/// A commune's workspace (only within the caller's area).
+#[utoipa::path(get, path = "/api/v1/communes/{code}", tag = "units",
+    params(("code" = String, Path, description = "5-digit commune code")),
+    responses((status = 200, body = units::CommuneWorkspace), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn commune(State(state): State<AppState>, req: Req, Path(code): Path<String>) -> Response {
+    respond(&req, units::commune_workspace(&state.store, &state.gazetteer, &req.ctx, &code).await)
+}
+
+// ---------- users ----------
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserListQuery {
+    /// Substring of the username or full name (diacritics optional).
+    pub q: Option<String>,
+    pub role: Option<String>,
+    #[serde(default)]
+    pub include_disabled: bool,
+    /// 1-based page number.
+    pub page: Option<i64>,
+    /// Page size, 1–200 (default 50).
+    pub per_page: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<users::UserView>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// List accounts.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(UserListQuery),
+    responses((status = 200, body = UserPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn users_list(State(state): State<AppState>, req: Req, Query(q): Query<UserListQuery>) -> Response {
+    let f = store::UserFilter { q: q.q, role: q.role, include_disabled: q.include_disabled };
+    let r = users::list(&state.store, &req.ctx, &f, store::Page::new(q.page, q.per_page)).await.map(|p| UserPage {
+        items: p.items,
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    });
+    respond(&req, r)
+}
+
+/// Create an account (a temporary password is generated when none is given).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = users::CreateUser,
+    responses((status = 201, body = users::CreatedUser), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn users_create(
+    State(state): State<AppState>,
+    req: Req,
+    ApiJson(body): ApiJson<users::CreateUser>,
+) -> Response {
+    match users::create(&state.store, &state.policy, &req.ctx, &body).await {
+        Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Disable an account (ends its sessions).
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = users::UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn users_disable(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    respond(&req, users::set_disabled(&state.store, &req.ctx, id, true).await)
+}
+
+/// Re-enable an account.
+#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = users::UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn users_enable(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    respond(&req, users::set_disabled(&state.store, &req.ctx, id, false).await)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TemporaryPassword {
+    /// To be changed at the next login.
+    pub temporary_password: String,
+}
+
+/// Reset a password to a temporary one (ends the user's sessions).
+#[utoipa::path(post, path = "/api/v1/users/{id}/reset-password", tag = "users", params(("id" = i64, Path)),
+    responses((status = 200, body = TemporaryPassword), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn users_reset_password(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    respond(
+        &req,
+        users::reset_password(&state.store, &req.ctx, id).await.map(|t| TemporaryPassword { temporary_password: t }),
+    )
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Change one's own password (other sessions end).
+#[utoipa::path(post, path = "/api/v1/account/password", tag = "session", request_body = PasswordChange,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn account_password(
+    State(state): State<AppState>,
+    req: Req,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Response {
+    match users::change_own_password(&state.store, &req.ctx, &body.current_password, &body.new_password).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+// ---------- API tokens ----------
+
+/// One's own API tokens.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, body = Vec<users::TokenView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn tokens_list(State(state): State<AppState>, req: Req) -> Response {
+    respond(&req, users::tokens(&state.store, &req.ctx).await)
+}
+
+/// Create an API token limited to some of one's permissions; the secret is returned once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = users::CreateToken,
+    responses((status = 201, body = users::CreatedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn tokens_create(
+    State(state): State<AppState>,
+    req: Req,
+    ApiJson(body): ApiJson<users::CreateToken>,
+) -> Response {
+    match users::create_token(&state.store, &req.ctx, &body).await {
+        Ok(t) => (StatusCode::CREATED, Json(t)).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Revoke one of one's own API tokens.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn tokens_revoke(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    match users::revoke_token(&state.store, &req.ctx, id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+// ---------- audit ----------
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    /// Exact action, or a prefix ending in '.', e.g. `user.`.
+    pub action: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    /// From this date (dd/mm/yyyy or yyyy-mm-dd), inclusive.
+    pub from: Option<String>,
+    /// Up to this date, inclusive.
+    pub to: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntryView {
+    pub seq: i64,
+    /// RFC 3339 UTC.
+    pub at: String,
+    pub actor: String,
+    pub actor_user_id: Option<i64>,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub detail: Option<String>,
+    pub hash: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntryView>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Search the audit trail (newest first). The search itself is recorded.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn audit_search(State(state): State<AppState>, req: Req, Query(q): Query<AuditQuery>) -> Response {
+    let filter = crate::http::ui::audit_filter(&crate::http::ui::AuditQuery {
+        actor: q.actor.unwrap_or_default(),
+        action: q.action.unwrap_or_default(),
+        entity_type: q.entity_type.unwrap_or_default(),
+        entity_id: q.entity_id.unwrap_or_default(),
+        from: q.from.unwrap_or_default(),
+        to: q.to.unwrap_or_default(),
+        page: None,
+        verify: None,
+    });
+    let r = match filter {
+        Ok(f) => audit_svc::search(&state.store, &req.ctx, &f, store::Page::new(q.page, q.per_page)).await,
+        Err(e) => Err(e),
     };
-    (e.status(), Json(json!({ "code": e.code(), "message": message, "details": { "request_id": rid.0 } })))
-        .into_response()
+    let r = r.map(|p| AuditPage {
+        items: p
+            .items
+            .into_iter()
+            .map(|r| AuditEntryView {
+                seq: r.seq,
+                at: r.at,
+                actor: r.actor,
+                actor_user_id: r.actor_user_id,
+                ip: r.ip,
+                request_id: r.request_id,
+                action: r.action,
+                entity_type: r.entity_type,
+                entity_id: r.entity_id,
+                before: r.before_json,
+                after: r.after_json,
+                detail: r.detail,
+                hash: r.hash,
+            })
+            .collect(),
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    });
+    respond(&req, r)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyResult {
+    pub intact: bool,
+    pub entries: Option<i64>,
+    pub head_hash: Option<String>,
+    /// The first entry that does not fit, when broken.
+    pub first_bad_entry: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Verify the audit trail's hash chain.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, body = VerifyResult), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
+    let r = audit_svc::verify(&state.store, &req.ctx).await.map(|o| match o {
+        store::VerifyOutcome::Intact { entries, head_hash } => VerifyResult {
+            intact: true,
+            entries: Some(entries),
+            head_hash: Some(head_hash),
+            first_bad_entry: None,
+            reason: None,
+        },
+        store::VerifyOutcome::Broken { seq, reason } => VerifyResult {
+            intact: false,
+            entries: None,
+            head_hash: None,
+            first_bad_entry: Some(seq),
+            reason: Some(reason),
+        },
+    });
+    respond(&req, r)
+}
+
+// ---------- the document ----------
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
+    paths(session_create, session_delete, me, communes, commune, users_list, users_create, users_disable, users_enable,
+          users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, audit_search, audit_verify),
+    components(schemas(ErrorBody)),
+    modifiers(&Security),
+    tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
+         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "audit", description = "Audit trail"))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::http::SESSION_COOKIE,
+                "Session cookie from POST /api/v1/session; state-changing requests also need the X-CSRF-Token header",
+            ))),
+        );
+    }
+}
+
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+    doc
+}
+
+pub async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
+
+/// One operation as the documentation page lists it.
+pub struct OpView {
+    pub id: String,
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    pub permission: String,
+    pub params: Vec<String>,
+    pub responses: Vec<String>,
+}
+
+/// Permission needed per operation (documentation only; enforcement is in services).
+fn permission_of(path: &str, method: &str) -> &'static str {
+    use crate::services::authz::perm;
+    match (method, path) {
+        (_, p) if p.starts_with("/api/v1/users") && method == "get" => perm::USERS_READ,
+        (_, p) if p.starts_with("/api/v1/users") => perm::USERS_MANAGE,
+        (_, p) if p.starts_with("/api/v1/tokens") => perm::TOKENS_OWN,
+        (_, "/api/v1/audit") => perm::AUDIT_READ,
+        (_, "/api/v1/audit/verify") => perm::AUDIT_VERIFY,
+        (_, "/api/v1/communes/{code}") => perm::COMMUNE_WORKSPACE,
+        _ => "",
+    }
+}
+
+pub fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<OpView> {
+    let mut out = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let ops = [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("put", &item.put),
+            ("delete", &item.delete),
+            ("patch", &item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let params = op
+                .parameters
+                .iter()
+                .flatten()
+                .map(|p| {
+                    let loc = match p.parameter_in {
+                        utoipa::openapi::path::ParameterIn::Path => "path",
+                        utoipa::openapi::path::ParameterIn::Query => "query",
+                        utoipa::openapi::path::ParameterIn::Header => "header",
+                        utoipa::openapi::path::ParameterIn::Cookie => "cookie",
+                    };
+                    format!(
+                        "{} ({loc}{})",
+                        p.name,
+                        if matches!(p.required, utoipa::openapi::Required::True) { ", required" } else { "" }
+                    )
+                })
+                .collect();
+            let responses = op.responses.responses.keys().cloned().collect();
+            out.push(OpView {
+                id: format!("{method}{}", path.replace(['/', '{', '}'], "-")),
+                method: method.to_string(),
+                path: path.clone(),
+                summary: op.summary.clone().or_else(|| op.description.clone()).unwrap_or_default(),
+                permission: permission_of(path, method).to_string(),
+                params,
+                responses,
+            });
+        }
+    }
+    out
 }

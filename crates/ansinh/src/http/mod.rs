@@ -1,26 +1,39 @@
-//! HTTP: the router, cross-cutting middleware (request id, logging, metrics, security
-//! headers), health and metrics endpoints. Pages live in `ui`, JSON in `api`; both
-//! call the same services and share the error table.
+//! HTTP: the router and cross-cutting middleware (request id and log span, security
+//! headers, timeout, body limit, authentication, CSRF, metrics), health and metrics
+//! endpoints. Pages live in `ui`, JSON in `api`; both call the same services, the same
+//! authorization, and share the error code table.
 
 pub mod api;
+pub mod extract;
 pub mod i18n;
 pub mod metrics;
 pub mod ui;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 use tracing::Instrument;
 
+use crate::error::AppError;
+use crate::http::extract::{api_error, cookie, MAX_BODY};
+use crate::http::i18n::Lang;
+use crate::services::auth;
+use crate::services::authz::Ctx;
 use crate::services::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const SESSION_COOKIE: &str = "ansinh_session";
+/// Longest time a request may take before it is answered with a timeout error.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Per-request id, visible to handlers (error pages show it; logs carry it).
 #[derive(Debug, Clone)]
@@ -29,12 +42,29 @@ pub struct RequestId(pub String);
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(ui::index))
+        .route("/login", get(ui::login_form).post(ui::login_submit))
+        .route("/logout", post(ui::logout))
+        .route("/home", get(ui::home))
+        .route("/communes/{code}", get(ui::commune))
+        .route("/users", get(ui::users).post(ui::users_create))
+        .route("/users/{id}/{action}", post(ui::users_action))
+        .route("/account", get(ui::account))
+        .route("/account/password", post(ui::account_password))
+        .route("/account/tokens", post(ui::tokens_create))
+        .route("/account/tokens/{id}/revoke", post(ui::tokens_revoke))
+        .route("/audit", get(ui::audit))
+        .route("/api/docs", get(ui::api_docs))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/assets/app.css", get(ui::stylesheet))
-        .route("/api/v1/provinces/{code}/communes", get(api::communes))
+        .route("/assets/htmx.min.js", get(ui::htmx))
+        .merge(api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe));
-    routes.fallback(ui::not_found).layer(middleware::from_fn(request_context)).with_state(state)
+    routes
+        .fallback(ui::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
 }
 
 fn next_request_id() -> String {
@@ -44,8 +74,29 @@ fn next_request_id() -> String {
     format!("{start:x}-{:06x}", SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
+fn wants_api(path: &str) -> bool {
+    path.starts_with("/api/v1/")
+}
+
+/// The language of a request: `?lang=`, then (UI) the `lang` cookie or (API)
+/// `Accept-Language`, then Vietnamese.
+fn negotiate_lang(req: &Request) -> Lang {
+    let q = req
+        .uri()
+        .query()
+        .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "lang").map(|(_, v)| v.into_owned()));
+    if wants_api(req.uri().path()) {
+        if let Some(l) = q.as_deref().and_then(Lang::parse) {
+            return l;
+        }
+        let al = req.headers().get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        return if al.trim_start().to_ascii_lowercase().starts_with("en") { Lang::En } else { Lang::Vi };
+    }
+    Lang::negotiate(q.as_deref(), req.headers())
+}
+
 /// Assigns the request id (or keeps a sane incoming one), logs the request in a span,
-/// and sets security headers on every response.
+/// enforces the timeout, and sets security headers on every response.
 async fn request_context(mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
@@ -56,12 +107,25 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         })
         .map(str::to_string)
         .unwrap_or_else(next_request_id);
+    let lang = negotiate_lang(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
+    req.extensions_mut().insert(lang);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let is_api = wants_api(&path);
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let started = Instant::now();
-    let mut res = next.run(req).instrument(span.clone()).await;
+    let mut res = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req).instrument(span.clone())).await {
+        Ok(r) => r,
+        Err(_) => {
+            let rid = RequestId(id.clone());
+            if is_api {
+                api_error(&AppError::Timeout, lang, &rid)
+            } else {
+                ui::error_page(&AppError::Timeout, &rid, lang)
+            }
+        }
+    };
     let status = res.status();
     span.in_scope(|| {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -80,9 +144,111 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+        ),
     );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     res
+}
+
+/// Login endpoints, the only state-changing requests accepted without a session.
+fn is_login(method: &Method, path: &str) -> bool {
+    method == Method::POST && (path == "/login" || path == "/api/v1/session")
+}
+
+/// Authenticates the caller (API token or session cookie), limits and buffers the body
+/// of state-changing requests, and checks their CSRF token. Puts a [`Ctx`] into the
+/// request for handlers.
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let connect = req.extensions().get::<ConnectInfo<SocketAddr>>().cloned();
+    let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
+    let rid = req.extensions().get::<RequestId>().cloned().unwrap_or(RequestId("-".into()));
+    let path = req.uri().path().to_string();
+    let is_api = wants_api(&path);
+    let fail = |e: AppError| if is_api { api_error(&e, lang, &rid) } else { ui::error_page(&e, &rid, lang) };
+
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_string());
+    let session_token = cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
+    let principal = if let Some(t) = &bearer {
+        match auth::from_token(&state.store, &state.policy, t).await {
+            Ok(Some(p)) => Some(p),
+            Ok(None) => return api_error(&AppError::Unauthenticated, lang, &rid),
+            Err(e) => return fail(e),
+        }
+    } else if let Some(t) = &session_token {
+        match auth::from_session(&state.store, &state.policy, t).await {
+            Ok(p) => p,
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
+
+    let method = req.method().clone();
+    let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let req = if unsafe_method {
+        if let Some(len) = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+        {
+            if len > MAX_BODY {
+                return fail(AppError::PayloadTooLarge(MAX_BODY));
+            }
+        }
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+            return fail(AppError::PayloadTooLarge(MAX_BODY));
+        };
+        // A session cookie carries ambient authority: require the CSRF token (header,
+        // or the `_csrf` field of a form). Tokens in headers need none.
+        if let Some(p) = principal.as_ref().filter(|p| p.session_hash.is_some()) {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .or_else(|| extract::FormData::parse(&bytes).get("_csrf").map(str::to_string));
+            if sent.is_none() || sent != p.csrf_token {
+                return fail(AppError::Csrf);
+            }
+        } else if is_login(&method, &path) {
+            // Login CSRF: a cross-site form may not post credentials.
+            if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+                let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+                let same = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) == Some(host);
+                if !same {
+                    return fail(AppError::Csrf);
+                }
+            }
+        }
+        Request::from_parts(parts, Body::from(bytes))
+    } else {
+        req
+    };
+
+    let must_change = principal.as_ref().is_some_and(|p| p.must_change_password && p.session_hash.is_some());
+    let ip = connect.map(|ConnectInfo(a)| a.ip().to_string());
+    let mut req = req;
+    req.extensions_mut().insert(Ctx { principal, ip, request_id: Some(rid.0.clone()) });
+    // A temporary password must be replaced before anything else is done in the UI.
+    if must_change
+        && !is_api
+        && !matches!(path.as_str(), "/account" | "/account/password" | "/logout")
+        && !path.starts_with("/assets/")
+    {
+        return Redirect::to("/account?must_change=1").into_response();
+    }
+    next.run(req).await
 }
 
 /// Counts matched routes by their route template (not the raw path, to bound label
@@ -99,11 +265,10 @@ async fn observe(State(state): State<AppState>, matched: Option<MatchedPath>, re
 /// Liveness and readiness: 200 `ok` when the database answers, 503 otherwise.
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], "ok\n").into_response(),
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::CACHE_CONTROL, "no-store")], "database unavailable\n")
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }
 }
@@ -112,4 +277,17 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     state.metrics.db_up.set(i64::from(state.store.ping().await.is_ok()));
     let body = state.metrics.render(state.started.elapsed().as_secs() as i64);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
+
+/// `Set-Cookie` for a session (or its removal when `value` is empty).
+pub fn session_cookie(value: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    if value.is_empty() {
+        format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}")
+    } else {
+        format!(
+            "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            auth::SESSION_MAX.num_seconds()
+        )
+    }
 }

@@ -2,8 +2,12 @@
 //! the CLI. Handlers parse input, call a service, and render its result; authorization
 //! (issue "web shell") will be enforced here, not in handlers.
 
+pub mod audit;
+pub mod auth;
+pub mod authz;
 pub mod setup;
 pub mod units;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,4 +26,8 @@ pub struct AppState {
     pub started: Instant,
     /// The province this installation serves (Đồng Nai for the demo).
     pub province_code: String,
+    pub policy: Arc<authz::Policy>,
+    pub throttle: Arc<auth::Throttle>,
+    /// Set the `Secure` flag on cookies (turn off only for plain-HTTP test setups).
+    pub cookie_secure: bool,
 }

@@ -53,9 +53,76 @@ pub async fn prepare_demo(store: &Store) -> Result<DemoOutcome, AppError> {
         )));
     }
     // Later issues add the demo registry, payments, plan and complaints here.
+    let policy = crate::services::authz::Policy::load(store).await?;
+    let ctx = crate::services::authz::Ctx::cli();
+    for d in DEMO_USERS {
+        let req = crate::services::users::CreateUser {
+            username: d.username.into(),
+            full_name: d.full_name.into(),
+            role: d.role.into(),
+            agency: d.agency.map(str::to_string),
+            communes: d.communes.iter().map(|c| c.to_string()).collect(),
+            password: Some(DEMO_PASSWORD.into()),
+        };
+        crate::services::users::create(store, &policy, &ctx, &req).await?;
+    }
     store.set_meta(META_PROVINCE, DONG_NAI).await?;
     store.set_meta(META_DEMO, DONG_NAI).await?;
     Ok(DemoOutcome::Created)
+}
+
+/// The demo's shared password (printed by `ansinh demo`; never use it elsewhere).
+pub const DEMO_PASSWORD: &str = "ansinh-demo-2026";
+
+pub struct DemoUser {
+    pub username: &'static str,
+    pub full_name: &'static str,
+    pub role: &'static str,
+    pub agency: Option<&'static str>,
+    pub communes: &'static [&'static str],
+}
+
+/// One demo account per staff role.
+pub const DEMO_USERS: [DemoUser; 6] = [
+    DemoUser { username: "quantri", full_name: "Trần Văn Quản", role: "admin", agency: None, communes: &[] },
+    DemoUser {
+        username: "sonoivu",
+        full_name: "Lê Thị Hoà",
+        role: "provincial_officer",
+        agency: Some("SO_NOI_VU"),
+        communes: &[],
+    },
+    DemoUser {
+        username: "canboxa",
+        full_name: "Nguyễn Văn An",
+        role: "commune_officer",
+        agency: None,
+        communes: &["25210", "25195"],
+    },
+    DemoUser {
+        username: "baocao",
+        full_name: "Phạm Thị Thuỷ",
+        role: "agency_reporter",
+        agency: Some("SO_Y_TE"),
+        communes: &[],
+    },
+    DemoUser { username: "lanhdao", full_name: "Võ Minh Đức", role: "leader", agency: None, communes: &[] },
+    DemoUser {
+        username: "thanhtra",
+        full_name: "Huỳnh Quốc Bảo",
+        role: "inspector",
+        agency: Some("THANH_TRA"),
+        communes: &[],
+    },
+];
+
+/// The demo logins as printed at start.
+pub fn demo_logins() -> String {
+    let mut s = format!("demo logins (password for all: {DEMO_PASSWORD}):\n");
+    for d in DEMO_USERS {
+        s.push_str(&format!("  {:<10} {:<20} {}\n", d.username, d.role, d.full_name));
+    }
+    s
 }
 
 /// The province served: recorded in the database, Đồng Nai by default.
@@ -70,7 +137,14 @@ mod tests {
 
     async fn demo_rules(backend: store::Backend) {
         let db = TestDb::new(backend).await;
+        db.store.load_reference_data(&gazetteer().unwrap(), false).await.unwrap();
         assert_eq!(prepare_demo(&db.store).await.unwrap(), DemoOutcome::Created);
+        let users = db.store.list_users(&store::UserFilter::default(), store::Page::default()).await.unwrap();
+        assert_eq!(users.total, DEMO_USERS.len() as i64, "one demo user per staff role");
+        let roles: std::collections::BTreeSet<String> = users.items.iter().map(|u| u.role_code.clone()).collect();
+        let staff: std::collections::BTreeSet<String> =
+            db.store.roles().await.unwrap().into_iter().filter(|r| r.staff).map(|r| r.code).collect();
+        assert_eq!(roles, staff);
         assert_eq!(prepare_demo(&db.store).await.unwrap(), DemoOutcome::AlreadyPresent);
         assert_eq!(installation_province(&db.store).await.unwrap(), DONG_NAI);
         db.finish().await;
@@ -82,6 +156,18 @@ mod tests {
         assert_eq!(err.code(), crate::error::code::REFUSED);
         assert!(err.to_string().contains("refusing to add demo data"), "{err}");
         assert_eq!(db.store.get_meta(META_DEMO).await.unwrap(), None, "nothing half-written");
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn code_permissions_match_the_permission_table() {
+        let db = TestDb::new(store::Backend::Sqlite).await;
+        let mut in_db: Vec<String> = db.store.role_permissions().await.unwrap().into_iter().map(|(_, p)| p).collect();
+        in_db.sort();
+        in_db.dedup();
+        let mut in_code: Vec<String> = crate::services::authz::perm::ALL.iter().map(|p| p.to_string()).collect();
+        in_code.sort();
+        assert_eq!(in_db, in_code);
         db.finish().await;
     }
 

@@ -7,7 +7,7 @@ use store::{CommuneRow, Store};
 
 use crate::error::AppError;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CommuneView {
     pub code: String,
     pub name: String,
@@ -15,7 +15,7 @@ pub struct CommuneView {
     pub predecessor_count: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProvinceOverview {
     pub code: String,
     pub name: String,
@@ -32,7 +32,7 @@ pub struct ProvinceOverview {
     pub former_units: Vec<FormerUnit>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FormerUnit {
     pub old_code: String,
     pub old_name: String,
@@ -108,4 +108,61 @@ pub async fn province_overview(
             .collect(),
         former_units: former,
     })
+}
+
+/// A commune's workspace: what an officer of that commune works on. Later issues add
+/// its beneficiaries, payment lists and complaints here.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CommuneWorkspace {
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub province_code: String,
+    /// Pre-2025 units it was formed from.
+    pub predecessors: Vec<Predecessor>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Predecessor {
+    pub code: String,
+    pub name: String,
+    pub partial: bool,
+}
+
+/// Opens a commune's workspace: needs `commune.workspace` and the commune in the
+/// caller's area (an out-of-area commune is refused whether or not it exists).
+pub async fn commune_workspace(
+    store: &Store,
+    g: &Gazetteer,
+    ctx: &crate::services::authz::Ctx,
+    code: &str,
+) -> Result<CommuneWorkspace, AppError> {
+    let p = ctx.require(crate::services::authz::perm::COMMUNE_WORKSPACE)?;
+    p.require_commune(code)?;
+    let c = store.commune(code).await?.ok_or_else(|| AppError::NotFound(format!("commune {code}")))?;
+    let predecessors = g
+        .predecessors_of(code)
+        .into_iter()
+        .map(|l| Predecessor { code: l.code.clone(), name: l.name.clone(), partial: l.partial })
+        .collect();
+    Ok(CommuneWorkspace { code: c.code, name: c.name, kind: c.kind, province_code: c.province_code, predecessors })
+}
+
+/// The communes a principal works in: their assigned communes, or none for
+/// province-wide roles (who reach every commune from the list).
+pub async fn my_communes(store: &Store, scope: &crate::services::authz::Scope) -> Result<Vec<CommuneView>, AppError> {
+    let mut out = Vec::new();
+    if let crate::services::authz::Scope::Communes(codes) = scope {
+        for code in codes {
+            if let Some(c) = store.commune(code).await? {
+                out.push(CommuneView {
+                    code: c.code,
+                    name: c.name,
+                    kind: c.kind,
+                    predecessor_count: c.predecessor_count,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
