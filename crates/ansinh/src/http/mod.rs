@@ -239,7 +239,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     let must_change = principal.as_ref().is_some_and(|p| p.must_change_password && p.session_hash.is_some());
     let ip = connect.map(|ConnectInfo(a)| a.ip().to_string());
     let mut req = req;
-    req.extensions_mut().insert(Ctx { principal, ip, request_id: Some(rid.0.clone()) });
+    req.extensions_mut().insert(Ctx { principal, ip, request_id: Some(rid.0.clone()), operator: false });
     // A temporary password must be replaced before anything else is done in the UI.
     if must_change
         && !is_api

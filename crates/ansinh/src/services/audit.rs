@@ -27,10 +27,8 @@ pub async fn search(
     Ok(store.audit_search(f, page).await?)
 }
 
-/// Verifies the chain. `ctx` without a principal is the CLI operator.
+/// Verifies the chain (web callers need `audit.verify`).
 pub async fn verify(store: &store::Store, ctx: &Ctx) -> Result<VerifyOutcome, AppError> {
-    if ctx.principal.is_some() {
-        ctx.require(perm::AUDIT_VERIFY)?;
-    }
+    ctx.authorize(perm::AUDIT_VERIFY)?;
     Ok(store.audit_verify().await?)
 }

@@ -126,12 +126,25 @@ pub struct Ctx {
     pub principal: Option<Principal>,
     pub ip: Option<String>,
     pub request_id: Option<String>,
+    /// The command-line operator (who has shell access to the server and its database).
+    /// Never set for HTTP requests: an anonymous web request has no principal and no
+    /// rights.
+    pub operator: bool,
 }
 
 impl Ctx {
     /// A command-line operator (`cli:<os user>`), with every permission.
     pub fn cli() -> Ctx {
-        Ctx { principal: None, ip: None, request_id: None }
+        Ctx { principal: None, ip: None, request_id: None, operator: true }
+    }
+
+    /// Authorizes an administrative action: the CLI operator may do it; a web caller
+    /// must be signed in and hold `p`.
+    pub fn authorize(&self, p: &str) -> Result<Option<&Principal>, AppError> {
+        if self.operator {
+            return Ok(None);
+        }
+        self.require(p).map(Some)
     }
 
     pub fn user(&self) -> Result<&Principal, AppError> {
@@ -148,7 +161,7 @@ impl Ctx {
     pub fn actor(&self) -> String {
         match &self.principal {
             Some(p) => p.username.clone(),
-            None if self.request_id.is_none() => {
+            None if self.operator => {
                 format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()))
             }
             None => "anonymous".into(),

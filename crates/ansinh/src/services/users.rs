@@ -73,16 +73,14 @@ fn temporary_password() -> Result<String, AppError> {
     Ok(format!("{}-{}-{}-{}", &h[0..4], &h[4..8], &h[8..12], &h[12..16]))
 }
 
-/// Validates and creates an account. `ctx` without a principal is the CLI operator.
+/// Validates and creates an account (web callers need `users.manage`).
 pub async fn create(
     store: &store::Store,
     policy: &Policy,
     ctx: &Ctx,
     req: &CreateUser,
 ) -> Result<CreatedUser, AppError> {
-    if ctx.principal.is_some() {
-        ctx.require(perm::USERS_MANAGE)?;
-    }
+    ctx.authorize(perm::USERS_MANAGE)?;
     let username = req.username.trim().to_lowercase();
     if !valid_username(&username) {
         return Err(AppError::field(
@@ -198,8 +196,7 @@ pub async fn list(store: &store::Store, ctx: &Ctx, f: &UserFilter, page: Page) -
 }
 
 pub async fn set_disabled(store: &store::Store, ctx: &Ctx, id: i64, disabled: bool) -> Result<UserView, AppError> {
-    if let Some(p) = &ctx.principal {
-        p.require(perm::USERS_MANAGE)?;
+    if let Some(p) = ctx.authorize(perm::USERS_MANAGE)? {
         if p.user_id == id && disabled {
             return Err(AppError::Refused("you cannot disable your own account".into()));
         }
@@ -216,9 +213,7 @@ pub async fn set_disabled(store: &store::Store, ctx: &Ctx, id: i64, disabled: bo
 
 /// Resets a password to a generated temporary one, which must be changed at next login.
 pub async fn reset_password(store: &store::Store, ctx: &Ctx, id: i64) -> Result<String, AppError> {
-    if ctx.principal.is_some() {
-        ctx.require(perm::USERS_MANAGE)?;
-    }
+    ctx.authorize(perm::USERS_MANAGE)?;
     get(store, id).await?;
     let temp = temporary_password()?;
     let audit = ctx.audit("user.reset_password", "user", Some(id.to_string()));

@@ -121,25 +121,77 @@ pub struct Response {
     pub body: String,
 }
 
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.body)
+    }
+}
+
 impl Response {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
-/// GET without following redirects; non-2xx statuses are returned, not errors.
-pub fn get(url: &str, headers: &[(&str, &str)]) -> Response {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
-    let mut req = agent.get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut res = req.call().expect("HTTP request");
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into()
+}
+
+fn finish(mut res: ureq::http::Response<ureq::Body>) -> Response {
     let status = res.status().as_u16();
     let headers =
         res.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string())).collect();
-    let body = res.body_mut().read_to_string().unwrap_or_default();
+    let body = res.body_mut().with_config().limit(10 * 1024 * 1024).read_to_string().unwrap_or_default();
     Response { status, headers, body }
+}
+
+/// GET without following redirects; non-2xx statuses are returned, not errors.
+pub fn get(url: &str, headers: &[(&str, &str)]) -> Response {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    finish(req.call().expect("HTTP request"))
+}
+
+/// Any method with an optional body (sent with the given content type).
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<(&str, &[u8])>) -> Response {
+    let mut b = ureq::http::Request::builder().method(method).uri(url);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let res = match body {
+        Some((ct, bytes)) => agent().run(b.header("content-type", ct).body(bytes.to_vec()).unwrap()),
+        None => agent().run(b.body(()).unwrap()),
+    };
+    finish(res.expect("HTTP request"))
+}
+
+/// A logged-in API session: the cookie and the CSRF token.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Session {
+    pub fn headers(&self) -> Vec<(&str, &str)> {
+        vec![("cookie", self.cookie.as_str()), ("x-csrf-token", self.csrf.as_str())]
+    }
+}
+
+pub const DEMO_PASSWORD: &str = "ansinh-demo-2026";
+
+/// Logs in through the JSON API.
+pub fn login(base: &str, username: &str, password: &str) -> Result<Session, Response> {
+    let body = serde_json::json!({"username": username, "password": password}).to_string();
+    let r = send("POST", &format!("{base}/api/v1/session"), &[], Some(("application/json", body.as_bytes())));
+    if r.status != 200 {
+        return Err(r);
+    }
+    let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap().to_string();
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    Ok(Session { cookie, csrf: v["csrf_token"].as_str().unwrap().to_string() })
 }
 
 /// A database URL for `backend`, freshly created; keep the guard alive while in use.

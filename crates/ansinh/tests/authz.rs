@@ -1,0 +1,243 @@
+//! The authorization matrix: every endpoint, called as every role and anonymously, and
+//! from outside the caller's area, must give exactly the expected answer. Runs against
+//! the real binary on both databases.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{get, login, send, Db, Server, Session, DEMO_PASSWORD};
+use store::Backend;
+
+const ROLES: [&str; 7] = ["anonymous", "quantri", "sonoivu", "canboxa", "baocao", "lanhdao", "thanhtra"];
+
+/// Expected status per role, in the order of `ROLES`.
+type Expect = [u16; 7];
+
+struct Case {
+    method: &'static str,
+    path: String,
+    body: Option<String>,
+    /// `json` or `form`
+    kind: &'static str,
+    expect: Expect,
+}
+
+fn api(method: &'static str, path: &str, body: Option<serde_json::Value>, expect: Expect) -> Case {
+    Case { method, path: path.to_string(), body: body.map(|b| b.to_string()), kind: "json", expect }
+}
+
+fn ui(method: &'static str, path: &str, body: Option<&str>, expect: Expect) -> Case {
+    Case { method, path: path.to_string(), body: body.map(str::to_string), kind: "form", expect }
+}
+
+//                     anon  admin prov  comm  agcy  lead  insp
+const ALL_OK: Expect = [401, 200, 200, 200, 200, 200, 200];
+const PUBLIC: Expect = [200, 200, 200, 200, 200, 200, 200];
+const READERS: Expect = [401, 200, 403, 403, 403, 403, 200]; // users.read / audit.*
+const ADMIN_ONLY: Expect = [401, 200, 403, 403, 403, 403, 403];
+const WORKSPACE_IN: Expect = [401, 403, 200, 200, 403, 200, 200];
+const WORKSPACE_OUT: Expect = [401, 403, 200, 403, 403, 200, 200];
+const TOKEN_HOLDERS: Expect = [401, 200, 200, 200, 200, 403, 200];
+const UI_ALL: Expect = [303, 200, 200, 200, 200, 200, 200];
+const UI_READERS: Expect = [303, 200, 403, 403, 403, 403, 200];
+const UI_WORKSPACE_IN: Expect = [303, 403, 200, 200, 403, 200, 200];
+const UI_WORKSPACE_OUT: Expect = [303, 403, 200, 403, 403, 200, 200];
+
+fn cases(target_id: i64) -> Vec<Case> {
+    let mut c = vec![
+        api("GET", "/api/v1/me", None, ALL_OK),
+        api("GET", "/api/v1/provinces/75/communes", None, PUBLIC),
+        api("GET", "/api/v1/openapi.json", None, PUBLIC),
+        // 25210 is in canboxa's area; 26068 (Biên Hòa) is not
+        api("GET", "/api/v1/communes/25210", None, WORKSPACE_IN),
+        api("GET", "/api/v1/communes/26068", None, WORKSPACE_OUT),
+        api("GET", "/api/v1/users", None, READERS),
+        api("GET", "/api/v1/audit", None, READERS),
+        api("GET", "/api/v1/audit/verify", None, READERS),
+        api("POST", &format!("/api/v1/users/{target_id}/reset-password"), None, ADMIN_ONLY),
+        api("POST", &format!("/api/v1/users/{target_id}/enable"), None, ADMIN_ONLY),
+        api("GET", "/api/v1/tokens", None, TOKEN_HOLDERS),
+        api(
+            "POST",
+            "/api/v1/account/password",
+            Some(serde_json::json!({"current_password": "wrong-password", "new_password": "whatever-long-enough"})),
+            [401, 400, 400, 400, 400, 400, 400],
+        ),
+        ui("GET", "/home", None, UI_ALL),
+        ui("GET", "/account", None, UI_ALL),
+        ui("GET", "/users", None, UI_READERS),
+        ui("GET", "/audit", None, UI_READERS),
+        ui("GET", "/communes/25210", None, UI_WORKSPACE_IN),
+        ui("GET", "/communes/26068", None, UI_WORKSPACE_OUT),
+        ui("GET", "/", None, PUBLIC),
+        ui("GET", "/api/docs", None, PUBLIC),
+    ];
+    // state-changing calls whose success differs per role: unique bodies per role
+    for (i, role) in ROLES.iter().enumerate() {
+        let mut expect_user = [403; 7];
+        expect_user[0] = 401;
+        expect_user[1] = 201;
+        let mut only = |e: Expect| {
+            let mut x = [0u16; 7];
+            x[i] = e[i];
+            x
+        };
+        c.push(api(
+            "POST",
+            "/api/v1/users",
+            Some(serde_json::json!({"username": format!("new.{role}"), "full_name": "Đỗ Văn Mới", "role": "leader"})),
+            only(expect_user),
+        ));
+        let mut expect_token = [201u16; 7];
+        expect_token[0] = 401;
+        expect_token[5] = 403;
+        c.push(api(
+            "POST",
+            "/api/v1/tokens",
+            Some(serde_json::json!({"name": format!("t-{role}"), "scopes": ["units.read"], "days": 1})),
+            only(expect_token),
+        ));
+        let mut expect_form = [403u16; 7];
+        expect_form[0] = 303;
+        expect_form[1] = 201;
+        c.push(ui(
+            "POST",
+            "/users",
+            Some(&format!("username=form.{role}&full_name=Ng%C3%B4+Th%E1%BB%8B+B&role=leader")),
+            only(expect_form),
+        ));
+    }
+    c
+}
+
+async fn matrix(backend: Backend) {
+    let db = Db::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["demo", "--database-url", &db.url]);
+    let base = server.base.clone();
+    let sessions: Vec<Option<Session>> = ROLES
+        .iter()
+        .map(|r| if *r == "anonymous" { None } else { Some(login(&base, r, DEMO_PASSWORD).unwrap()) })
+        .collect();
+
+    // a target account for the admin actions
+    let admin = sessions[1].clone().unwrap();
+    let body = serde_json::json!({"username": "target", "full_name": "Mục Tiêu", "role": "leader"}).to_string();
+    let r =
+        send("POST", &format!("{base}/api/v1/users"), &admin.headers(), Some(("application/json", body.as_bytes())));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let target_id = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["user"]["id"].as_i64().unwrap();
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for case in cases(target_id) {
+        for (i, role) in ROLES.iter().enumerate() {
+            let want = case.expect[i];
+            if want == 0 {
+                continue; // this case is only for another role
+            }
+            let mut headers: Vec<(&str, &str)> = sessions[i].as_ref().map(|s| s.headers()).unwrap_or_default();
+            headers.push(("accept", "application/json"));
+            let ct = if case.kind == "json" { "application/json" } else { "application/x-www-form-urlencoded" };
+            let body = match (&case.body, case.kind, &sessions[i]) {
+                (Some(b), "form", Some(s)) => Some(format!("{b}&_csrf={}", s.csrf)),
+                (b, _, _) => b.clone(),
+            };
+            let r = send(
+                case.method,
+                &format!("{base}{}", case.path),
+                &headers,
+                body.as_deref().map(|b| (ct, b.as_bytes())),
+            );
+            checked += 1;
+            if r.status != want {
+                failures.push(format!(
+                    "{} {} as {role}: want {want}, got {} {}",
+                    case.method,
+                    case.path,
+                    r.status,
+                    &r.body.chars().take(160).collect::<String>()
+                ));
+            }
+            // a refusal is an error body with a stable code, never an internal error
+            if case.path.starts_with("/api/") && (r.status == 401 || r.status == 403) {
+                let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+                assert!(matches!(v["code"].as_str(), Some("unauthenticated" | "forbidden")), "{}", r.body);
+            }
+            if r.status == 303 {
+                assert!(
+                    r.header("location").unwrap().starts_with("/login?next="),
+                    "anonymous UI requests go to the login"
+                );
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} calls gave the wrong answer:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked > 150, "matrix too small: {checked}");
+
+    // API tokens are limited to their scopes, whatever their owner may do
+    let body = serde_json::json!({"name": "units only", "scopes": ["units.read"], "days": 1}).to_string();
+    let r =
+        send("POST", &format!("{base}/api/v1/tokens"), &admin.headers(), Some(("application/json", body.as_bytes())));
+    let secret = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["secret"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {secret}");
+    assert_eq!(get(&format!("{base}/api/v1/me"), &[("authorization", &bearer)]).status, 200);
+    assert_eq!(get(&format!("{base}/api/v1/users"), &[("authorization", &bearer)]).status, 403);
+    // a token may not grant what its owner does not hold
+    let inspector = sessions[6].clone().unwrap();
+    let body = serde_json::json!({"name": "x", "scopes": ["users.manage"], "days": 1}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/tokens"),
+        &inspector.headers(),
+        Some(("application/json", body.as_bytes())),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    // a revoked or unknown token is refused
+    let id = serde_json::from_str::<serde_json::Value>(&get(&format!("{base}/api/v1/tokens"), &admin.headers()).body)
+        .unwrap()[0]["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(send("DELETE", &format!("{base}/api/v1/tokens/{id}"), &admin.headers(), None).status, 204);
+    assert_eq!(get(&format!("{base}/api/v1/me"), &[("authorization", &bearer)]).status, 401);
+    assert_eq!(get(&format!("{base}/api/v1/me"), &[("authorization", "Bearer ans_0000")]).status, 401);
+
+    // disabling a user ends their session at once
+    let lanhdao = sessions[5].clone().unwrap();
+    let lid = serde_json::from_str::<serde_json::Value>(&get(&format!("{base}/api/v1/me"), &lanhdao.headers()).body)
+        .unwrap()["user_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(send("POST", &format!("{base}/api/v1/users/{lid}/disable"), &admin.headers(), None).status, 200);
+    assert_eq!(get(&format!("{base}/api/v1/me"), &lanhdao.headers()).status, 401);
+    assert!(login(&base, "lanhdao", DEMO_PASSWORD).is_err());
+    // an administrator cannot lock themselves out
+    let aid = serde_json::from_str::<serde_json::Value>(&get(&format!("{base}/api/v1/me"), &admin.headers()).body)
+        .unwrap()["user_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(send("POST", &format!("{base}/api/v1/users/{aid}/disable"), &admin.headers(), None).status, 409);
+
+    // everything above is in an intact audit trail
+    let v: serde_json::Value =
+        serde_json::from_str(&get(&format!("{base}/api/v1/audit/verify"), &admin.headers()).body).unwrap();
+    assert_eq!(v["intact"], true, "{v}");
+
+    drop(server);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn authorization_matrix_on_sqlite() {
+    matrix(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn authorization_matrix_on_postgres() {
+    matrix(Backend::Postgres).await;
+}
