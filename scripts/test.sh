@@ -3,7 +3,7 @@
 # PostgreSQL that this script starts on a free loopback port and removes afterwards.
 # Installs what is missing from Debian's packages when run as root: the PostgreSQL
 # server (initdb refuses to run as root, so the cluster runs as the `postgres` user)
-# and Chromium for the browser tests.
+# Chromium and ChromeDriver for the browser tests, and the OpenAPI validator (PyPI).
 #
 #   scripts/test.sh              # all tests
 #   scripts/test.sh -p ansinh-domain   # extra arguments go to `cargo test`
@@ -13,6 +13,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc libc6-dev)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromedriver ] || need_apt+=(chromium-driver)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 command -v pg_restore >/dev/null 2>&1 || need_apt+=(postgresql-client)
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
   need_apt+=(postgresql)
@@ -25,6 +27,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing ${need_apt[*]} (Debian packages)…" >&2
   apt-get update -qq >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >&2
+fi
+
+# The reference OpenAPI validator, for the API document test (PyPI).
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  echo "installing openapi-spec-validator (PyPI)…" >&2
+  python3 -m pip install -q openapi-spec-validator >&2 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages openapi-spec-validator >&2
 fi
 
 pgenv=$(scripts/pg.sh) || { echo "could not start PostgreSQL for the tests" >&2; exit 1; }

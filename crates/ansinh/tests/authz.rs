@@ -77,7 +77,7 @@ fn cases(target_id: i64) -> Vec<Case> {
         let mut expect_user = [403; 7];
         expect_user[0] = 401;
         expect_user[1] = 201;
-        let mut only = |e: Expect| {
+        let only = |e: Expect| {
             let mut x = [0u16; 7];
             x[i] = e[i];
             x

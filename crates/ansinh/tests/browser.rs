@@ -77,3 +77,228 @@ fn start_page_in_a_real_browser() {
     let png = std::fs::read(&shot).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot too small: {} bytes", png.len());
 }
+
+/// A minimal WebDriver client (ChromeDriver). Written by hand: the WebDriver crates
+/// bring their own HTTP and TLS stacks, and these tests need eight endpoints.
+struct Driver {
+    child: std::process::Child,
+    base: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Driver {
+    fn start() -> Driver {
+        let driver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or_else(|| {
+                panic!("chromedriver is not installed: run scripts/test.sh (Debian package chromium-driver)")
+            });
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        for _ in 0..100 {
+            if agent.get(&format!("{base}/status")).call().is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().unwrap();
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium(),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.path().display())]
+            }
+        }}});
+        let mut d = Driver { child, base, session: String::new(), _profile: profile };
+        let v = d.call("POST", "/session", caps);
+        d.session = v["sessionId"].as_str().unwrap_or_else(|| panic!("no WebDriver session: {v}")).to_string();
+        d
+    }
+
+    fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let mut res = match method {
+            "GET" => agent.get(&url).call().unwrap(),
+            "DELETE" => agent.delete(&url).call().unwrap(),
+            _ => agent.post(&url).header("content-type", "application/json").send(body.to_string()).unwrap(),
+        };
+        let text = res.body_mut().with_config().limit(20 * 1024 * 1024).read_to_string().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.call("POST", "/url", serde_json::json!({ "url": url }));
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", serde_json::Value::Null).as_str().unwrap().to_string()
+    }
+
+    fn find(&self, css: &str) -> Option<String> {
+        let v = self.call("POST", "/element", serde_json::json!({"using": "css selector", "value": css}));
+        v[ELEMENT].as_str().map(str::to_string)
+    }
+
+    fn el(&self, css: &str) -> String {
+        self.find(css).unwrap_or_else(|| panic!("no element {css} on {}", self.url()))
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let id = self.el(css);
+        self.call("POST", &format!("/element/{id}/value"), serde_json::json!({ "text": text }));
+    }
+
+    fn click(&self, css: &str) {
+        let id = self.el(css);
+        self.call("POST", &format!("/element/{id}/click"), serde_json::json!({}));
+    }
+
+    fn text(&self, css: &str) -> String {
+        let id = self.el(css);
+        self.call("GET", &format!("/element/{id}/text"), serde_json::Value::Null).as_str().unwrap_or("").to_string()
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", serde_json::Value::Null).as_str().unwrap_or("").to_string()
+    }
+
+    fn wait_url(&self, suffix: &str) {
+        for _ in 0..100 {
+            if self.url().ends_with(suffix) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("expected a URL ending in {suffix}, at {}", self.url());
+    }
+
+    fn screenshot(&self, path: &std::path::Path) {
+        let b64 = self.call("GET", "/screenshot", serde_json::Value::Null);
+        let bytes = decode_base64(b64.as_str().unwrap());
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    fn login(&self, base: &str, user: &str) {
+        self.goto(&format!("{base}/login"));
+        self.type_into("#username", user);
+        self.type_into("#password", "ansinh-demo-2026");
+        self.click("#login-submit");
+        self.wait_url("/home");
+    }
+
+    fn logout(&self) {
+        self.click("#logout");
+        self.wait_url("/login");
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            self.call("DELETE", "", serde_json::Value::Null);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard base64 decoding for the screenshot (test-only helper).
+fn decode_base64(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=' && !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, c)| acc | (u32::from(val(*c)) << (18 - 6 * i)));
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn log_in_navigate_and_log_out_as_admin_and_commune_officer() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo"]);
+    let base = server.base.clone();
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    // an anonymous visit to a protected page goes to the login, then back
+    b.goto(&format!("{base}/users"));
+    b.wait_url("/login?next=%2Fusers");
+    assert!(b.source().contains("Đăng nhập"));
+
+    b.login(&base, "quantri");
+    assert_eq!(b.text("#role"), "Quản trị hệ thống");
+    assert!(b.text("#who").contains("Trần Văn Quản"));
+    b.screenshot(&shots.join("home-admin.png"));
+    b.click("a[href='/users']");
+    b.wait_url("/users");
+    assert!(b.text("#users").contains("canboxa"));
+    // htmx: disabling a user swaps only their row
+    let row = "#user-5"; // lanhdao (demo users are created in a fixed order)
+    let before = b.text(row);
+    assert!(before.contains("Hoạt động"), "{before}");
+    b.click(&format!("{row} form button"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(b.text(row).contains("Đã khóa"), "{}", b.text(row));
+    b.screenshot(&shots.join("users.png"));
+    b.click("a[href='/audit']");
+    b.wait_url("/audit");
+    assert!(b.text("#audit").contains("auth.login"));
+    b.click("#verify");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(b.text("#verify-result").starts_with("Toàn vẹn"), "{}", b.text("#verify-result"));
+    b.screenshot(&shots.join("audit.png"));
+    // English on request
+    b.click("#switch-lang");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(b.source().contains("Audit trail"));
+    b.click("#switch-lang");
+    b.logout();
+
+    b.login(&base, "canboxa");
+    assert!(b.text("#my-communes").contains("Phường Đồng Xoài"));
+    assert!(b.find("a[href='/users']").is_none(), "no user administration for a commune officer");
+    b.click("#my-communes a");
+    b.wait_url("/communes/25195");
+    assert_eq!(b.text("#commune-name"), "Phường Bình Phước");
+    b.goto(&format!("{base}/communes/26068"));
+    assert!(b.source().contains("Không có quyền truy cập"));
+    b.goto(&format!("{base}/home"));
+    b.logout();
+    // after logging out the workspace is closed again
+    b.goto(&format!("{base}/home"));
+    b.wait_url("/login?next=%2Fhome");
+}

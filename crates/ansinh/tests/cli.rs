@@ -192,3 +192,127 @@ async fn postgres_migrate_demo_and_backup() {
     assert!(String::from_utf8_lossy(&list.stdout).contains("TABLE public communes"));
     db.drop_db().await;
 }
+
+#[test]
+fn user_commands() {
+    let d = tmp();
+    assert!(run(d.path(), &["migrate"]).status.success());
+    let o = run(
+        d.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "lan.nt",
+            "--full-name",
+            "nguyễn thị LAN",
+            "--role",
+            "commune_officer",
+            "--commune",
+            "25210",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("created user lan.nt (Nguyễn Thị Lan, commune_officer)"), "{out}");
+    assert!(out.contains("temporary password (change at first login): "));
+    // password from standard input
+    let mut c = cmd(
+        d.path(),
+        &["user", "add", "--username", "admin", "--full-name", "Quản Trị", "--role", "admin", "--password-stdin"],
+    );
+    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"mat-khau-rat-dai\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("temporary password"));
+    // bad input is one line naming the field
+    let o = run(d.path(), &["user", "add", "--username", "x", "--full-name", "X", "--role", "leader"]);
+    assert_one_line_error(&o, 1, "--username: 3–32 characters");
+    let o = run(d.path(), &["user", "add", "--username", "lan.nt", "--full-name", "X", "--role", "leader"]);
+    assert_one_line_error(&o, 1, "--username: username 'lan.nt' is taken");
+    let o = run(
+        d.path(),
+        &["user", "add", "--username", "xa.b", "--full-name", "X", "--role", "commune_officer", "--commune", "99999"],
+    );
+    assert_one_line_error(&o, 1, "commune 99999 does not exist");
+    let o = run(d.path(), &["user", "add", "--username", "xa.c", "--full-name", "X", "--role", "chief"]);
+    assert_one_line_error(&o, 1, "unknown role 'chief'");
+
+    let out = stdout(&run(d.path(), &["user", "list"]));
+    assert!(out.contains("lan.nt") && out.contains("25210") && out.contains("admin"), "{out}");
+    assert!(run(d.path(), &["user", "disable", "lan.nt"]).status.success());
+    let out = stdout(&run(d.path(), &["user", "list"]));
+    assert!(!out.contains("lan.nt"), "disabled users are hidden by default: {out}");
+    let out = stdout(&run(d.path(), &["user", "list", "--all"]));
+    assert!(out.contains("lan.nt") && out.contains("disabled"), "{out}");
+    assert!(run(d.path(), &["user", "enable", "lan.nt"]).status.success());
+    let o = run(d.path(), &["user", "reset-password", "lan.nt"]);
+    assert!(stdout(&o).contains("temporary password for lan.nt"), "{}", stderr(&o));
+    let o = run(d.path(), &["user", "disable", "nobody"]);
+    assert_one_line_error(&o, 1, "user 'nobody'");
+
+    // every change above is in an intact audit trail
+    let o = run(d.path(), &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("audit trail intact: 5 entries"), "{}", stdout(&o));
+}
+
+/// Someone with write access to the database file drops the guard triggers and edits,
+/// deletes or reorders entries: `ansinh audit verify` names the first bad one.
+#[tokio::test]
+async fn audit_verify_detects_tampering() {
+    let d = tmp();
+    assert!(run(d.path(), &["demo", "--no-serve"]).status.success());
+    for u in ["a.one", "a.two", "a.three"] {
+        assert!(run(
+            d.path(),
+            &[
+                "--database-url",
+                "sqlite://ansinh-demo.db",
+                "user",
+                "add",
+                "--username",
+                u,
+                "--full-name",
+                "X Y",
+                "--role",
+                "leader"
+            ]
+        )
+        .status
+        .success());
+    }
+    let verify = || run(d.path(), &["--database-url", "sqlite://ansinh-demo.db", "audit", "verify"]);
+    assert!(verify().status.success());
+    let url = format!("sqlite://{}", d.path().join("ansinh-demo.db").display());
+    let tamper = |sql: &'static str| {
+        let url = url.clone();
+        async move {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    };
+    tamper("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;").await;
+    // keep a pristine copy to restore between attacks
+    let db = d.path().join("ansinh-demo.db");
+    let pristine = std::fs::read(&db).unwrap();
+
+    tamper("UPDATE audit_log SET actor = 'ke-gian' WHERE seq = 3").await;
+    let o = verify();
+    assert_one_line_error(&o, 1, "audit trail broken at entry 3: entry 3 was modified");
+
+    std::fs::write(&db, &pristine).unwrap();
+    tamper("DELETE FROM audit_log WHERE seq = 5").await;
+    assert_one_line_error(&verify(), 1, "audit trail broken at entry 5: entry 5 is missing");
+
+    std::fs::write(&db, &pristine).unwrap();
+    tamper("UPDATE audit_log SET seq = -1 WHERE seq = 2; UPDATE audit_log SET seq = 2 WHERE seq = 4; UPDATE audit_log SET seq = 4 WHERE seq = -1;").await;
+    assert_one_line_error(&verify(), 1, "audit trail broken at entry 2");
+
+    std::fs::write(&db, &pristine).unwrap();
+    assert!(verify().status.success(), "restored copy verifies");
+}

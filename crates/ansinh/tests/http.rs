@@ -128,3 +128,155 @@ async fn secrets_are_never_logged() {
     drop(server);
     db.drop_db().await;
 }
+
+/// Wrong password, lock-out, expired session, missing or wrong CSRF token, oversized
+/// body, malformed JSON, unknown route, forbidden area: the right status, a clear
+/// message in the right language, no internal text, nothing changed.
+async fn bad_input(backend: Backend) {
+    use common::{login, send, DEMO_PASSWORD};
+    let db = Db::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &["demo", "--database-url", &db.url]);
+    let base = server.base.clone();
+    let admin = login(&base, "quantri", DEMO_PASSWORD).unwrap();
+    let users_before = get(&format!("{base}/api/v1/users"), &admin.headers()).body;
+    let count = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap()["total"].as_i64().unwrap();
+    let json = |r: &common::Response| serde_json::from_str::<serde_json::Value>(&r.body).unwrap();
+
+    // wrong password: Vietnamese by default, English when asked
+    let r = login(&base, "quantri", "sai-mat-khau").unwrap_err();
+    assert_eq!(r.status, 401);
+    assert_eq!(json(&r)["code"], "bad_credentials");
+    assert_eq!(json(&r)["message"], "Sai tên đăng nhập hoặc mật khẩu.");
+    let body = br#"{"username":"quantri","password":"nope-nope"}"#;
+    let r =
+        send("POST", &format!("{base}/api/v1/session"), &[("accept-language", "en")], Some(("application/json", body)));
+    assert_eq!(json(&r)["message"], "Wrong username or password.");
+    // an unknown user gets the same answer (no user enumeration)
+    let r = login(&base, "khongtontai", "whatever-pass").unwrap_err();
+    assert_eq!((r.status, json(&r)["code"].as_str()), (401, Some("bad_credentials")));
+    // the login page shows the message too
+    let r = send(
+        "POST",
+        &format!("{base}/login"),
+        &[],
+        Some(("application/x-www-form-urlencoded", b"username=quantri&password=x")),
+    );
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains("id=\"login-error\"") && r.body.contains("Sai tên đăng nhập hoặc mật khẩu."));
+
+    // five failures lock the account for 15 minutes, even with the right password
+    for _ in 0..3 {
+        let _ = login(&base, "lanhdao", "wrong-password");
+    }
+    let _ = login(&base, "lanhdao", "wrong-password");
+    let r = login(&base, "lanhdao", "wrong-password").unwrap_err();
+    assert_eq!((r.status, json(&r)["code"].as_str()), (429, Some("account_locked")));
+    assert!(json(&r)["message"].as_str().unwrap().starts_with("Tài khoản tạm khóa đến"));
+    let r = login(&base, "lanhdao", DEMO_PASSWORD).unwrap_err();
+    assert_eq!(r.status, 429);
+    // the administrator's reset unlocks it
+    let users = json(&get(&format!("{base}/api/v1/users?q=lanhdao"), &admin.headers()));
+    let lid = users["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(users["items"][0]["locked"], true);
+    let r = send("POST", &format!("{base}/api/v1/users/{lid}/reset-password"), &admin.headers(), None);
+    let temp = json(&r)["temporary_password"].as_str().unwrap().to_string();
+    let s = login(&base, "lanhdao", &temp).unwrap();
+    let me = json(&get(&format!("{base}/api/v1/me"), &s.headers()));
+    assert_eq!(me["must_change_password"], true);
+    // in the UI a temporary password must be changed before anything else
+    let r = get(&format!("{base}/home"), &[("cookie", &s.cookie)]);
+    assert_eq!((r.status, r.header("location")), (303, Some("/account?must_change=1")));
+
+    // expired or forged session: 401 in the API, the login page in the UI
+    let forged = [("cookie", "ansinh_session=0123456789abcdef")];
+    let r = get(&format!("{base}/api/v1/me"), &forged);
+    assert_eq!((r.status, json(&r)["code"].as_str()), (401, Some("unauthenticated")));
+    let r = get(&format!("{base}/home"), &forged);
+    assert_eq!((r.status, r.header("location")), (303, Some("/login?next=%2Fhome")));
+
+    // CSRF: missing or wrong token on a state-changing request with the cookie
+    let body = br#"{"username":"csrf.test","full_name":"A B","role":"leader"}"#;
+    let r =
+        send("POST", &format!("{base}/api/v1/users"), &[("cookie", &admin.cookie)], Some(("application/json", body)));
+    assert_eq!((r.status, json(&r)["code"].as_str()), (403, Some("csrf_failed")));
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/users"),
+        &[("cookie", &admin.cookie), ("x-csrf-token", "wrong")],
+        Some(("application/json", body)),
+    );
+    assert_eq!(r.status, 403);
+    let r = send(
+        "POST",
+        &format!("{base}/users"),
+        &[("cookie", &admin.cookie)],
+        Some(("application/x-www-form-urlencoded", b"username=csrf.form&full_name=A+B&role=leader&_csrf=bad")),
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("tải lại trang"), "{}", r.body);
+    // a cross-site login form is refused
+    let r = send(
+        "POST",
+        &format!("{base}/login"),
+        &[("origin", "http://evil.example")],
+        Some(("application/x-www-form-urlencoded", b"username=quantri&password=ansinh-demo-2026")),
+    );
+    assert_eq!(r.status, 403);
+
+    // oversized body
+    let big = vec![b'a'; 300 * 1024];
+    let r = send("POST", &format!("{base}/api/v1/users"), &admin.headers(), Some(("application/json", &big)));
+    assert_eq!((r.status, json(&r)["code"].as_str()), (413, Some("payload_too_large")));
+
+    // malformed JSON and wrong content type
+    let r =
+        send("POST", &format!("{base}/api/v1/users"), &admin.headers(), Some(("application/json", b"{\"username\": ")));
+    assert_eq!((r.status, json(&r)["code"].as_str()), (400, Some("malformed_json")));
+    assert!(json(&r)["message"].as_str().unwrap().contains("line 1"));
+    let r = send("POST", &format!("{base}/api/v1/users"), &admin.headers(), Some(("text/plain", b"hello")));
+    assert_eq!(r.status, 400);
+    // a field error names the field
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/users"),
+        &admin.headers(),
+        Some(("application/json", br#"{"username":"ok.name","full_name":"A","role":"commune_officer"}"#)),
+    );
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("communes")));
+
+    // unknown route
+    let r = get(&format!("{base}/api/v1/khong-co"), &admin.headers());
+    assert_eq!((r.status, json(&r)["code"].as_str()), (404, Some("not_found")));
+
+    // a forbidden area
+    let xa = login(&base, "canboxa", DEMO_PASSWORD).unwrap();
+    let r = get(&format!("{base}/api/v1/communes/26068"), &xa.headers());
+    assert_eq!((r.status, json(&r)["code"].as_str()), (403, Some("forbidden")));
+    assert_eq!(json(&r)["message"], "Bạn không có quyền thực hiện thao tác này.");
+    let r = get(&format!("{base}/communes/26068"), &[("cookie", &xa.cookie)]);
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Không có quyền truy cập"));
+
+    // none of it leaked internals or changed anything
+    let users_after = get(&format!("{base}/api/v1/users"), &admin.headers()).body;
+    assert_eq!(count(&users_before), count(&users_after));
+    let logs = server.logs();
+    assert!(!logs.contains("panicked"), "{logs}");
+    let v = json(&get(&format!("{base}/api/v1/audit/verify"), &admin.headers()));
+    assert_eq!(v["intact"], true);
+    // failed logins are in the audit trail
+    let v = json(&get(&format!("{base}/api/v1/audit?action=auth.login_failed&per_page=200"), &admin.headers()));
+    assert!(v["total"].as_i64().unwrap() >= 8, "{v}");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn bad_input_on_sqlite() {
+    bad_input(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn bad_input_on_postgres() {
+    bad_input(Backend::Postgres).await;
+}

@@ -159,6 +159,7 @@ pub async fn me(req: Req) -> Response {
 // ---------- administrative units ----------
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CommuneQuery {
     /// Filter by name, with or without diacritics.
     pub q: Option<String>,
@@ -189,6 +190,7 @@ pub async fn commune(State(state): State<AppState>, req: Req, Path(code): Path<S
 // ---------- users ----------
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// Substring of the username or full name (diacritics optional).
     pub q: Option<String>,
@@ -332,6 +334,7 @@ pub async fn tokens_revoke(State(state): State<AppState>, req: Req, Path(id): Pa
 // ---------- audit ----------
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     pub actor: Option<String>,
     /// Exact action, or a prefix ending in '.', e.g. `user.`.
