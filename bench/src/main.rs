@@ -37,8 +37,20 @@ enum Cmd {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Audit trail: N appends (each its own transaction, as in service), then a full verify.
+    Audit {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 20_000)]
+        entries: usize,
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// GET the given paths of a running server with C concurrent clients for N requests each.
     Http {
+        /// Log in first (USER:PASSWORD) and send the session cookie.
+        #[arg(long)]
+        login: Option<String>,
         #[arg(long)]
         base: String,
         #[arg(long, default_value = "/,/healthz,/api/v1/provinces/75/communes")]
@@ -207,19 +219,95 @@ async fn reference(url: &str, rounds: usize) {
     store.close().await;
 }
 
-fn http(base: &str, paths: &str, requests: usize, concurrency: usize) {
+async fn audit(url: &str, entries: usize, concurrency: usize) {
+    let url = DatabaseUrl::parse(url).unwrap();
+    let store = fresh(&url).await;
+    if store.get_meta("installation.province").await.unwrap().is_some() {
+        eprintln!("refusing: {url} holds an ansinh installation or demo; give an empty database");
+        std::process::exit(2);
+    }
+    let (before, _) = store.audit_head().await.unwrap();
+    let t = Instant::now();
+    let per_task = entries / concurrency;
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_task {
+                let e = store::AuditEntry {
+                    actor: format!("bench{w}"),
+                    action: "user.update".into(),
+                    entity_type: "user".into(),
+                    entity_id: Some(i.to_string()),
+                    before: Some(format!("{{\"full_name\":\"Nguyễn Văn {i}\"}}")),
+                    after: Some(format!("{{\"full_name\":\"Nguyễn Văn {i} (sửa)\"}}")),
+                    ip: Some("10.0.0.1".into()),
+                    request_id: Some(format!("r{w}-{i}")),
+                    ..Default::default()
+                };
+                s.audit_append(&e).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let append = t.elapsed();
+    let n = per_task * concurrency;
+    let t = Instant::now();
+    let outcome = store.audit_verify().await.unwrap();
+    let verify = t.elapsed();
+    let total = match outcome {
+        store::VerifyOutcome::Intact { entries, .. } => entries,
+        other => panic!("chain broken in benchmark: {other:?}"),
+    };
+    assert_eq!(total as usize, before as usize + n);
+    println!("audit trail on {} ({concurrency} concurrent writers)", store.backend().name());
+    println!(
+        "  append {n} entries, one transaction each: {:>8.0} ms  {:>8.0} entries/s",
+        append.as_secs_f64() * 1e3,
+        n as f64 / append.as_secs_f64()
+    );
+    println!(
+        "  verify the whole chain ({total} entries):   {:>8.0} ms  {:>8.0} entries/s",
+        verify.as_secs_f64() * 1e3,
+        total as f64 / verify.as_secs_f64()
+    );
+    store.close().await;
+}
+
+/// Logs in through the API and returns (cookie, csrf).
+fn login(base: &str, user_pass: &str) -> String {
+    let (u, p) = user_pass.split_once(':').expect("--login USER:PASSWORD");
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let res = agent
+        .post(&format!("{}/api/v1/session", base.trim_end_matches('/')))
+        .header("content-type", "application/json")
+        .send(format!("{{\"username\":\"{u}\",\"password\":\"{p}\"}}"))
+        .expect("login");
+    let cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("session cookie");
+    cookie.split(';').next().unwrap_or("").to_string()
+}
+
+fn http(base: &str, paths: &str, requests: usize, concurrency: usize, login_as: Option<&str>) {
+    let cookie = Arc::new(login_as.map(|l| login(base, l)));
     for path in paths.split(',') {
         let url = Arc::new(format!("{}{}", base.trim_end_matches('/'), path));
         let t = Instant::now();
         let handles: Vec<_> = (0..concurrency)
             .map(|_| {
                 let url = url.clone();
+                let cookie = cookie.clone();
                 std::thread::spawn(move || {
                     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
                     let mut lat = Vec::with_capacity(requests);
                     for _ in 0..requests {
                         let s = Instant::now();
-                        let mut r = agent.get(url.as_str()).call().expect("request");
+                        let mut req = agent.get(url.as_str());
+                        if let Some(c) = cookie.as_ref() {
+                            req = req.header("cookie", c);
+                        }
+                        let mut r = req.call().expect("request");
                         let body = r.body_mut().read_to_vec().expect("body");
                         black_box(body);
                         lat.push(s.elapsed());
@@ -250,6 +338,12 @@ fn main() {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
             rt.block_on(reference(&database_url, rounds));
         }
-        Cmd::Http { base, paths, requests, concurrency } => http(&base, &paths, requests, concurrency),
+        Cmd::Audit { database_url, entries, concurrency } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(audit(&database_url, entries, concurrency));
+        }
+        Cmd::Http { login, base, paths, requests, concurrency } => {
+            http(&base, &paths, requests, concurrency, login.as_deref())
+        }
     }
 }
