@@ -31,6 +31,48 @@ where
     copy.finish().await.map_err(StoreError::from)
 }
 
+/// Streams rows whose fields may be NULL (`None` is written unquoted and empty, which
+/// PostgreSQL's csv format reads as NULL; `Some("")` stays an empty string).
+pub async fn pg_copy_csv_nullable(
+    tx: &mut Transaction<'_, Postgres>,
+    copy_sql: &str,
+    rows: &[Vec<Option<String>>],
+) -> Result<u64> {
+    let conn: &mut PgConnection = tx;
+    let mut copy = conn.copy_in_raw(copy_sql).await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+    for row in rows {
+        for (i, f) in row.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            if let Some(f) = f {
+                push_quoted(f, &mut buf);
+            }
+        }
+        buf.push(b'\n');
+        if buf.len() >= COPY_CHUNK_BYTES {
+            copy.send(std::mem::take(&mut buf)).await?;
+            buf.reserve(COPY_CHUNK_BYTES + 4096);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await.map_err(StoreError::from)
+}
+
+fn push_quoted(f: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in f.as_bytes() {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
 /// One CSV record in PostgreSQL's csv format: every field quoted, quotes doubled.
 /// (An empty quoted field is an empty string, not NULL.)
 fn encode_csv_row<F: AsRef<str>>(fields: &[F], out: &mut Vec<u8>) {
@@ -38,14 +80,7 @@ fn encode_csv_row<F: AsRef<str>>(fields: &[F], out: &mut Vec<u8>) {
         if i > 0 {
             out.push(b',');
         }
-        out.push(b'"');
-        for &b in f.as_ref().as_bytes() {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        push_quoted(f.as_ref(), out);
     }
     out.push(b'\n');
 }
