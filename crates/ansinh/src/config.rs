@@ -88,6 +88,7 @@ pub struct Config {
     pub pg_max_connections: Setting<u32>,
     pub pg_connect_timeout_s: Setting<u64>,
     pub cookie_secure: Setting<bool>,
+    pub trust_forwarded_for: Setting<bool>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -119,6 +120,7 @@ struct FileServer {
     bind: Option<String>,
     port: Option<u16>,
     cookie_secure: Option<bool>,
+    trust_forwarded_for: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -223,6 +225,7 @@ impl Config {
             pg_max_connections: Setting::new(10),
             pg_connect_timeout_s: Setting::new(5),
             cookie_secure: Setting::new(true),
+            trust_forwarded_for: Setting::new(false),
             file: None,
         }
     }
@@ -339,6 +342,9 @@ impl Config {
             if let Some(b) = server.cookie_secure {
                 self.cookie_secure.set(b, s());
             }
+            if let Some(b) = server.trust_forwarded_for {
+                self.trust_forwarded_for.set(b, s());
+            }
         }
         if let Some(log) = f.log {
             if let Some(v) = log.format {
@@ -403,6 +409,11 @@ impl Config {
                 &self.pg_connect_timeout_s.source,
             ),
             ("server.cookie_secure", self.cookie_secure.value.to_string(), &self.cookie_secure.source),
+            (
+                "server.trust_forwarded_for",
+                self.trust_forwarded_for.value.to_string(),
+                &self.trust_forwarded_for.source,
+            ),
         ];
         rows.into_iter().map(|(k, v, s)| format!("{k:<28} = {v:<40} # {s}\n")).collect()
     }
@@ -434,6 +445,9 @@ bind = "127.0.0.1:8080"
 # production behind a TLS proxy; false only for plain-HTTP test networks.
 # Environment: ANSINH_COOKIE_SECURE
 cookie_secure = true
+# Behind a reverse proxy, take the client's address from X-Forwarded-For (for the
+# login throttle and the audit trail). Never enable without a proxy that sets it.
+trust_forwarded_for = false
 
 [log]
 # "human" (readable lines) or "json" (one JSON object per line, for log shippers).

@@ -26,6 +26,9 @@ pub enum AppError {
     BadJson(String),
     #[error("{0}")]
     Refused(String),
+    /// A refusal a person reads (both languages).
+    #[error("{en}")]
+    Denied { vi: String, en: String },
     #[error("authentication required")]
     Unauthenticated,
     #[error("wrong username or password")]
@@ -122,7 +125,7 @@ impl AppError {
             AppError::NotFound(_) => code::NOT_FOUND,
             AppError::Invalid(_) | AppError::Field { .. } => code::INVALID_INPUT,
             AppError::BadJson(_) => code::MALFORMED_JSON,
-            AppError::Refused(_) => code::REFUSED,
+            AppError::Refused(_) | AppError::Denied { .. } => code::REFUSED,
             AppError::Unauthenticated => code::UNAUTHENTICATED,
             AppError::BadCredentials => code::BAD_CREDENTIALS,
             AppError::Locked(_) => code::ACCOUNT_LOCKED,
@@ -206,6 +209,13 @@ impl AppError {
                     format!("Malformed JSON: {d}")
                 }
             }
+            AppError::Denied { vi: v, en } => {
+                if vi {
+                    v.clone()
+                } else {
+                    en.clone()
+                }
+            }
             AppError::Field { field, vi: v, en } => {
                 if vi {
                     format!("{field}: {v}")
@@ -237,6 +247,10 @@ impl AppError {
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> AppError {
         AppError::Io { context: context.into(), source }
+    }
+
+    pub fn denied(vi: impl Into<String>, en: impl Into<String>) -> AppError {
+        AppError::Denied { vi: vi.into(), en: en.into() }
     }
 
     pub fn field(field: &'static str, vi: impl Into<String>, en: impl Into<String>) -> AppError {

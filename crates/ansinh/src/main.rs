@@ -158,7 +158,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             // Bind first: a port in use is reported before touching the database.
             let listener = bind(c.bind.value).await?;
             let store = setup::open_store(&url, &c, &g).await?;
-            serve(listener, store, g, &url, c.cookie_secure.value).await
+            serve(listener, store, g, &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
         }
         Command::Demo { serve: args, no_serve } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
@@ -180,7 +180,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     store.close().await;
                     Ok(())
                 }
-                Some(l) => serve(l, store, g, &url, c.cookie_secure.value).await,
+                Some(l) => serve(l, store, g, &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await,
             }
         }
     }
@@ -285,7 +285,7 @@ async fn serve(
     store: store::Store,
     g: domain::Gazetteer,
     url: &store::DatabaseUrl,
-    cookie_secure: bool,
+    (cookie_secure, trust_forwarded_for): (bool, bool),
 ) -> Result<(), AppError> {
     let addr = listener.local_addr().map_err(|e| AppError::io("reading the listening address", e))?;
     let province_code = setup::installation_province(&store).await?;
@@ -298,6 +298,7 @@ async fn serve(
         policy: Arc::new(services::authz::Policy::load(&store).await?),
         throttle: Arc::new(services::auth::Throttle::default()),
         cookie_secure,
+        trust_forwarded_for,
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

@@ -35,13 +35,13 @@ const ALL_OK: Expect = [401, 200, 200, 200, 200, 200, 200];
 const PUBLIC: Expect = [200, 200, 200, 200, 200, 200, 200];
 const READERS: Expect = [401, 200, 403, 403, 403, 403, 200]; // users.read / audit.*
 const ADMIN_ONLY: Expect = [401, 200, 403, 403, 403, 403, 403];
-const WORKSPACE_IN: Expect = [401, 403, 200, 200, 403, 200, 200];
-const WORKSPACE_OUT: Expect = [401, 403, 200, 403, 403, 200, 200];
-const TOKEN_HOLDERS: Expect = [401, 200, 200, 200, 200, 403, 200];
+const WORKSPACE_IN: Expect = [401, 403, 200, 200, 403, 403, 200];
+const WORKSPACE_OUT: Expect = [401, 403, 200, 403, 403, 403, 200];
+const TOKEN_HOLDERS: Expect = [401, 200, 200, 200, 200, 403, 403];
 const UI_ALL: Expect = [303, 200, 200, 200, 200, 200, 200];
 const UI_READERS: Expect = [303, 200, 403, 403, 403, 403, 200];
-const UI_WORKSPACE_IN: Expect = [303, 403, 200, 200, 403, 200, 200];
-const UI_WORKSPACE_OUT: Expect = [303, 403, 200, 403, 403, 200, 200];
+const UI_WORKSPACE_IN: Expect = [303, 403, 200, 200, 403, 403, 200];
+const UI_WORKSPACE_OUT: Expect = [303, 403, 200, 403, 403, 403, 200];
 
 fn cases(target_id: i64) -> Vec<Case> {
     let mut c = vec![
@@ -57,6 +57,20 @@ fn cases(target_id: i64) -> Vec<Case> {
         api("POST", &format!("/api/v1/users/{target_id}/reset-password"), None, ADMIN_ONLY),
         api("POST", &format!("/api/v1/users/{target_id}/enable"), None, ADMIN_ONLY),
         api("GET", "/api/v1/tokens", None, TOKEN_HOLDERS),
+        api("DELETE", "/api/v1/tokens/999999", None, [401, 404, 404, 404, 404, 403, 403]),
+        api("GET", "/api/v1/roles", None, READERS),
+        api("GET", "/api/v1/agencies", None, ALL_OK),
+        api("POST", &format!("/api/v1/users/{target_id}/disable"), None, ADMIN_ONLY),
+        ui("POST", &format!("/users/{target_id}/enable"), Some(""), [303, 200, 403, 403, 403, 403, 403]),
+        ui("POST", &format!("/users/{target_id}/reset-password"), Some(""), [303, 200, 403, 403, 403, 403, 403]),
+        ui(
+            "POST",
+            "/account/password",
+            Some("current_password=wrong-password&new_password=long-enough-pass"),
+            [303, 400, 400, 400, 400, 400, 400],
+        ),
+        ui("POST", "/account/tokens", Some("name=ui&scope=units.read&days=1"), [303, 201, 201, 201, 201, 403, 403]),
+        ui("POST", "/account/tokens/999999/revoke", Some(""), [303, 404, 404, 404, 404, 403, 403]),
         api(
             "POST",
             "/api/v1/account/password",
@@ -91,6 +105,7 @@ fn cases(target_id: i64) -> Vec<Case> {
         let mut expect_token = [201u16; 7];
         expect_token[0] = 401;
         expect_token[5] = 403;
+        expect_token[6] = 403;
         c.push(api(
             "POST",
             "/api/v1/tokens",
@@ -180,6 +195,56 @@ async fn matrix(backend: Backend) {
     );
     assert!(checked > 150, "matrix too small: {checked}");
 
+    // an API token carrying all of its owner's permissions gets the same answers as the
+    // owner's session, for every read endpoint
+    let reads = [
+        "/api/v1/me",
+        "/api/v1/users",
+        "/api/v1/audit",
+        "/api/v1/audit/verify",
+        "/api/v1/communes/25210",
+        "/api/v1/communes/26068",
+        "/api/v1/tokens",
+    ];
+    for (i, role) in ROLES.iter().enumerate().skip(1) {
+        let s = sessions[i].clone().unwrap();
+        let me: serde_json::Value =
+            serde_json::from_str(&get(&format!("{base}/api/v1/me"), &s.headers()).body).unwrap();
+        if !me["permissions"].as_array().unwrap().iter().any(|p| p == "tokens.own") {
+            continue;
+        }
+        let body = serde_json::json!({"name": "all", "scopes": me["permissions"], "days": 1}).to_string();
+        let r =
+            send("POST", &format!("{base}/api/v1/tokens"), &s.headers(), Some(("application/json", body.as_bytes())));
+        assert_eq!(r.status, 201, "{role}: {}", r.body);
+        let bearer = format!(
+            "Bearer {}",
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["secret"].as_str().unwrap()
+        );
+        for path in reads {
+            let by_session = get(&format!("{base}{path}"), &s.headers()).status;
+            let by_token = get(&format!("{base}{path}"), &[("authorization", &bearer)]).status;
+            assert_eq!(by_session, by_token, "{role} {path}");
+        }
+        // but a token cannot mint tokens or change the password
+        let r = send(
+            "POST",
+            &format!("{base}/api/v1/tokens"),
+            &[("authorization", &bearer)],
+            Some(("application/json", body.as_bytes())),
+        );
+        assert_eq!(r.status, 403, "{role}: token minted a token");
+        let pw = br#"{"current_password":"ansinh-demo-2026","new_password":"another-long-password"}"#;
+        let r = send(
+            "POST",
+            &format!("{base}/api/v1/account/password"),
+            &[("authorization", &bearer)],
+            Some(("application/json", pw)),
+        );
+        assert_eq!(r.status, 403, "{role}: token changed the password");
+        assert_eq!(send("DELETE", &format!("{base}/api/v1/session"), &[("authorization", &bearer)], None).status, 403);
+    }
+
     // API tokens are limited to their scopes, whatever their owner may do
     let body = serde_json::json!({"name": "units only", "scopes": ["units.read"], "days": 1}).to_string();
     let r =
@@ -189,12 +254,12 @@ async fn matrix(backend: Backend) {
     assert_eq!(get(&format!("{base}/api/v1/me"), &[("authorization", &bearer)]).status, 200);
     assert_eq!(get(&format!("{base}/api/v1/users"), &[("authorization", &bearer)]).status, 403);
     // a token may not grant what its owner does not hold
-    let inspector = sessions[6].clone().unwrap();
+    let provincial = sessions[2].clone().unwrap();
     let body = serde_json::json!({"name": "x", "scopes": ["users.manage"], "days": 1}).to_string();
     let r = send(
         "POST",
         &format!("{base}/api/v1/tokens"),
-        &inspector.headers(),
+        &provincial.headers(),
         Some(("application/json", body.as_bytes())),
     );
     assert_eq!(r.status, 400, "{}", r.body);
@@ -222,6 +287,29 @@ async fn matrix(backend: Backend) {
         .as_i64()
         .unwrap();
     assert_eq!(send("POST", &format!("{base}/api/v1/users/{aid}/disable"), &admin.headers(), None).status, 409);
+
+    // logging out (API and UI) ends the session for every role
+    for (i, role) in ROLES.iter().enumerate().skip(2) {
+        let s = sessions[i].clone().unwrap();
+        let before = get(&format!("{base}/api/v1/me"), &s.headers()).status;
+        if before != 200 {
+            continue; // lanhdao was disabled above
+        }
+        if i % 2 == 0 {
+            assert_eq!(send("DELETE", &format!("{base}/api/v1/session"), &s.headers(), None).status, 204, "{role}");
+        } else {
+            let body = format!("_csrf={}", s.csrf);
+            let r = send(
+                "POST",
+                &format!("{base}/logout"),
+                &s.headers(),
+                Some(("application/x-www-form-urlencoded", body.as_bytes())),
+            );
+            assert_eq!((r.status, r.header("location")), (303, Some("/login")), "{role}");
+        }
+        assert_eq!(get(&format!("{base}/api/v1/me"), &s.headers()).status, 401, "{role} still logged in");
+    }
+    assert_eq!(send("DELETE", &format!("{base}/api/v1/session"), &[], None).status, 401);
 
     // everything above is in an intact audit trail
     let v: serde_json::Value =

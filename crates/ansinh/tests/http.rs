@@ -54,7 +54,7 @@ async fn start_page_and_api(backend: Backend) {
     let long = "a".repeat(101);
     let r = get(&server.url(&format!("/?q={long}")), &[]);
     assert_eq!(r.status, 400);
-    assert!(r.body.contains("at most 100 characters"));
+    assert!(r.body.contains("q: tối đa 100 ký tự"), "{}", r.body);
 
     // JSON API from the same service
     let r = get(&server.url("/api/v1/provinces/75/communes"), &[]);
@@ -187,6 +187,20 @@ async fn bad_input(backend: Backend) {
     // in the UI a temporary password must be changed before anything else
     let r = get(&format!("{base}/home"), &[("cookie", &s.cookie)]);
     assert_eq!((r.status, r.header("location")), (303, Some("/account?must_change=1")));
+    // … and in the API
+    let r = get(&format!("{base}/api/v1/users"), &s.headers());
+    assert_eq!(r.status, 403);
+    // the open-redirect trick of a tab inside `next` is refused
+    let r = send(
+        "POST",
+        &format!("{base}/login"),
+        &[],
+        Some((
+            "application/x-www-form-urlencoded",
+            b"username=thanhtra&password=ansinh-demo-2026&next=/%09/evil.example",
+        )),
+    );
+    assert_eq!((r.status, r.header("location")), (303, Some("/home")));
 
     // expired or forged session: 401 in the API, the login page in the UI
     let forged = [("cookie", "ansinh_session=0123456789abcdef")];
@@ -194,6 +208,27 @@ async fn bad_input(backend: Backend) {
     assert_eq!((r.status, json(&r)["code"].as_str()), (401, Some("unauthenticated")));
     let r = get(&format!("{base}/home"), &forged);
     assert_eq!((r.status, r.header("location")), (303, Some("/login?next=%2Fhome")));
+
+    // a session that really expired (its expiry moved into the past in the database)
+    let old = login(&base, "sonoivu", DEMO_PASSWORD).unwrap();
+    assert_eq!(get(&format!("{base}/api/v1/me"), &old.headers()).status, 200);
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+            sqlx::query("UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000000Z'").execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+            sqlx::query("UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000000Z'").execute(&pool).await.unwrap();
+            pool.close().await;
+        }
+    }
+    let r = get(&format!("{base}/api/v1/me"), &old.headers());
+    assert_eq!((r.status, json(&r)["code"].as_str()), (401, Some("unauthenticated")));
+    let r = get(&format!("{base}/account"), &[("cookie", &old.cookie)]);
+    assert_eq!((r.status, r.header("location")), (303, Some("/login?next=%2Faccount")));
+    let admin = login(&base, "quantri", DEMO_PASSWORD).unwrap();
 
     // CSRF: missing or wrong token on a state-changing request with the cookie
     let body = br#"{"username":"csrf.test","full_name":"A B","role":"leader"}"#;

@@ -32,6 +32,8 @@ fn openapi_document_validates_and_covers_the_api() {
         ("post", "/api/v1/session"),
         ("delete", "/api/v1/session"),
         ("get", "/api/v1/me"),
+        ("get", "/api/v1/roles"),
+        ("get", "/api/v1/agencies"),
         ("get", "/api/v1/provinces/{code}/communes"),
         ("get", "/api/v1/communes/{code}"),
         ("get", "/api/v1/users"),

@@ -241,7 +241,9 @@ impl Store {
     }
 
     /// Sets a new password hash, clears lock-out, and ends the user's sessions except
-    /// `keep_session` (the session of a user changing their own password).
+    /// `keep_session` (the session of a user changing their own password). A reset by an
+    /// administrator (`must_change`) also revokes the user's API tokens: after a
+    /// compromise, nothing the intruder made survives.
     pub async fn set_password(
         &self,
         id: i64,
@@ -266,6 +268,13 @@ impl Store {
             .rows_affected();
             if n > 0 {
                 sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2").bind(id).bind(&keep).execute(&mut *tx).await?;
+                if must_change {
+                    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                        .bind(&now)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 append_in_tx!(tx, audit);
             }
             n > 0
@@ -279,15 +288,23 @@ impl Store {
         &self,
         id: i64,
         max_failures: i64,
+        now: &str,
         lock_until: &str,
         audit: &AuditEntry,
     ) -> Result<i64> {
         let count = write_tx!(self, tx => {
+            // A lock that has run out starts a fresh count: one wrong password after it
+            // must not lock the account again.
             let count: i64 = sqlx::query_scalar(
-                "UPDATE users SET failed_logins = failed_logins + 1, \
-                 locked_until = CASE WHEN failed_logins + 1 >= $1 THEN $2 ELSE locked_until END \
-                 WHERE id = $3 RETURNING failed_logins",
+                "UPDATE users SET \
+                 failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN 1 ELSE failed_logins + 1 END, \
+                 locked_until = CASE \
+                     WHEN locked_until IS NOT NULL AND locked_until <= $1 THEN NULL \
+                     WHEN failed_logins + 1 >= $2 THEN $3 \
+                     ELSE locked_until END \
+                 WHERE id = $4 RETURNING failed_logins",
             )
+            .bind(now)
             .bind(max_failures)
             .bind(lock_until)
             .bind(id)

@@ -56,7 +56,7 @@ pub struct AuditFilter {
     pub action: Option<String>,
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
-    /// Inclusive bounds on `at` (RFC 3339 text or a date `YYYY-MM-DD`).
+    /// `from` ≤ at < `to` (RFC 3339 UTC text, or a date `YYYY-MM-DD` meaning its start).
     pub from: Option<String>,
     pub to: Option<String>,
 }
@@ -138,11 +138,12 @@ impl AuditRecord {
 macro_rules! append_in_tx {
     ($tx:expr, $entry:expr) => {{
         let entry: &$crate::audit::AuditEntry = $entry;
-        let at = $crate::now_text();
         let (seq, prev): (i64, String) =
             sqlx::query_as("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
                 .fetch_one(&mut *$tx)
                 .await?;
+        // stamped after taking the head's lock, so time order follows seq order
+        let at = $crate::now_text();
         let hash = $crate::audit::entry_hash(&prev, seq, &at, entry);
         sqlx::query(
             "INSERT INTO audit_log (seq, at, actor_user_id, actor, ip, request_id, action, entity_type, entity_id, \
@@ -201,9 +202,11 @@ impl Store {
                 }
                 if let Some(a) = &f.action {
                     if a.ends_with('.') {
-                        qb.push(" AND action LIKE ")
-                            .push_bind(format!("{}%", a.replace('%', "").replace('_', "\\_")))
-                            .push(" ESCAPE '\\'");
+                        // byte-exact prefix on both backends (LIKE folds case on SQLite only)
+                        qb.push(" AND substr(action, 1, ")
+                            .push_bind(a.chars().count() as i32)
+                            .push(") = ")
+                            .push_bind(a.clone());
                     } else {
                         qb.push(" AND action = ").push_bind(a.clone());
                     }
@@ -218,9 +221,7 @@ impl Store {
                     qb.push(" AND at >= ").push_bind(from.clone());
                 }
                 if let Some(to) = &f.to {
-                    // a bare date includes the whole day
-                    let to = if to.len() == 10 { format!("{to}T99") } else { to.clone() };
-                    qb.push(" AND at <= ").push_bind(to);
+                    qb.push(" AND at < ").push_bind(to.clone());
                 }
             }};
         }
@@ -241,12 +242,20 @@ impl Store {
     /// deleted or moved, or a head that does not match the last entry (entries cut off
     /// at the end).
     pub async fn audit_verify(&self) -> Result<VerifyOutcome> {
+        // The head read here bounds the walk: entries appended while it runs belong to the
+        // next verification and are not a sign of tampering.
         let (head_seq, head_hash) = self.audit_head().await?;
         let mut expected_seq = 1i64;
         let mut prev = GENESIS_HASH.to_string();
         loop {
-            let sql = format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2");
-            let batch: Vec<AuditRecord> = on_pool!(self, pool => sqlx::query_as(&sql).bind(expected_seq).bind(VERIFY_BATCH).fetch_all(pool).await)?;
+            let sql =
+                format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq >= $1 AND seq <= $2 ORDER BY seq LIMIT $3");
+            let batch: Vec<AuditRecord> = on_pool!(self, pool => sqlx::query_as(&sql)
+                .bind(expected_seq)
+                .bind(head_seq)
+                .bind(VERIFY_BATCH)
+                .fetch_all(pool)
+                .await)?;
             if batch.is_empty() {
                 break;
             }

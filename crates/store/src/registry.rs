@@ -208,7 +208,9 @@ pub enum AsOf {
     NotYet,
 }
 
-/// Proposed changes (maker-checker). Serialised as the request's payload.
+/// Proposed changes (maker-checker). Serialised as the request's payload; short-lived
+/// in memory, so the size difference of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ChangePayload {

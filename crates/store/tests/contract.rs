@@ -403,6 +403,12 @@ mod accounts {
         assert!(store.set_password(id, "$argon2id$new", true, None, &entry("user.reset_password")).await.unwrap());
         let u = store.user_by_id(id).await.unwrap().unwrap();
         assert!(u.must_change_password && u.password_hash == "$argon2id$new" && u.disabled);
+        let f = AuditFilter { action: Some("USER.".into()), ..Default::default() };
+        assert_eq!(
+            store.audit_search(&f, Page::default()).await.unwrap().total,
+            0,
+            "action prefixes are case-sensitive on both backends"
+        );
     }
 
     pub async fn failed_user_create_writes_nothing(store: &Store) {
@@ -436,7 +442,13 @@ mod accounts {
         for n in 1..=4 {
             assert_eq!(
                 store
-                    .record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed"))
+                    .record_login_failure(
+                        id,
+                        5,
+                        &store::now_text(),
+                        "2999-01-01T00:00:00.000000Z",
+                        &entry("auth.login_failed")
+                    )
                     .await
                     .unwrap(),
                 n
@@ -445,7 +457,13 @@ mod accounts {
         }
         assert_eq!(
             store
-                .record_login_failure(id, 5, "2999-01-01T00:00:00.000000Z", &entry("auth.login_failed"))
+                .record_login_failure(
+                    id,
+                    5,
+                    &store::now_text(),
+                    "2999-01-01T00:00:00.000000Z",
+                    &entry("auth.login_failed")
+                )
                 .await
                 .unwrap(),
             5
@@ -454,6 +472,32 @@ mod accounts {
             store.user_by_id(id).await.unwrap().unwrap().locked_until.as_deref(),
             Some("2999-01-01T00:00:00.000000Z")
         );
+        // once a lock has run out, the count starts again from one
+        let old = store.create_user(&new_user("b", "admin", &[]), &entry("user.create")).await.unwrap();
+        for _ in 0..5 {
+            store
+                .record_login_failure(
+                    old,
+                    5,
+                    &store::now_text(),
+                    "2000-01-01T00:00:00.000000Z",
+                    &entry("auth.login_failed"),
+                )
+                .await
+                .unwrap();
+        }
+        let n = store
+            .record_login_failure(
+                old,
+                5,
+                &store::now_text(),
+                "2999-01-01T00:00:00.000000Z",
+                &entry("auth.login_failed"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 1, "an expired lock starts a fresh count");
+        assert!(store.user_by_id(old).await.unwrap().unwrap().locked_until.is_none());
         // a successful login (session) resets the counter
         store.create_session(&session(id, "s", "2999-01-01T00:00:00.000000Z"), &entry("auth.login")).await.unwrap();
         let u = store.user_by_id(id).await.unwrap().unwrap();
@@ -501,6 +545,12 @@ mod accounts {
         assert_eq!(store.tokens_of(id).await.unwrap().len(), 2);
         assert!(!store.revoke_token(tid, other, &entry("token.revoke")).await.unwrap(), "only the owner revokes");
         assert!(store.revoke_token(tid, id, &entry("token.revoke")).await.unwrap());
+        // an administrator's password reset revokes every token of the user
+        let t3 = NewToken { token_hash: "th3".into(), ..t.clone() };
+        store.create_token(&t3, &entry("token.create")).await.unwrap();
+        assert!(store.live_token("th3", &now).await.unwrap().is_some());
+        store.set_password(id, "h", true, None, &entry("user.reset_password")).await.unwrap();
+        assert!(store.live_token("th3", &now).await.unwrap().is_none());
         assert!(store.live_token("th", &now).await.unwrap().is_none());
         let dup = NewToken { name: "dup".into(), ..t };
         assert!(matches!(store.create_token(&dup, &entry("token.create")).await.unwrap_err(), StoreError::Conflict(_)));
@@ -527,7 +577,8 @@ mod accounts {
             Some("{\"n\":7,\"name\":\"Hoà\"}")
         );
         let today = &store::now_text()[..10];
-        let f = AuditFilter { from: Some(today.into()), to: Some(today.into()), ..Default::default() };
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+        let f = AuditFilter { from: Some(today.into()), to: Some(tomorrow), ..Default::default() };
         assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().total, 30);
         let f = AuditFilter { to: Some("2000-01-01".into()), ..Default::default() };
         assert_eq!(store.audit_search(&f, Page::default()).await.unwrap().total, 0);
@@ -550,6 +601,21 @@ mod accounts {
             VerifyOutcome::Intact { entries, .. } => assert_eq!(entries, 80),
             other => panic!("{other:?}"),
         }
+        // verifying while others append is not a false alarm
+        let writer = {
+            let s = store.clone();
+            tokio::spawn(async move {
+                for _ in 0..50 {
+                    s.audit_append(&entry("during-verify")).await.unwrap();
+                }
+            })
+        };
+        for _ in 0..5 {
+            assert!(matches!(store.audit_verify().await.unwrap(), VerifyOutcome::Intact { .. }));
+        }
+        writer.await.unwrap();
+        let recs = store.audit_search(&AuditFilter::default(), Page::new(Some(1), Some(200))).await.unwrap().items;
+        assert!(recs.windows(2).all(|w| w[0].at >= w[1].at), "time follows sequence");
     }
 
     async fn exec(store: &Store, sql: &str) -> Result<(), sqlx::Error> {

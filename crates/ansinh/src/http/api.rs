@@ -22,6 +22,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/session", post(session_create).delete(session_delete))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/roles", get(roles))
+        .route("/api/v1/agencies", get(agencies))
         .route("/api/v1/provinces/{code}/communes", get(communes))
         .route("/api/v1/communes/{code}", get(commune))
         .route("/api/v1/users", get(users_list).post(users_create))
@@ -98,8 +100,14 @@ pub async fn session_create(
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn session_delete(State(state): State<AppState>, req: Req) -> Response {
-    if let Err(e) = req.ctx.user() {
-        return req.api_error(e);
+    match req.ctx.user() {
+        Err(e) => return req.api_error(e),
+        Ok(p) if p.session_hash.is_none() => {
+            return req.api_error(AppError::Forbidden(
+                "an API token has no session; revoke it with DELETE /api/v1/tokens/{id}".into(),
+            ))
+        }
+        Ok(_) => {}
     }
     match auth::logout(&state.store, &req.ctx).await {
         Ok(()) => {
@@ -153,6 +161,65 @@ pub async fn me(req: Req) -> Response {
             token_id: p.token_id,
         }
     });
+    respond(&req, r)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RoleView {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    /// `province`, `communes`, `agency` or `self`.
+    pub scope_kind: String,
+    pub permissions: Vec<String>,
+}
+
+/// Roles and their permissions (the authorization table), for account forms.
+#[utoipa::path(get, path = "/api/v1/roles", tag = "users", responses((status = 200, body = Vec<RoleView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn roles(State(state): State<AppState>, req: Req) -> Response {
+    let r = req.ctx.require(crate::services::authz::perm::USERS_READ).map(|_| {
+        state
+            .policy
+            .roles
+            .iter()
+            .map(|r| RoleView {
+                code: r.code.clone(),
+                name_vi: r.name_vi.clone(),
+                name_en: r.name_en.clone(),
+                scope_kind: r.scope_kind.clone(),
+                permissions: state.policy.permissions_of(&r.code).into_iter().collect(),
+            })
+            .collect::<Vec<_>>()
+    });
+    respond(&req, r)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgencyView {
+    pub code: String,
+    pub name_vi: String,
+    pub name_en: String,
+    pub kind: String,
+}
+
+/// Agencies (departments and others), for account forms and plan reporting.
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "users", responses((status = 200, body = Vec<AgencyView>), (status = 401, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn agencies(State(state): State<AppState>, req: Req) -> Response {
+    let r = match req.ctx.user() {
+        Ok(_) => state
+            .store
+            .agencies()
+            .await
+            .map(|a| {
+                a.into_iter()
+                    .map(|a| AgencyView { code: a.code, name_vi: a.name_vi, name_en: a.name_en, kind: a.kind })
+                    .collect::<Vec<_>>()
+            })
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
     respond(&req, r)
 }
 
@@ -460,7 +527,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
-    paths(session_create, session_delete, me, communes, commune, users_list, users_create, users_disable, users_enable,
+    paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
           users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, audit_search, audit_verify),
     components(schemas(ErrorBody)),
     modifiers(&Security),

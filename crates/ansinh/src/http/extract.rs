@@ -118,8 +118,13 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
         let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
         let rid = req.extensions().get::<RequestId>().cloned().unwrap_or(RequestId("-".into()));
         if !is_form(&req) {
-            let e = AppError::Invalid("expected a form (application/x-www-form-urlencoded)".into());
-            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, e.message(lang)).into_response());
+            let e = AppError::denied(
+                "yêu cầu phải gửi dưới dạng biểu mẫu (application/x-www-form-urlencoded)",
+                "expected a form (application/x-www-form-urlencoded)",
+            );
+            let mut res = crate::http::ui::error_page(&e, &rid, lang);
+            *res.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return Err(res);
         }
         let bytes = Bytes::from_request(req, state)
             .await

@@ -180,7 +180,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     let principal = if let Some(t) = &bearer {
         match auth::from_token(&state.store, &state.policy, t).await {
             Ok(Some(p)) => Some(p),
-            Ok(None) => return api_error(&AppError::Unauthenticated, lang, &rid),
+            Ok(None) => return fail(AppError::Unauthenticated),
             Err(e) => return fail(e),
         }
     } else if let Some(t) = &session_token {
@@ -218,7 +218,9 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
                 .or_else(|| extract::FormData::parse(&bytes).get("_csrf").map(str::to_string));
-            if sent.is_none() || sent != p.csrf_token {
+            let ok =
+                matches!((&sent, &p.csrf_token), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
+            if !ok {
                 return fail(AppError::Csrf);
             }
         } else if is_login(&method, &path) {
@@ -237,7 +239,22 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     };
 
     let must_change = principal.as_ref().is_some_and(|p| p.must_change_password && p.session_hash.is_some());
-    let ip = connect.map(|ConnectInfo(a)| a.ip().to_string());
+    let peer = connect.map(|ConnectInfo(a)| a.ip().to_string());
+    // Behind a reverse proxy the socket's peer is the proxy: trust its X-Forwarded-For
+    // only when configured to (a client could send the header itself otherwise).
+    let forwarded = state
+        .trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_string())
+        .filter(|v| v.parse::<std::net::IpAddr>().is_ok());
+    let ip = forwarded.or(peer);
+    // With a temporary password only the password change (and logout) are allowed.
+    if must_change && is_api && !matches!(path.as_str(), "/api/v1/account/password" | "/api/v1/session" | "/api/v1/me")
+    {
+        return api_error(&AppError::Forbidden("the temporary password must be changed first".into()), lang, &rid);
+    }
     let mut req = req;
     req.extensions_mut().insert(Ctx { principal, ip, request_id: Some(rid.0.clone()), operator: false });
     // A temporary password must be replaced before anything else is done in the UI.
@@ -277,6 +294,11 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     state.metrics.db_up.set(i64::from(state.store.ping().await.is_ok()));
     let body = state.metrics.render(state.started.elapsed().as_secs() as i64);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
+}
+
+/// Compares secrets without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `Set-Cookie` for a session (or its removal when `value` is empty).

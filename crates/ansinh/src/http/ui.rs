@@ -223,9 +223,14 @@ pub struct LoginQuery {
     pub lang: Option<String>,
 }
 
-/// Only local paths are followed after login (no open redirect).
+/// Only local paths are followed after login (no open redirect). Browsers drop tabs and
+/// newlines inside URLs (`/\t/evil` becomes `//evil`), so any control character, a
+/// backslash or a second leading slash sends the user home instead.
 fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.chars().any(|c| c.is_control() || c == '\\' || c.is_whitespace());
+    if ok {
         next.to_string()
     } else {
         "/home".to_string()
@@ -400,6 +405,10 @@ struct UsersPage {
     total: i64,
     rows: Vec<UserRowView>,
     can_manage: bool,
+    page: i64,
+    pages: i64,
+    prev_url: String,
+    next_url: String,
 }
 
 #[derive(Template)]
@@ -445,7 +454,7 @@ async fn users_page(
         role: q.role.clone().filter(|s| !s.is_empty()),
         include_disabled: q.include_disabled.is_some(),
     };
-    let list = match users::list(&state.store, &req.ctx, &filter, store::Page::new(q.page, Some(200))).await {
+    let list = match users::list(&state.store, &req.ctx, &filter, store::Page::new(q.page, Some(100))).await {
         Ok(l) => l,
         Err(e) => return fail(e, req),
     };
@@ -460,7 +469,26 @@ async fn users_page(
         .filter(|r| r.staff)
         .map(|r| (r.code.clone(), if req.lang == Lang::Vi { r.name_vi.clone() } else { r.name_en.clone() }))
         .collect();
+    let pages = ((list.total + list.per_page - 1) / list.per_page).max(1);
+    let url_for = |p: i64| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        if let Some(v) = q.q.as_deref().filter(|v| !v.is_empty()) {
+            s.append_pair("q", v);
+        }
+        if let Some(v) = q.role.as_deref().filter(|v| !v.is_empty()) {
+            s.append_pair("role", v);
+        }
+        if q.include_disabled.is_some() {
+            s.append_pair("include_disabled", "1");
+        }
+        s.append_pair("page", &p.to_string());
+        format!("/users?{}", s.finish())
+    };
     let page = UsersPage {
+        page: list.page,
+        pages,
+        prev_url: url_for(list.page - 1),
+        next_url: url_for(list.page + 1),
         l: layout(state, req),
         notice,
         error,
@@ -527,25 +555,7 @@ pub async fn users_action(
             users::set_disabled(&state.store, &req.ctx, id, action == "disable").await.map(|u| (u, None))
         }
         "reset-password" => match users::reset_password(&state.store, &req.ctx, id).await {
-            Ok(t) => match state.store.user_by_id(id).await {
-                Ok(Some(u)) => Ok((
-                    users::UserView {
-                        id: u.id,
-                        username: u.username,
-                        full_name: u.full_name,
-                        role: u.role_code,
-                        agency: u.agency_code,
-                        communes: Vec::new(),
-                        disabled: u.disabled,
-                        must_change_password: true,
-                        locked: false,
-                        created_at: u.created_at,
-                    },
-                    Some(t),
-                )),
-                Ok(None) => Err(AppError::NotFound(format!("user {id}"))),
-                Err(e) => Err(e.into()),
-            },
+            Ok(t) => users::get(&state.store, id).await.map(|u| (u, Some(t))),
             Err(e) => Err(e),
         },
         _ => Err(AppError::NotFound(req.path.clone())),
@@ -564,7 +574,7 @@ pub async fn users_action(
             };
             users_page(&state, &req, &UsersQuery::default(), notice, String::new(), StatusCode::OK).await
         }
-        Err(e @ AppError::Refused(_)) => {
+        Err(e @ AppError::Denied { .. }) => {
             let msg = e.message(req.lang);
             users_page(&state, &req, &UsersQuery::default(), String::new(), msg, StatusCode::CONFLICT).await
         }
@@ -739,21 +749,27 @@ struct AuditPage {
 /// Turns the page's filter (dates as dd/mm/yyyy) into the store's filter.
 pub fn audit_filter(q: &AuditQuery) -> Result<store::AuditFilter, AppError> {
     let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-    let date = |field: &'static str, s: &str| -> Result<Option<String>, AppError> {
+    let date = |field: &'static str, s: &str| -> Result<Option<chrono::NaiveDate>, AppError> {
         match opt(s) {
             None => Ok(None),
             Some(s) => domain::calendar::parse_date(&s)
-                .map(|d| Some(d.format("%Y-%m-%d").to_string()))
+                .map(Some)
                 .map_err(|e| AppError::field(field, format!("ngày không hợp lệ: {e}"), e.to_string())),
         }
     };
+    // Days are Vietnam's (UTC+7); stored times are UTC.
+    let start_utc = |d: chrono::NaiveDate| {
+        d.and_hms_opt(0, 0, 0).map(|t| store::time_text((t - chrono::Duration::hours(7)).and_utc()))
+    };
+    let from = date("from", &q.from)?.and_then(start_utc);
+    let to = date("to", &q.to)?.and_then(|d| d.succ_opt()).and_then(start_utc);
     Ok(store::AuditFilter {
         actor: opt(&q.actor),
         action: opt(&q.action),
         entity_type: opt(&q.entity_type),
         entity_id: opt(&q.entity_id),
-        from: date("from", &q.from)?,
-        to: date("to", &q.to)?,
+        from,
+        to,
     })
 }
 

@@ -136,26 +136,35 @@ pub async fn login(
     }
     let username = username.trim();
     let mut fail = ctx.audit("auth.login_failed", "user", None);
-    fail.actor = if username.is_empty() { "anonymous".into() } else { username.chars().take(64).collect() };
+    fail.actor = "anonymous".into();
     let Some(user) = store.user_by_username(username).await? else {
         let _ = verify_password(dummy_hash(), password);
         throttle.record_failure(&ip);
-        fail.detail = Some("unknown user".into());
+        // What was typed is recorded only when it looks like a username: people type
+        // passwords into the wrong field.
+        let looks_like_username = (1..=32).contains(&username.len())
+            && username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        fail.detail =
+            Some(if looks_like_username { format!("unknown user '{username}'") } else { "unknown user".into() });
         store.audit_append(&fail).await?;
         return Err(AppError::BadCredentials);
     };
+    fail.actor = user.username.clone();
     fail.actor_user_id = Some(user.id);
     fail.entity_id = Some(user.id.to_string());
     let now = Utc::now();
     if let Some(until) = user.locked_until.as_deref().and_then(parse_time) {
         if until > now {
+            let _ = verify_password(dummy_hash(), password);
             throttle.record_failure(&ip);
             fail.detail = Some("account locked".into());
             store.audit_append(&fail).await?;
             return Err(AppError::Locked(display_time(&store::time_text(until))));
         }
     }
-    if user.disabled || !verify_password(&user.password_hash, password) {
+    // verified even for a disabled account, so that timing does not tell it apart
+    let password_ok = verify_password(&user.password_hash, password);
+    if user.disabled || !password_ok {
         throttle.record_failure(&ip);
         if user.disabled {
             fail.detail = Some("account disabled".into());
@@ -163,7 +172,9 @@ pub async fn login(
         } else {
             fail.detail = Some("wrong password".into());
             let lock_until = store::time_text(now + LOCKOUT);
-            let n = store.record_login_failure(user.id, MAX_FAILED_LOGINS, &lock_until, &fail).await?;
+            let n = store
+                .record_login_failure(user.id, MAX_FAILED_LOGINS, &store::time_text(now), &lock_until, &fail)
+                .await?;
             if n >= MAX_FAILED_LOGINS {
                 return Err(AppError::Locked(display_time(&lock_until)));
             }
@@ -186,6 +197,7 @@ pub async fn login(
     ok.actor = user.username.clone();
     ok.actor_user_id = Some(user.id);
     store.create_session(&session, &ok).await?;
+    store.purge_expired_sessions(&store::time_text(now)).await?;
     Ok(NewSession { token, csrf, must_change_password: user.must_change_password })
 }
 

@@ -8,7 +8,8 @@ use std::collections::{BTreeSet, HashMap};
 use crate::error::AppError;
 
 /// Permission codes. The table `permissions` holds the same codes (a test checks it);
-/// `units.read` and `dashboards.read` are granted now and enforced by later modules.
+/// `units.read` and `dashboards.read` are granted now and enforced by later modules
+/// (plan monitoring); `registry.*` by the registry.
 #[allow(dead_code)]
 pub mod perm {
     pub const UNITS_READ: &str = "units.read";
@@ -19,7 +20,17 @@ pub mod perm {
     pub const AUDIT_READ: &str = "audit.read";
     pub const AUDIT_VERIFY: &str = "audit.verify";
     pub const TOKENS_OWN: &str = "tokens.own";
-    pub const ALL: [&str; 8] = [
+    pub const REGISTRY_READ: &str = "registry.read";
+    pub const REGISTRY_PROPOSE: &str = "registry.propose";
+    pub const REGISTRY_APPROVE: &str = "registry.approve";
+    pub const REGISTRY_IMPORT: &str = "registry.import";
+    pub const REGISTRY_SENSITIVE: &str = "registry.sensitive";
+    pub const ALL: [&str; 13] = [
+        REGISTRY_READ,
+        REGISTRY_PROPOSE,
+        REGISTRY_APPROVE,
+        REGISTRY_IMPORT,
+        REGISTRY_SENSITIVE,
         UNITS_READ,
         COMMUNE_WORKSPACE,
         DASHBOARDS_READ,

@@ -1,6 +1,6 @@
 //! Services: the application's operations, shared by the HTML pages, the JSON API and
 //! the CLI. Handlers parse input, call a service, and render its result; authorization
-//! (issue "web shell") will be enforced here, not in handlers.
+//! is enforced here (through `authz::Ctx`), not in handlers.
 
 pub mod audit;
 pub mod auth;
@@ -30,4 +30,6 @@ pub struct AppState {
     pub throttle: Arc<auth::Throttle>,
     /// Set the `Secure` flag on cookies (turn off only for plain-HTTP test setups).
     pub cookie_secure: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }

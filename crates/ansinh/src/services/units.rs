@@ -83,7 +83,11 @@ pub async fn province_overview(
     let query = query.map(str::trim).filter(|q| !q.is_empty()).map(str::to_string);
     if let Some(q) = &query {
         if q.chars().count() > MAX_QUERY_CHARS {
-            return Err(AppError::Invalid(format!("query: at most {MAX_QUERY_CHARS} characters")));
+            return Err(AppError::field(
+                "q",
+                format!("tối đa {MAX_QUERY_CHARS} ký tự"),
+                format!("at most {MAX_QUERY_CHARS} characters"),
+            ));
         }
     }
     let all = store.communes_of(province_code).await?;

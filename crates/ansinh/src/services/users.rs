@@ -134,6 +134,15 @@ pub async fn create(
     if matches!(role.code.as_str(), "agency_reporter" | "provincial_officer") && agency.is_none() {
         return Err(AppError::field("agency", "vai trò này phải thuộc một cơ quan", "this role needs an agency"));
     }
+    if let Some(a) = &agency {
+        if !store.agencies().await?.iter().any(|x| &x.code == a) {
+            return Err(AppError::field(
+                "agency",
+                format!("cơ quan '{a}' không tồn tại"),
+                format!("unknown agency '{a}'"),
+            ));
+        }
+    }
     for c in &communes {
         if store.commune(c).await?.is_none() {
             return Err(AppError::field(
@@ -180,7 +189,7 @@ pub async fn create(
     Ok(CreatedUser { user, temporary_password: temporary })
 }
 
-async fn get(store: &store::Store, id: i64) -> Result<UserView, AppError> {
+pub async fn get(store: &store::Store, id: i64) -> Result<UserView, AppError> {
     let u = store.user_by_id(id).await?.ok_or_else(|| AppError::NotFound(format!("user {id}")))?;
     view(store, u).await
 }
@@ -198,7 +207,10 @@ pub async fn list(store: &store::Store, ctx: &Ctx, f: &UserFilter, page: Page) -
 pub async fn set_disabled(store: &store::Store, ctx: &Ctx, id: i64, disabled: bool) -> Result<UserView, AppError> {
     if let Some(p) = ctx.authorize(perm::USERS_MANAGE)? {
         if p.user_id == id && disabled {
-            return Err(AppError::Refused("you cannot disable your own account".into()));
+            return Err(AppError::denied(
+                "không thể tự khóa tài khoản của chính mình",
+                "you cannot disable your own account",
+            ));
         }
     }
     let before = get(store, id).await?;
@@ -221,9 +233,13 @@ pub async fn reset_password(store: &store::Store, ctx: &Ctx, id: i64) -> Result<
     Ok(temp)
 }
 
-/// Changes the caller's own password (the current one is required).
+/// Changes the caller's own password (the current one is required). Only in a session
+/// opened with the password: an API token cannot change its owner's password.
 pub async fn change_own_password(store: &store::Store, ctx: &Ctx, current: &str, new: &str) -> Result<(), AppError> {
     let p = ctx.user()?;
+    if p.token_id.is_some() {
+        return Err(AppError::Forbidden("API tokens cannot change passwords".into()));
+    }
     let u = store.user_by_id(p.user_id).await?.ok_or(AppError::Unauthenticated)?;
     if !auth::verify_password(&u.password_hash, current) {
         return Err(AppError::field(
@@ -295,6 +311,10 @@ pub async fn tokens(store: &store::Store, ctx: &Ctx) -> Result<Vec<TokenView>, A
 
 pub async fn create_token(store: &store::Store, ctx: &Ctx, req: &CreateToken) -> Result<CreatedToken, AppError> {
     let p = ctx.require(perm::TOKENS_OWN)?;
+    // a token must not mint tokens: its expiry would limit nothing
+    if p.token_id.is_some() {
+        return Err(AppError::Forbidden("API tokens cannot create tokens".into()));
+    }
     let name = domain::text::clean_whitespace(&req.name);
     if name.is_empty() || name.chars().count() > 80 {
         return Err(AppError::field(

@@ -62,6 +62,7 @@ CREATE TABLE sessions (
     user_agent   TEXT
 );
 CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
 
 CREATE TABLE api_tokens (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -151,6 +152,6 @@ INSERT INTO role_permissions (role_code, permission_code) VALUES
   ('provincial_officer', 'dashboards.read'), ('provincial_officer', 'tokens.own'),
   ('commune_officer', 'units.read'), ('commune_officer', 'commune.workspace'), ('commune_officer', 'tokens.own'),
   ('agency_reporter', 'units.read'), ('agency_reporter', 'tokens.own'),
-  ('leader', 'units.read'), ('leader', 'dashboards.read'), ('leader', 'commune.workspace'),
+  ('leader', 'units.read'), ('leader', 'dashboards.read'),
   ('inspector', 'units.read'), ('inspector', 'commune.workspace'), ('inspector', 'dashboards.read'),
-  ('inspector', 'users.read'), ('inspector', 'audit.read'), ('inspector', 'audit.verify'), ('inspector', 'tokens.own');
+  ('inspector', 'users.read'), ('inspector', 'audit.read'), ('inspector', 'audit.verify');

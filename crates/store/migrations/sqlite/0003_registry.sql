@@ -163,5 +163,4 @@ INSERT INTO role_permissions (role_code, permission_code) VALUES
   ('commune_officer', 'registry.read'), ('commune_officer', 'registry.propose'), ('commune_officer', 'registry.sensitive'),
   ('provincial_officer', 'registry.read'), ('provincial_officer', 'registry.approve'), ('provincial_officer', 'registry.import'),
   ('provincial_officer', 'registry.sensitive'),
-  ('leader', 'registry.read'),
   ('inspector', 'registry.read'), ('inspector', 'registry.sensitive');
