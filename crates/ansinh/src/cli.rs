@@ -69,6 +69,12 @@ pub enum Command {
         /// Only create the demo database, then exit.
         #[arg(long)]
         no_serve: bool,
+        /// Number of synthetic persons in the registry (for benchmarks: 1000000).
+        #[arg(long, default_value_t = 20_000)]
+        persons: usize,
+        /// Seed of the synthetic data (same seed, same registry).
+        #[arg(long, default_value_t = 2024)]
+        seed: u64,
     },
     /// Apply the embedded database migrations and load reference data (administrative
     /// units: 34 provinces — tỉnh, thành phố — and 3,321 communes — xã, phường, đặc khu), then exit.

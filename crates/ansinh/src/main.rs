@@ -160,7 +160,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let store = setup::open_store(&url, &c, &g).await?;
             serve(listener, store, g, &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
         }
-        Command::Demo { serve: args, no_serve } => {
+        Command::Demo { serve: args, no_serve, persons, seed } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
             if c.database_url.source == Source::Default {
                 c.database_url.value = config::DEFAULT_DEMO_DATABASE_URL.to_string();
@@ -170,8 +170,12 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let g = setup::gazetteer()?;
             let listener = if *no_serve { None } else { Some(bind(c.bind.value).await?) };
             let store = setup::open_store(&url, &c, &g).await?;
-            match setup::prepare_demo(&store).await? {
-                DemoOutcome::Created => println!("demo database created: {url} (Tỉnh Đồng Nai, 95 communes)"),
+            let started = Instant::now();
+            match setup::prepare_demo(&store, &g, *persons, *seed).await? {
+                DemoOutcome::Created => println!(
+                    "demo database created: {url} (Tỉnh Đồng Nai, 95 communes, {persons} persons in {:.1} s)",
+                    started.elapsed().as_secs_f64()
+                ),
                 DemoOutcome::AlreadyPresent => println!("demo database already present: {url}"),
             }
             print!("{}", setup::demo_logins());

@@ -5,6 +5,8 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod demo_data;
+pub mod registry;
 pub mod setup;
 pub mod units;
 pub mod users;

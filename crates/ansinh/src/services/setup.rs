@@ -43,7 +43,7 @@ pub enum DemoOutcome {
 
 /// Creates the Đồng Nai demo database if absent. Refuses to put demo data into a
 /// database that already holds an installation that is not a demo.
-pub async fn prepare_demo(store: &Store) -> Result<DemoOutcome, AppError> {
+pub async fn prepare_demo(store: &Store, g: &Gazetteer, persons: usize, seed: u64) -> Result<DemoOutcome, AppError> {
     if store.get_meta(META_DEMO).await?.is_some() {
         return Ok(DemoOutcome::AlreadyPresent);
     }
@@ -65,6 +65,12 @@ pub async fn prepare_demo(store: &Store) -> Result<DemoOutcome, AppError> {
             password: Some(DEMO_PASSWORD.into()),
         };
         crate::services::users::create(store, &policy, &ctx, &req).await?;
+    }
+    if persons > 0 {
+        let batch = crate::services::demo_data::generate(g, DONG_NAI, persons, seed);
+        let mut audit = ctx.audit("registry.import", "person", None);
+        audit.detail = Some(format!("demo registry: {} persons, seed {seed}", batch.persons.len()));
+        store.insert_person_batch(&batch, &ctx.actor(), &audit).await?;
     }
     store.set_meta(META_PROVINCE, DONG_NAI).await?;
     store.set_meta(META_DEMO, DONG_NAI).await?;
@@ -138,21 +144,22 @@ mod tests {
     async fn demo_rules(backend: store::Backend) {
         let db = TestDb::new(backend).await;
         db.store.load_reference_data(&gazetteer().unwrap(), false).await.unwrap();
-        assert_eq!(prepare_demo(&db.store).await.unwrap(), DemoOutcome::Created);
+        assert_eq!(prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1).await.unwrap(), DemoOutcome::Created);
         let users = db.store.list_users(&store::UserFilter::default(), store::Page::default()).await.unwrap();
         assert_eq!(users.total, DEMO_USERS.len() as i64, "one demo user per staff role");
         let roles: std::collections::BTreeSet<String> = users.items.iter().map(|u| u.role_code.clone()).collect();
         let staff: std::collections::BTreeSet<String> =
             db.store.roles().await.unwrap().into_iter().filter(|r| r.staff).map(|r| r.code).collect();
         assert_eq!(roles, staff);
-        assert_eq!(prepare_demo(&db.store).await.unwrap(), DemoOutcome::AlreadyPresent);
+        assert_eq!(db.store.person_count().await.unwrap(), 300);
+        assert_eq!(prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1).await.unwrap(), DemoOutcome::AlreadyPresent);
         assert_eq!(installation_province(&db.store).await.unwrap(), DONG_NAI);
         db.finish().await;
 
         // a real installation is never turned into a demo
         let db = TestDb::new(backend).await;
         db.store.set_meta(META_PROVINCE, "79").await.unwrap();
-        let err = prepare_demo(&db.store).await.unwrap_err();
+        let err = prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1).await.unwrap_err();
         assert_eq!(err.code(), crate::error::code::REFUSED);
         assert!(err.to_string().contains("refusing to add demo data"), "{err}");
         assert_eq!(db.store.get_meta(META_DEMO).await.unwrap(), None, "nothing half-written");

@@ -1,0 +1,611 @@
+//! The social registry as officers use it: search within one's area, dossiers with
+//! sensitive fields only for those who need them (each such read audited), state as of a
+//! date, and maker-checker changes.
+
+use serde::{Deserialize, Serialize};
+use store::registry::{AsOf, ChangePayload, ChangeRequest, PersonPatch, PersonQuery, PersonRow, PersonSort};
+use store::{Page, Paged};
+
+use crate::error::AppError;
+use crate::services::authz::{perm, Ctx, Principal, Scope};
+
+/// A person as listed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PersonView {
+    pub id: i64,
+    pub personal_id: String,
+    pub full_name: String,
+    /// As recorded: `yyyy`, `yyyy-mm` or `yyyy-mm-dd`.
+    pub birth_date: String,
+    /// `dd/mm/yyyy`, `mm/yyyy` or `yyyy`.
+    pub birth_date_display: String,
+    pub sex: String,
+    pub ethnicity: String,
+    pub commune_code: String,
+    pub commune_name: String,
+    pub address_line: String,
+    pub legacy_address: Option<String>,
+    pub phone: Option<String>,
+    pub deceased_on: Option<String>,
+    pub status: String,
+    /// Merit categories (a–m, relative) and assistance groups (k1–k8) in force.
+    pub categories: Vec<String>,
+    pub version: i64,
+    pub valid_from: String,
+}
+
+pub fn view(g: &domain::Gazetteer, p: &PersonRow) -> PersonView {
+    let display =
+        domain::PartialDate::parse(&p.birth_date).map(|d| d.to_string()).unwrap_or_else(|_| p.birth_date.clone());
+    PersonView {
+        id: p.id,
+        personal_id: p.personal_id.clone(),
+        full_name: p.full_name.clone(),
+        birth_date: p.birth_date.clone(),
+        birth_date_display: display,
+        sex: p.sex.clone(),
+        ethnicity: p.ethnicity.clone(),
+        commune_code: p.commune_code.clone(),
+        commune_name: g.commune(&p.commune_code).map_or_else(|| p.commune_code.clone(), |c| c.name.clone()),
+        address_line: p.address_line.clone(),
+        legacy_address: p.legacy_address.clone(),
+        phone: p.phone.clone(),
+        deceased_on: p.deceased_on.clone(),
+        status: p.status.clone(),
+        categories: p.categories.split('|').filter(|c| !c.is_empty()).map(str::to_string).collect(),
+        version: p.version,
+        valid_from: p.valid_from.clone(),
+    }
+}
+
+/// Search parameters as the UI and API take them.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Personal ID (12 digits) or name, with or without diacritics.
+    pub q: Option<String>,
+    /// Commune code (5 digits).
+    pub commune: Option<String>,
+    /// Merit category (a … m, relative) or assistance group (k1 … k8).
+    pub category: Option<String>,
+    /// `living` or `deceased`.
+    pub status: Option<String>,
+    /// `name` (default), `commune` or `newest`.
+    pub sort: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+fn area(p: &Principal) -> Result<Option<Vec<String>>, AppError> {
+    match &p.scope {
+        Scope::Province => Ok(None),
+        Scope::Communes(c) => Ok(Some(c.iter().cloned().collect())),
+        Scope::Agency(_) | Scope::SelfOnly => Err(AppError::Forbidden("registry outside an area".into())),
+    }
+}
+
+pub fn query_of(s: &SearchParams, communes: Option<Vec<String>>) -> Result<PersonQuery, AppError> {
+    let sort = match s.sort.as_deref().unwrap_or("name") {
+        "name" | "" => PersonSort::Name,
+        "commune" => PersonSort::Commune,
+        "newest" => PersonSort::Newest,
+        other => {
+            return Err(AppError::field(
+                "sort",
+                format!("cách sắp xếp '{other}' không có"),
+                format!("unknown sort '{other}'"),
+            ))
+        }
+    };
+    if let Some(q) = &s.q {
+        if q.chars().count() > 100 {
+            return Err(AppError::field("q", "tối đa 100 ký tự", "at most 100 characters"));
+        }
+    }
+    Ok(PersonQuery {
+        q: s.q.clone().filter(|q| !q.trim().is_empty()),
+        communes,
+        commune: s.commune.clone().filter(|c| !c.is_empty()),
+        category: s.category.clone().filter(|c| !c.is_empty()),
+        status: s.status.clone().filter(|c| !c.is_empty()),
+        sort,
+    })
+}
+
+pub async fn search(
+    store: &store::Store,
+    g: &domain::Gazetteer,
+    ctx: &Ctx,
+    s: &SearchParams,
+) -> Result<Paged<PersonView>, AppError> {
+    let p = ctx.require(perm::REGISTRY_READ)?;
+    let q = query_of(s, area(p)?)?;
+    let found = store.search_persons(&q, Page::new(s.page, s.per_page)).await?;
+    Ok(Paged {
+        items: found.items.iter().map(|r| view(g, r)).collect(),
+        total: found.total,
+        page: found.page,
+        per_page: found.per_page,
+    })
+}
+
+/// All persons matching (for export), at most `limit`, within the caller's area.
+pub async fn export_rows(
+    store: &store::Store,
+    g: &domain::Gazetteer,
+    ctx: &Ctx,
+    s: &SearchParams,
+    limit: i64,
+) -> Result<Vec<PersonView>, AppError> {
+    let p = ctx.require(perm::REGISTRY_READ)?;
+    let q = query_of(s, area(p)?)?;
+    let mut out = Vec::new();
+    let mut page = Page { page: 1, per_page: Page::MAX_PER_PAGE };
+    loop {
+        let r = store.search_persons(&q, page).await?;
+        let n = r.items.len();
+        out.extend(r.items.iter().map(|p| view(g, p)));
+        if n < page.per_page as usize || out.len() as i64 >= limit {
+            break;
+        }
+        page.page += 1;
+    }
+    out.truncate(limit as usize);
+    let mut a = ctx.audit("registry.export", "person", None);
+    a.detail = Some(format!("{} rows, q={:?} commune={:?} category={:?}", out.len(), s.q, s.commune, s.category));
+    store.audit_append(&a).await?;
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MeritView {
+    pub id: i64,
+    pub category: String,
+    pub decision_no: String,
+    pub decision_date: String,
+    pub issuer: String,
+    /// Sensitive: body-injury rate (%), only with `registry.sensitive`.
+    pub injury_rate: Option<i64>,
+    pub type_b: bool,
+    pub especially_severe: bool,
+    pub martyrs_count: Option<i64>,
+    pub relation: Option<String>,
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AssistanceView {
+    pub id: i64,
+    pub group_code: String,
+    /// Sensitive.
+    pub disability_level: Option<String>,
+    pub single_parent: bool,
+    /// Sensitive: shown only with `registry.sensitive`; otherwise always false.
+    pub hiv: Option<bool>,
+    pub decision_no: String,
+    pub decision_date: String,
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    pub method: String,
+    pub bank_name: Option<String>,
+    /// Sensitive: the full number only with `registry.sensitive`, else the last 4 digits.
+    pub account_no: Option<String>,
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RelativeView {
+    pub person_id: i64,
+    pub full_name: String,
+    /// The other person's relation to this one (father, mother, spouse, child, foster_carer).
+    pub relation: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct VersionView {
+    pub version: i64,
+    pub valid_from: String,
+    pub valid_to: Option<String>,
+    pub recorded_at: String,
+    pub recorded_by: String,
+    pub reason: String,
+    pub full_name: String,
+    pub address_line: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ChangeView {
+    pub id: i64,
+    pub kind: String,
+    pub person_id: Option<i64>,
+    pub commune_code: String,
+    pub reason: String,
+    pub status: String,
+    pub proposed_by: String,
+    pub proposed_at: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<String>,
+    pub decision_reason: Option<String>,
+    /// What would change, readable.
+    pub summary: String,
+}
+
+pub fn change_view(c: &ChangeRequest) -> ChangeView {
+    let summary = match serde_json::from_str::<ChangePayload>(&c.payload) {
+        Ok(ChangePayload::UpdatePerson { patch, valid_from }) => {
+            let mut parts = Vec::new();
+            if let Some(v) = &patch.full_name {
+                parts.push(format!("họ tên → {v}"));
+            }
+            if let Some(v) = &patch.address_line {
+                parts.push(format!("địa chỉ → {v}"));
+            }
+            if let Some(v) = &patch.commune_code {
+                parts.push(format!("xã → {v}"));
+            }
+            if let Some(v) = &patch.phone {
+                parts.push(format!("điện thoại → {v}"));
+            }
+            if let Some(v) = &patch.deceased_on {
+                parts.push(format!("từ trần ngày {v}"));
+            }
+            if let Some(v) = &patch.ethnicity {
+                parts.push(format!("dân tộc → {v}"));
+            }
+            format!("{} (từ {valid_from})", parts.join("; "))
+        }
+        Ok(ChangePayload::CreatePerson { person, .. }) => {
+            format!("hồ sơ mới: {} ({})", person.full_name, person.personal_id)
+        }
+        Ok(ChangePayload::AddMerit { record }) => format!("thêm diện người có công {}", record.category),
+        Ok(ChangePayload::AddAssistance { record }) => format!("thêm diện bảo trợ {}", record.group_code),
+        Ok(ChangePayload::EndRecord { table, record_id, valid_to }) => {
+            format!("kết thúc {table} #{record_id} ngày {valid_to}")
+        }
+        Err(_) => String::new(),
+    };
+    ChangeView {
+        id: c.id,
+        kind: c.kind.clone(),
+        person_id: c.person_id,
+        commune_code: c.commune_code.clone(),
+        reason: c.reason.clone(),
+        status: c.status.clone(),
+        proposed_by: c.proposed_by.clone(),
+        proposed_at: c.proposed_at.clone(),
+        decided_by: c.decided_by.clone(),
+        decided_at: c.decided_at.clone(),
+        decision_reason: c.decision_reason.clone(),
+        summary,
+    }
+}
+
+/// Everything about one person, as their dossier shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Dossier {
+    pub person: PersonView,
+    pub household_code: Option<String>,
+    pub household_status: Option<String>,
+    pub household: Vec<PersonView>,
+    pub relatives: Vec<RelativeView>,
+    pub merit: Vec<MeritView>,
+    pub assistance: Vec<AssistanceView>,
+    pub payment: Vec<PaymentView>,
+    pub history: Vec<VersionView>,
+    pub changes: Vec<ChangeView>,
+    /// Whether sensitive fields are shown (and this read was audited).
+    pub sensitive_shown: bool,
+}
+
+async fn load_in_area(store: &store::Store, ctx: &Ctx, id: i64) -> Result<(PersonRow, Principal), AppError> {
+    let p = ctx.require(perm::REGISTRY_READ)?.clone();
+    let person = store.person(id).await?.ok_or_else(|| AppError::NotFound(format!("hồ sơ {id}")))?;
+    p.require_commune(&person.commune_code)?;
+    Ok((person, p))
+}
+
+pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id: i64) -> Result<Dossier, AppError> {
+    let (person, p) = load_in_area(store, ctx, id).await?;
+    let sensitive = p.can(perm::REGISTRY_SENSITIVE);
+    let (household_code, household_status, household) = match person.household_id {
+        Some(h) => match store.household(h).await? {
+            Some((hh, members, status)) => {
+                (Some(hh.code), status, members.iter().filter(|m| m.id != id).map(|m| view(g, m)).collect())
+            }
+            None => (None, None, Vec::new()),
+        },
+        None => (None, None, Vec::new()),
+    };
+    let mut relatives = Vec::new();
+    for r in store.relationships(id).await? {
+        let (other, relation) = if r.person_id == id {
+            (r.related_person_id, r.kind.clone())
+        } else {
+            // the inverse of "X is the child of Y" seen from Y
+            let inv = match r.kind.as_str() {
+                "child" => "parent",
+                "father" | "mother" => "child",
+                "foster_carer" => "fostered",
+                k => k,
+            };
+            (r.person_id, inv.to_string())
+        };
+        if let Some(o) = store.person(other).await? {
+            relatives.push(RelativeView { person_id: o.id, full_name: o.full_name, relation });
+        }
+    }
+    let merit_rows = store.merit_records(id).await?;
+    let assist_rows = store.assistance_records(id).await?;
+    let pay_rows = store.payment_methods(id).await?;
+    let mut sensitive_fields = Vec::new();
+    let merit = merit_rows
+        .iter()
+        .map(|m| {
+            if m.injury_rate.is_some() {
+                sensitive_fields.push("injury_rate");
+            }
+            MeritView {
+                id: m.id,
+                category: m.category.clone(),
+                decision_no: m.decision_no.clone(),
+                decision_date: m.decision_date.clone(),
+                issuer: m.issuer.clone(),
+                injury_rate: if sensitive { m.injury_rate } else { None },
+                type_b: m.type_b,
+                especially_severe: m.especially_severe,
+                martyrs_count: m.martyrs_count,
+                relation: m.relation.clone(),
+                valid_from: m.valid_from.clone(),
+                valid_to: m.valid_to.clone(),
+            }
+        })
+        .collect();
+    let assistance = assist_rows
+        .iter()
+        .map(|a| {
+            if a.disability_level.is_some() {
+                sensitive_fields.push("disability_level");
+            }
+            sensitive_fields.push("hiv");
+            AssistanceView {
+                id: a.id,
+                group_code: a.group_code.clone(),
+                disability_level: if sensitive { a.disability_level.clone() } else { None },
+                single_parent: a.single_parent,
+                hiv: if sensitive { Some(a.hiv) } else { None },
+                decision_no: a.decision_no.clone(),
+                decision_date: a.decision_date.clone(),
+                valid_from: a.valid_from.clone(),
+                valid_to: a.valid_to.clone(),
+            }
+        })
+        .collect();
+    let payment = pay_rows
+        .iter()
+        .map(|m| {
+            if m.account_no.is_some() {
+                sensitive_fields.push("account_no");
+            }
+            let masked = m.account_no.as_deref().map(|a| format!("•••• {}", &a[a.len().saturating_sub(4)..]));
+            PaymentView {
+                method: m.method.clone(),
+                bank_name: m.bank_name.clone(),
+                account_no: if sensitive { m.account_no.clone() } else { masked },
+                valid_from: m.valid_from.clone(),
+                valid_to: m.valid_to.clone(),
+            }
+        })
+        .collect();
+    let history = store
+        .person_versions(id)
+        .await?
+        .into_iter()
+        .map(|v| {
+            let snap: Option<PersonRow> = serde_json::from_str(&v.snapshot).ok();
+            VersionView {
+                version: v.version,
+                valid_from: v.valid_from,
+                valid_to: v.valid_to,
+                recorded_at: v.recorded_at,
+                recorded_by: v.recorded_by,
+                reason: v.reason,
+                full_name: snap.as_ref().map(|s| s.full_name.clone()).unwrap_or_default(),
+                address_line: snap.map(|s| s.address_line).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let changes = store
+        .change_requests(None, Some(id), None, Page::new(Some(1), Some(50)))
+        .await?
+        .items
+        .iter()
+        .map(change_view)
+        .collect();
+    sensitive_fields.sort_unstable();
+    sensitive_fields.dedup();
+    let sensitive_shown = sensitive && !sensitive_fields.is_empty();
+    if sensitive_shown {
+        let mut a = ctx.audit("person.read_sensitive", "person", Some(id.to_string()));
+        a.detail = Some(format!("fields: {}", sensitive_fields.join(", ")));
+        store.audit_append(&a).await?;
+    }
+    Ok(Dossier {
+        person: view(g, &person),
+        household_code,
+        household_status,
+        household,
+        relatives,
+        merit,
+        assistance,
+        payment,
+        history,
+        changes,
+        sensitive_shown,
+    })
+}
+
+/// The person's profile on a past date.
+pub async fn as_of(
+    store: &store::Store,
+    g: &domain::Gazetteer,
+    ctx: &Ctx,
+    id: i64,
+    date: &str,
+) -> Result<Option<PersonView>, AppError> {
+    load_in_area(store, ctx, id).await?;
+    let d = domain::calendar::parse_date(date)
+        .map_err(|e| AppError::field("date", format!("ngày không hợp lệ: {e}"), e.to_string()))?
+        .format("%Y-%m-%d")
+        .to_string();
+    Ok(match store.person_as_of(id, &d).await? {
+        Some(AsOf::Current(p)) => Some(view(g, &p)),
+        Some(AsOf::Earlier(v)) => serde_json::from_str::<PersonRow>(&v.snapshot).ok().map(|p| view(g, &p)),
+        _ => None,
+    })
+}
+
+/// A proposed profile change.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ProposeUpdate {
+    pub full_name: Option<String>,
+    pub address_line: Option<String>,
+    pub commune_code: Option<String>,
+    pub phone: Option<String>,
+    /// Date of death (dd/mm/yyyy or yyyy-mm-dd).
+    pub deceased_on: Option<String>,
+    pub ethnicity: Option<String>,
+    /// The date the change takes effect (dd/mm/yyyy or yyyy-mm-dd).
+    pub valid_from: String,
+    /// Why (required; kept in the history).
+    pub reason: String,
+}
+
+fn iso_date(field: &'static str, s: &str) -> Result<String, AppError> {
+    domain::calendar::parse_date(s)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|e| AppError::field(field, format!("ngày không hợp lệ: {e}"), e.to_string()))
+}
+
+/// A commune officer proposes a change to a dossier of their area.
+pub async fn propose_update(
+    store: &store::Store,
+    ctx: &Ctx,
+    id: i64,
+    req: &ProposeUpdate,
+) -> Result<ChangeView, AppError> {
+    let p = ctx.require(perm::REGISTRY_PROPOSE)?.clone();
+    let person = store.person(id).await?.ok_or_else(|| AppError::NotFound(format!("hồ sơ {id}")))?;
+    p.require_commune(&person.commune_code)?;
+    let clean = |v: &Option<String>| v.as_deref().map(domain::text::clean_whitespace).filter(|v| !v.is_empty());
+    let patch = PersonPatch {
+        full_name: clean(&req.full_name).map(|n| domain::text::normalize_name(&n)).filter(|n| n != &person.full_name),
+        address_line: clean(&req.address_line).filter(|a| a != &person.address_line),
+        commune_code: clean(&req.commune_code).filter(|c| c != &person.commune_code),
+        phone: clean(&req.phone).filter(|v| Some(v) != person.phone.as_ref()),
+        deceased_on: match clean(&req.deceased_on) {
+            Some(d) => Some(iso_date("deceased_on", &d)?),
+            None => None,
+        },
+        ethnicity: clean(&req.ethnicity).filter(|v| v != &person.ethnicity),
+    };
+    if patch == PersonPatch::default() {
+        return Err(AppError::field("full_name", "không có gì thay đổi", "nothing changes"));
+    }
+    if let Some(c) = &patch.commune_code {
+        if store.commune(c).await?.is_none() {
+            return Err(AppError::field(
+                "commune_code",
+                format!("mã xã {c} không tồn tại"),
+                format!("commune {c} does not exist"),
+            ));
+        }
+    }
+    let reason = domain::text::clean_whitespace(&req.reason);
+    if reason.is_empty() {
+        return Err(AppError::field("reason", "cần ghi lý do thay đổi", "a reason is required"));
+    }
+    let valid_from = iso_date("valid_from", &req.valid_from)?;
+    if valid_from.as_str() <= person.valid_from.as_str() {
+        return Err(AppError::field(
+            "valid_from",
+            format!(
+                "ngày hiệu lực phải sau {}",
+                domain::PartialDate::parse(&person.valid_from).map(|d| d.to_string()).unwrap_or_default()
+            ),
+            format!("must be after {}", person.valid_from),
+        ));
+    }
+    let payload = ChangePayload::UpdatePerson { patch, valid_from };
+    let audit = ctx.audit("change.propose", "change_request", None);
+    let cid = store.propose_change(Some(id), &person.commune_code, &payload, &reason, &p.username, &audit).await?;
+    let c = store.change_request(cid).await?.ok_or_else(|| AppError::Internal("change vanished".into()))?;
+    Ok(change_view(&c))
+}
+
+/// Pending (or other) change requests: checkers see the province, makers their area.
+pub async fn changes(
+    store: &store::Store,
+    ctx: &Ctx,
+    status: Option<&str>,
+    page: Page,
+) -> Result<Paged<ChangeView>, AppError> {
+    let p = ctx.user()?;
+    if !p.can(perm::REGISTRY_APPROVE) && !p.can(perm::REGISTRY_PROPOSE) && !p.can(perm::REGISTRY_READ) {
+        return Err(AppError::Forbidden(format!("permission {}", perm::REGISTRY_READ)));
+    }
+    let communes = area(p)?;
+    let r = store.change_requests(status, None, communes.as_deref(), page).await?;
+    Ok(Paged { items: r.items.iter().map(change_view).collect(), total: r.total, page: r.page, per_page: r.per_page })
+}
+
+/// A checker approves or rejects; the maker cannot decide their own proposal.
+pub async fn decide(
+    store: &store::Store,
+    ctx: &Ctx,
+    id: i64,
+    approve: bool,
+    reason: &str,
+) -> Result<ChangeView, AppError> {
+    let p = ctx.require(perm::REGISTRY_APPROVE)?.clone();
+    let c = store.change_request(id).await?.ok_or_else(|| AppError::NotFound(format!("đề nghị {id}")))?;
+    p.require_commune(&c.commune_code)?;
+    if c.proposed_by == p.username {
+        return Err(AppError::denied(
+            "người đề nghị không được tự duyệt đề nghị của mình",
+            "the maker cannot decide their own proposal",
+        ));
+    }
+    if c.status != "pending" {
+        return Err(AppError::denied(
+            format!("đề nghị {id} đã được xử lý"),
+            format!("change request {id} is already {}", c.status),
+        ));
+    }
+    let reason = domain::text::clean_whitespace(reason);
+    if !approve && reason.is_empty() {
+        return Err(AppError::field("reason", "từ chối phải nêu lý do", "a rejection needs a reason"));
+    }
+    let mut audit =
+        ctx.audit(if approve { "change.approve" } else { "change.reject" }, "change_request", Some(id.to_string()));
+    audit.after = Some(c.payload.clone());
+    audit.detail = Some(reason.clone());
+    if approve {
+        store.approve_change(id, &p.username, &reason, &audit).await.map_err(|e| match e {
+            store::StoreError::Invalid(m) => AppError::denied(m.clone(), m),
+            other => other.into(),
+        })?;
+    } else if !store.reject_change(id, &p.username, &reason, &audit).await? {
+        return Err(AppError::denied(
+            format!("đề nghị {id} đã được xử lý"),
+            format!("change request {id} is already decided"),
+        ));
+    }
+    let c = store.change_request(id).await?.ok_or_else(|| AppError::Internal("change vanished".into()))?;
+    Ok(change_view(&c))
+}
