@@ -46,6 +46,14 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Registry name search: Q realistic queries against an existing registry (e.g. made by
+    /// `ansinh demo --no-serve --persons 1000000`), province-wide and commune-scoped.
+    Search {
+        #[arg(long)]
+        database_url: String,
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+    },
     /// GET the given paths of a running server with C concurrent clients for N requests each.
     Http {
         /// Log in first (USER:PASSWORD) and send the session cookie.
@@ -276,6 +284,71 @@ async fn audit(url: &str, entries: usize, concurrency: usize) {
     store.close().await;
 }
 
+async fn search(url: &str, queries: usize) {
+    use store::registry::{PersonQuery, PersonSort};
+    let url = DatabaseUrl::parse(url).unwrap();
+    let store = Store::connect(&url, &StoreOptions::default()).await.unwrap();
+    let n = store.person_count().await.unwrap();
+    assert!(n > 0, "the registry is empty: run ansinh demo --no-serve --persons N first");
+    // sample real names and communes, then type them the ways officers do
+    let sample: Vec<(String, String)> = match &store {
+        Store::Sqlite(p) => sqlx::query_as("SELECT full_name, commune_code FROM persons WHERE id % 997 = 0 LIMIT 5000")
+            .fetch_all(p)
+            .await
+            .unwrap(),
+        Store::Postgres(p) => {
+            sqlx::query_as("SELECT full_name, commune_code FROM persons WHERE id % 997 = 0 LIMIT 5000")
+                .fetch_all(p)
+                .await
+                .unwrap()
+        }
+    };
+    let mut rng = Lcg(7);
+    let mut kinds: Vec<(&str, Vec<Duration>)> = vec![
+        ("full name, no diacritics", vec![]),
+        ("given name only", vec![]),
+        ("family + middle (prefix)", vec![]),
+        ("words in any order", vec![]),
+        ("full name, within one commune", vec![]),
+    ];
+    let mut hits = 0usize;
+    for i in 0..queries {
+        let (name, commune) = &sample[(rng.next() as usize) % sample.len()];
+        let key = domain::text::search_key(name);
+        let words: Vec<&str> = key.split(' ').collect();
+        let kind = i % kinds.len();
+        let (q, communes) = match kind {
+            0 => (key.clone(), None),
+            1 => (words.last().unwrap().to_string(), None),
+            2 => (words[..words.len().saturating_sub(1).max(1)].join(" "), None),
+            3 => (format!("{} {}", words.last().unwrap(), words[0]), None),
+            _ => (key.clone(), Some(vec![commune.clone()])),
+        };
+        let query = PersonQuery { q: Some(q), communes, sort: PersonSort::Name, ..Default::default() };
+        let t = Instant::now();
+        let r = store.search_persons(&query, store::Page::new(Some(1), Some(50))).await.unwrap();
+        kinds[kind].1.push(t.elapsed());
+        hits += usize::from(r.total > 0);
+    }
+    println!("registry name search on {} with {n} persons, {queries} queries, page of 50", store.backend().name());
+    let mut all: Vec<Duration> = Vec::new();
+    for (label, mut lat) in kinds {
+        lat.sort();
+        let p = |q: f64| lat[((lat.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+        println!("  {label:<32} p50 {:>7.2} ms  p95 {:>7.2} ms  max {:>7.2} ms", p(0.5), p(0.95), p(1.0));
+        all.extend(lat);
+    }
+    all.sort();
+    let p = |q: f64| all[((all.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+    println!(
+        "  {:<32} p50 {:>7.2} ms  p95 {:>7.2} ms  ({hits} of {queries} found someone)",
+        "all queries",
+        p(0.5),
+        p(0.95)
+    );
+    store.close().await;
+}
+
 /// Logs in through the API and returns (cookie, csrf).
 fn login(base: &str, user_pass: &str) -> String {
     let (u, p) = user_pass.split_once(':').expect("--login USER:PASSWORD");
@@ -337,6 +410,10 @@ fn main() {
         Cmd::Reference { database_url, rounds } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
             rt.block_on(reference(&database_url, rounds));
+        }
+        Cmd::Search { database_url, queries } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(search(&database_url, queries));
         }
         Cmd::Audit { database_url, entries, concurrency } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();

@@ -641,11 +641,18 @@ impl Store {
     pub async fn search_persons(&self, s: &PersonQuery, page: Page) -> Result<Paged<PersonRow>> {
         let q = s.q.as_deref().map(domain::text::search_key).filter(|q| !q.is_empty());
         let by_id = q.as_deref().filter(|q| q.len() == 12 && q.chars().all(|c| c.is_ascii_digit())).map(str::to_string);
-        // modes: 0 = no text, 1 = id, 2 = prefix (name or given), 3 = words anywhere
+        // modes, tried in turn until one finds someone: 0 = no text, 1 = personal ID,
+        // 2 = prefix of the full name, 4 = prefix of the name given name first,
+        // 3 = all words anywhere. Each of 2 and 4 is one index range walked in order, so
+        // a page costs the same whether 10 or 100,000 persons match.
+        // Modes, tried in turn until one finds someone: 0 = no text, 1 = personal ID,
+        // 2 = prefix of the full name, 4 = prefix of the name given name first,
+        // 3 = all words anywhere. Modes 2 and 4 walk one index range in order, so a page
+        // costs the same whether 10 or 100,000 persons match.
         let modes: Vec<u8> = match (&q, &by_id) {
             (None, _) => vec![0],
             (Some(_), Some(_)) => vec![1],
-            (Some(_), None) => vec![2, 3],
+            (Some(_), None) => vec![2, 4, 3],
         };
         let mut result = Paged { items: Vec::new(), total: 0, page: page.page, per_page: page.per_page };
         for mode in modes {
@@ -657,19 +664,15 @@ impl Store {
                         1 => {
                             qb.push(" AND personal_id = ").push_bind(by_id.clone().unwrap_or_default());
                         }
-                        2 => {
+                        2 | 4 => {
                             let k = q.clone().unwrap_or_default();
-                            // prefix ranges: [k, k + U+FFFF) on both keys, index-backed
+                            // a prefix as a range [k, k + U+FFFF): index-backed on both backends
                             let hi = format!("{k}\u{ffff}");
-                            qb.push(" AND ((name_key >= ")
-                                .push_bind(k.clone())
-                                .push(" AND name_key < ")
-                                .push_bind(hi.clone());
-                            qb.push(") OR (given_key >= ")
+                            let col = if mode == 2 { "name_key" } else { "given_key" };
+                            qb.push(format!(" AND {col} >= "))
                                 .push_bind(k)
-                                .push(" AND given_key < ")
-                                .push_bind(hi)
-                                .push("))");
+                                .push(format!(" AND {col} < "))
+                                .push_bind(hi);
                         }
                         3 => {
                             for w in q.as_deref().unwrap_or("").split(' ') {
@@ -702,6 +705,7 @@ impl Store {
                 }};
             }
             let order = match s.sort {
+                PersonSort::Name if mode == 4 => " ORDER BY given_key, id",
                 PersonSort::Name => " ORDER BY name_key, id",
                 PersonSort::Commune => " ORDER BY commune_code, name_key, id",
                 PersonSort::Newest => " ORDER BY id DESC",

@@ -43,7 +43,11 @@ pub(crate) async fn open(path: &Path, opts: &StoreOptions) -> Result<SqlitePool>
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(opts.sqlite_busy_timeout);
+        .busy_timeout(opts.sqlite_busy_timeout)
+        // 64 MiB page cache per connection (the default 2 MiB makes index maintenance of
+        // a million-row registry spill to disk); temporary sort tables in memory.
+        .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory");
     let pool =
         SqlitePoolOptions::new().max_connections(4).connect_with(connect).await.map_err(|e| classify(e, Some(path)))?;
     // Touch the schema so that a damaged file fails here, at start, not on first use.

@@ -329,30 +329,22 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
     batch
 }
 
-/// Renames a personal ID everywhere in the batch.
-fn rename(batch: &mut PersonBatch, old: &str, new: &str) {
-    for (p, _) in batch.merits.iter_mut() {
-        if p == old {
-            *p = new.to_string();
-        }
+/// Renames personal IDs everywhere in the batch, in one pass.
+fn rename(batch: &mut PersonBatch, renamed: &std::collections::HashMap<String, String>) {
+    if renamed.is_empty() {
+        return;
     }
-    for (p, _) in batch.assistance.iter_mut() {
-        if p == old {
-            *p = new.to_string();
+    let fix = |p: &mut String| {
+        if let Some(n) = renamed.get(p.as_str()) {
+            *p = n.clone();
         }
-    }
-    for (p, _) in batch.payments.iter_mut() {
-        if p == old {
-            *p = new.to_string();
-        }
-    }
+    };
+    batch.merits.iter_mut().for_each(|(p, _)| fix(p));
+    batch.assistance.iter_mut().for_each(|(p, _)| fix(p));
+    batch.payments.iter_mut().for_each(|(p, _)| fix(p));
     for (a, b, _) in batch.relationships.iter_mut() {
-        if a == old {
-            *a = new.to_string();
-        }
-        if b == old {
-            *b = new.to_string();
-        }
+        fix(a);
+        fix(b);
     }
 }
 
@@ -363,6 +355,8 @@ fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng) {
         return;
     }
     let k = (n / 1000).max(1);
+    let mut taken: HashSet<String> = batch.persons.iter().map(|p| p.personal_id.clone()).collect();
+    let mut renamed = std::collections::HashMap::new();
     for _ in 0..k {
         // ID inconsistent with the recorded birth year
         let p = &mut batch.persons[rng.below(n as u64) as usize];
@@ -376,14 +370,15 @@ fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng) {
         if p.deceased_on.is_none() && p.personal_id.as_bytes()[3] <= b'1' {
             let old = p.personal_id.clone();
             let new = format!("{}05{}", &old[..4], &old[6..]);
-            if batch.persons.iter().all(|q| q.personal_id != new) {
+            if taken.insert(new.clone()) {
                 let p = &mut batch.persons[idx];
                 p.birth_date = "1905".into();
                 p.personal_id = new.clone();
-                rename(batch, &old, &new);
+                renamed.insert(old, new);
             }
         }
     }
+    rename(batch, &renamed);
     // one bank account shared by unrelated beneficiaries
     let banked: Vec<usize> =
         batch.payments.iter().enumerate().filter(|(_, (_, p))| p.method == "bank").map(|(i, _)| i).collect();

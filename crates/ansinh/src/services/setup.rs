@@ -67,7 +67,9 @@ pub async fn prepare_demo(store: &Store, g: &Gazetteer, persons: usize, seed: u6
         crate::services::users::create(store, &policy, &ctx, &req).await?;
     }
     if persons > 0 {
+        let t = std::time::Instant::now();
         let batch = crate::services::demo_data::generate(g, DONG_NAI, persons, seed);
+        tracing::info!(persons = batch.persons.len(), ms = t.elapsed().as_millis() as u64, "demo registry generated");
         let mut audit = ctx.audit("registry.import", "person", None);
         audit.detail = Some(format!("demo registry: {} persons, seed {seed}", batch.persons.len()));
         store.insert_person_batch(&batch, &ctx.actor(), &audit).await?;
