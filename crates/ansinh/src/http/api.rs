@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::http::extract::{ApiJson, Req};
 use crate::http::session_cookie;
 use crate::services::authz::Scope;
-use crate::services::{audit as audit_svc, auth, units, users, AppState};
+use crate::services::{audit as audit_svc, auth, registry, units, users, AppState};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -33,6 +33,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/account/password", post(account_password))
         .route("/api/v1/tokens", get(tokens_list).post(tokens_create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens_revoke))
+        .route("/api/v1/persons", get(persons_search))
+        .route("/api/v1/persons/{id}", get(person_dossier))
+        .route("/api/v1/persons/{id}/as-of", get(person_as_of))
+        .route("/api/v1/persons/{id}/changes", post(person_propose))
+        .route("/api/v1/changes", get(changes_list))
+        .route("/api/v1/changes/{id}/approve", post(change_approve))
+        .route("/api/v1/changes/{id}/reject", post(change_reject))
         .route("/api/v1/audit", get(audit_search))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
@@ -398,6 +405,140 @@ pub async fn tokens_revoke(State(state): State<AppState>, req: Req, Path(id): Pa
     }
 }
 
+// ---------- registry ----------
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonPage {
+    pub items: Vec<registry::PersonView>,
+    /// Counted up to 10,001; more means "more than 10,000".
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Search the registry within the caller's area (personal ID or name, diacritics optional).
+#[utoipa::path(get, path = "/api/v1/persons", tag = "registry", params(registry::SearchParams),
+    responses((status = 200, body = PersonPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn persons_search(
+    State(state): State<AppState>,
+    req: Req,
+    Query(s): Query<registry::SearchParams>,
+) -> Response {
+    let r = registry::search(&state.store, &state.gazetteer, &req.ctx, &s).await.map(|p| PersonPage {
+        items: p.items,
+        total: p.total,
+        page: p.page,
+        per_page: p.per_page,
+    });
+    respond(&req, r)
+}
+
+/// A dossier. Sensitive fields only with `registry.sensitive`; such reads are audited.
+#[utoipa::path(get, path = "/api/v1/persons/{id}", tag = "registry", params(("id" = i64, Path)),
+    responses((status = 200, body = registry::Dossier), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn person_dossier(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    respond(&req, registry::dossier(&state.store, &state.gazetteer, &req.ctx, id).await)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOfQuery {
+    /// dd/mm/yyyy or yyyy-mm-dd
+    pub date: String,
+}
+
+/// The person's profile as it was on a date (null when not yet registered then).
+#[utoipa::path(get, path = "/api/v1/persons/{id}/as-of", tag = "registry", params(("id" = i64, Path), AsOfQuery),
+    responses((status = 200, body = Option<registry::PersonView>), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn person_as_of(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    Query(q): Query<AsOfQuery>,
+) -> Response {
+    respond(&req, registry::as_of(&state.store, &state.gazetteer, &req.ctx, id, &q.date).await)
+}
+
+/// Propose a change to a dossier (maker); it takes effect when approved.
+#[utoipa::path(post, path = "/api/v1/persons/{id}/changes", tag = "registry", params(("id" = i64, Path)), request_body = registry::ProposeUpdate,
+    responses((status = 201, body = registry::ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn person_propose(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<registry::ProposeUpdate>,
+) -> Response {
+    match registry::propose_update(&state.store, &req.ctx, id, &body).await {
+        Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// `pending` (default), `approved` or `rejected`.
+    pub status: Option<String>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ChangePage {
+    pub items: Vec<registry::ChangeView>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Change requests within the caller's area.
+#[utoipa::path(get, path = "/api/v1/changes", tag = "registry", params(ChangesQuery),
+    responses((status = 200, body = ChangePage), (status = 403, body = ErrorBody)), security(("bearer" = []), ("session" = [])))]
+pub async fn changes_list(State(state): State<AppState>, req: Req, Query(q): Query<ChangesQuery>) -> Response {
+    let status = q.status.as_deref().unwrap_or("pending");
+    let r = registry::changes(&state.store, &req.ctx, Some(status), store::Page::new(q.page, q.per_page))
+        .await
+        .map(|p| ChangePage { items: p.items, total: p.total, page: p.page, per_page: p.per_page });
+    respond(&req, r)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Decision {
+    /// Required to reject.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Approve a change request (checker; not the maker) — it takes effect now.
+#[utoipa::path(post, path = "/api/v1/changes/{id}/approve", tag = "registry", params(("id" = i64, Path)), request_body = Decision,
+    responses((status = 200, body = registry::ChangeView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn change_approve(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<Decision>,
+) -> Response {
+    respond(&req, registry::decide(&state.store, &req.ctx, id, true, &body.reason).await)
+}
+
+/// Reject a change request with a reason.
+#[utoipa::path(post, path = "/api/v1/changes/{id}/reject", tag = "registry", params(("id" = i64, Path)), request_body = Decision,
+    responses((status = 200, body = registry::ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn change_reject(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<Decision>,
+) -> Response {
+    respond(&req, registry::decide(&state.store, &req.ctx, id, false, &body.reason).await)
+}
+
 // ---------- audit ----------
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -528,11 +669,12 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
 #[openapi(
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
     paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
-          users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, audit_search, audit_verify),
+          users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, persons_search, person_dossier,
+          person_as_of, person_propose, changes_list, change_approve, change_reject, audit_search, audit_verify),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
-         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "audit", description = "Audit trail"))
+         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "audit", description = "Audit trail"))
 )]
 pub struct ApiDoc;
 
@@ -586,6 +728,9 @@ fn permission_of(path: &str, method: &str) -> &'static str {
         (_, "/api/v1/audit") => perm::AUDIT_READ,
         (_, "/api/v1/audit/verify") => perm::AUDIT_VERIFY,
         (_, "/api/v1/communes/{code}") => perm::COMMUNE_WORKSPACE,
+        (_, "/api/v1/persons/{id}/changes") => perm::REGISTRY_PROPOSE,
+        (_, p) if p.starts_with("/api/v1/changes/") => perm::REGISTRY_APPROVE,
+        (_, p) if p.starts_with("/api/v1/persons") || p.starts_with("/api/v1/changes") => perm::REGISTRY_READ,
         _ => "",
     }
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod extract;
 pub mod i18n;
 pub mod metrics;
+pub mod registry_ui;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -54,6 +55,14 @@ pub fn router(state: AppState) -> Router {
         .route("/account/tokens/{id}/revoke", post(ui::tokens_revoke))
         .route("/audit", get(ui::audit))
         .route("/api/docs", get(ui::api_docs))
+        .route("/registry", get(registry_ui::search))
+        .route("/registry/persons", get(registry_ui::to_search))
+        .route("/registry/persons/{id}", get(registry_ui::dossier))
+        .route("/registry/persons/{id}/changes", post(registry_ui::propose))
+        .route("/registry/changes", get(registry_ui::changes))
+        .route("/registry/changes/{id}/decide", post(registry_ui::decide))
+        .route("/registry/export.csv", get(registry_ui::export_csv))
+        .route("/registry/export.xlsx", get(registry_ui::export_xlsx))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
         .route("/assets/app.css", get(ui::stylesheet))

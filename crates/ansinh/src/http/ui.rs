@@ -23,6 +23,8 @@ pub struct NavUser {
     pub role_label: String,
     pub can_users: bool,
     pub can_audit: bool,
+    pub can_registry: bool,
+    pub can_changes: bool,
 }
 
 /// What every page's layout needs.
@@ -57,7 +59,7 @@ fn role_label(state: &AppState, lang: Lang, role: &str) -> String {
         .map_or_else(|| role.to_string(), |r| if lang == Lang::Vi { r.name_vi.clone() } else { r.name_en.clone() })
 }
 
-fn layout(state: &AppState, req: &Req) -> Layout {
+pub fn layout(state: &AppState, req: &Req) -> Layout {
     let p = req.ctx.principal.as_ref();
     Layout {
         lang: req.lang,
@@ -66,12 +68,14 @@ fn layout(state: &AppState, req: &Req) -> Layout {
             role_label: role_label(state, req.lang, &p.role),
             can_users: p.can(perm::USERS_READ),
             can_audit: p.can(perm::AUDIT_READ),
+            can_registry: p.can(perm::REGISTRY_READ),
+            can_changes: p.can(perm::REGISTRY_APPROVE) || p.can(perm::REGISTRY_PROPOSE),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }
 }
 
-fn render<T: Template>(t: &T, req: &Req) -> Response {
+pub fn render<T: Template>(t: &T, req: &Req) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => error_page(&AppError::from(e), &req.rid, req.lang),

@@ -1,0 +1,341 @@
+//! Registry pages: search, dossier, proposals, the checker's queue, and exports.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use crate::error::AppError;
+use crate::http::extract::{login_redirect, FormData, Req};
+use crate::http::i18n::{Key, Lang};
+use crate::http::ui::{error_page, layout, render, Layout};
+use crate::services::authz::perm;
+use crate::services::registry::{self, SearchParams};
+use crate::services::AppState;
+
+fn fail(e: AppError, req: &Req) -> Response {
+    if matches!(e, AppError::Unauthenticated) {
+        return login_redirect(&req.path);
+    }
+    error_page(&e, &req.rid, req.lang)
+}
+
+/// Merit categories (Pháp lệnh 02/2020 Art. 3) and assistance groups (Decree 20/2021 Art. 5).
+pub const CATEGORIES: [(&str, &str); 23] = [
+    ("a", "a — Lão thành cách mạng"),
+    ("b", "b — Tiền khởi nghĩa"),
+    ("c", "c — Liệt sĩ"),
+    ("d", "d — Bà mẹ Việt Nam anh hùng"),
+    ("dd", "đ — Anh hùng LLVTND"),
+    ("e", "e — Anh hùng lao động"),
+    ("g", "g — Thương binh"),
+    ("h", "h — Bệnh binh"),
+    ("i", "i — Nhiễm chất độc hóa học"),
+    ("k", "k — Bị địch bắt tù, đày"),
+    ("l", "l — Tham gia kháng chiến"),
+    ("m", "m — Người có công giúp đỡ cách mạng"),
+    ("relative", "Thân nhân người có công"),
+    ("k1", "k1 — Trẻ em không nguồn nuôi dưỡng"),
+    ("k2", "k2 — 16–22 tuổi đang học"),
+    ("k3", "k3 — Trẻ em nhiễm HIV hộ nghèo"),
+    ("k4", "k4 — Đơn thân nghèo"),
+    ("k5a", "k5a — Cao tuổi hộ nghèo, không người phụng dưỡng"),
+    ("k5b", "k5b — Từ 75 tuổi hộ nghèo/cận nghèo"),
+    ("k5c", "k5c — Từ 80 tuổi không lương hưu"),
+    ("k5d", "k5d — Cao tuổi nhận chăm sóc tại cộng đồng"),
+    ("k6", "k6 — Người khuyết tật"),
+    ("k8", "k8 — Người đơn thân nghèo"),
+];
+
+#[derive(Template)]
+#[template(path = "registry.html")]
+struct RegistryPage {
+    l: Layout,
+    q: String,
+    commune: String,
+    category: String,
+    status: String,
+    sort: String,
+    communes: Vec<(String, String)>,
+    categories: Vec<(String, String)>,
+    rows: Vec<registry::PersonView>,
+    total_label: String,
+    page: i64,
+    has_next: bool,
+    prev_url: String,
+    next_url: String,
+    filter_qs: String,
+}
+
+fn filter_qs(s: &SearchParams, page: Option<i64>) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in
+        [("q", &s.q), ("commune", &s.commune), ("category", &s.category), ("status", &s.status), ("sort", &s.sort)]
+    {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            out.append_pair(k, v);
+        }
+    }
+    if let Some(p) = page {
+        out.append_pair("page", &p.to_string());
+    }
+    out.finish()
+}
+
+pub async fn search(State(state): State<AppState>, req: Req, Query(s): Query<SearchParams>) -> Response {
+    let found = match registry::search(&state.store, &state.gazetteer, &req.ctx, &s).await {
+        Ok(f) => f,
+        Err(e) => return fail(e, &req),
+    };
+    let scope = req.ctx.principal.as_ref().map(|p| p.scope.clone());
+    let communes = state
+        .gazetteer
+        .communes_of(&state.province_code)
+        .filter(|c| scope.as_ref().is_none_or(|s| s.allows_commune(&c.code)))
+        .map(|c| (c.code.clone(), c.name.clone()))
+        .collect();
+    let total_label = match (found.total > store::registry::COUNT_CAP, req.lang) {
+        (true, Lang::Vi) => format!("hơn {} người", store::registry::COUNT_CAP),
+        (true, Lang::En) => format!("more than {} persons", store::registry::COUNT_CAP),
+        (false, Lang::Vi) => format!("{} người", found.total),
+        (false, Lang::En) => format!("{} persons", found.total),
+    };
+    let page = found.page;
+    let has_next = page * found.per_page < found.total;
+    let view = RegistryPage {
+        l: layout(&state, &req),
+        q: s.q.clone().unwrap_or_default(),
+        commune: s.commune.clone().unwrap_or_default(),
+        category: s.category.clone().unwrap_or_default(),
+        status: s.status.clone().unwrap_or_default(),
+        sort: s.sort.clone().unwrap_or_default(),
+        communes,
+        categories: CATEGORIES.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+        rows: found.items,
+        total_label,
+        page,
+        has_next,
+        prev_url: format!("/registry?{}", filter_qs(&s, Some(page - 1))),
+        next_url: format!("/registry?{}", filter_qs(&s, Some(page + 1))),
+        filter_qs: filter_qs(&s, None),
+    };
+    render(&view, &req)
+}
+
+#[derive(Template)]
+#[template(path = "dossier.html")]
+struct DossierPage {
+    l: Layout,
+    d: registry::Dossier,
+    can_propose: bool,
+    has_sensitive: bool,
+    notice: String,
+    error: String,
+}
+
+async fn dossier_page(
+    state: &AppState,
+    req: &Req,
+    id: i64,
+    notice: String,
+    error: String,
+    status: StatusCode,
+) -> Response {
+    match registry::dossier(&state.store, &state.gazetteer, &req.ctx, id).await {
+        Ok(d) => {
+            let has_sensitive = d.merit.iter().any(|m| m.category == "g" || m.category == "h")
+                || !d.assistance.is_empty()
+                || d.payment.iter().any(|p| p.method == "bank");
+            let can_propose = req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::REGISTRY_PROPOSE));
+            let page = DossierPage { l: layout(state, req), d, can_propose, has_sensitive, notice, error };
+            (status, render(&page, req)).into_response()
+        }
+        Err(e) => fail(e, req),
+    }
+}
+
+pub async fn dossier(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    dossier_page(&state, &req, id, String::new(), String::new(), StatusCode::OK).await
+}
+
+pub async fn propose(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {
+    let opt = |k: &str| Some(form.text(k)).filter(|v| !v.is_empty());
+    let input = registry::ProposeUpdate {
+        full_name: opt("full_name"),
+        address_line: opt("address_line"),
+        commune_code: opt("commune_code"),
+        phone: opt("phone"),
+        deceased_on: opt("deceased_on"),
+        ethnicity: opt("ethnicity"),
+        valid_from: form.text("valid_from"),
+        reason: form.text("reason"),
+    };
+    match registry::propose_update(&state.store, &req.ctx, id, &input).await {
+        Ok(c) => {
+            let msg = match req.lang {
+                Lang::Vi => format!("Đã gửi đề nghị #{} ({}). Thay đổi có hiệu lực khi được duyệt.", c.id, c.summary),
+                Lang::En => format!("Proposal #{} sent ({}). It takes effect once approved.", c.id, c.summary),
+            };
+            dossier_page(&state, &req, id, msg, String::new(), StatusCode::CREATED).await
+        }
+        Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
+            let status = e.status();
+            let msg = e.message(req.lang);
+            dossier_page(&state, &req, id, String::new(), msg, status).await
+        }
+        Err(e) => fail(e, &req),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "changes.html")]
+struct ChangesPage {
+    l: Layout,
+    rows: Vec<registry::ChangeView>,
+    total: i64,
+    can_decide: bool,
+    notice: String,
+    error: String,
+}
+
+async fn changes_page(state: &AppState, req: &Req, notice: String, error: String, status: StatusCode) -> Response {
+    match registry::changes(&state.store, &req.ctx, Some("pending"), store::Page::new(Some(1), Some(200))).await {
+        Ok(p) => {
+            let can_decide = req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::REGISTRY_APPROVE));
+            let page = ChangesPage { l: layout(state, req), rows: p.items, total: p.total, can_decide, notice, error };
+            (status, render(&page, req)).into_response()
+        }
+        Err(e) => fail(e, req),
+    }
+}
+
+pub async fn changes(State(state): State<AppState>, req: Req) -> Response {
+    changes_page(&state, &req, String::new(), String::new(), StatusCode::OK).await
+}
+
+pub async fn decide(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {
+    let approve = match form.get("decision") {
+        Some("approve") => true,
+        Some("reject") => false,
+        _ => return fail(AppError::field("decision", "chọn Duyệt hoặc Từ chối", "choose approve or reject"), &req),
+    };
+    match registry::decide(&state.store, &req.ctx, id, approve, &form.text("reason")).await {
+        Ok(c) => {
+            let msg = match (req.lang, approve) {
+                (Lang::Vi, true) => format!("Đã duyệt đề nghị #{}: {}", c.id, c.summary),
+                (Lang::Vi, false) => format!("Đã từ chối đề nghị #{}.", c.id),
+                (Lang::En, true) => format!("Change request #{} approved: {}", c.id, c.summary),
+                (Lang::En, false) => format!("Change request #{} rejected.", c.id),
+            };
+            changes_page(&state, &req, msg, String::new(), StatusCode::OK).await
+        }
+        Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
+            let status = e.status();
+            let msg = e.message(req.lang);
+            changes_page(&state, &req, String::new(), msg, status).await
+        }
+        Err(e) => fail(e, &req),
+    }
+}
+
+/// Rows of an export, headers in Vietnamese.
+const EXPORT_HEADERS: [&str; 12] = [
+    "Số định danh cá nhân",
+    "Họ và tên",
+    "Ngày sinh",
+    "Giới tính",
+    "Dân tộc",
+    "Mã xã",
+    "Xã, phường",
+    "Địa chỉ",
+    "Địa chỉ trước 01/07/2025",
+    "Diện",
+    "Tình trạng",
+    "Ngày từ trần",
+];
+/// Exports stop at this many rows (use the API with pagination for more).
+pub const EXPORT_LIMIT: i64 = 200_000;
+
+fn export_record(p: &registry::PersonView) -> [String; 12] {
+    [
+        p.personal_id.clone(),
+        p.full_name.clone(),
+        p.birth_date_display.clone(),
+        if p.sex == "male" { "Nam" } else { "Nữ" }.into(),
+        p.ethnicity.clone(),
+        p.commune_code.clone(),
+        p.commune_name.clone(),
+        p.address_line.clone(),
+        p.legacy_address.clone().unwrap_or_default(),
+        p.categories.join(", "),
+        if p.status == "deceased" { "Đã từ trần" } else { "Còn sống" }.into(),
+        p.deceased_on.clone().unwrap_or_default(),
+    ]
+}
+
+pub async fn export_csv(State(state): State<AppState>, req: Req, Query(s): Query<SearchParams>) -> Response {
+    let rows = match registry::export_rows(&state.store, &state.gazetteer, &req.ctx, &s, EXPORT_LIMIT).await {
+        Ok(r) => r,
+        Err(e) => return fail(e, &req),
+    };
+    // UTF-8 with a byte-order mark, so that Excel opens Vietnamese text correctly.
+    let mut w = csv::Writer::from_writer(vec![0xEF, 0xBB, 0xBF]);
+    let mut ok = w.write_record(EXPORT_HEADERS).is_ok();
+    for p in &rows {
+        ok &= w.write_record(export_record(p)).is_ok();
+    }
+    match (ok, w.into_inner()) {
+        (true, Ok(bytes)) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"so-doi-tuong.csv\""),
+            ],
+            bytes,
+        )
+            .into_response(),
+        _ => fail(AppError::Internal("CSV export".into()), &req),
+    }
+}
+
+pub fn xlsx_bytes(headers: &[&str], rows: &[Vec<String>], sheet: &str) -> Result<Vec<u8>, AppError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let bold = Format::new().set_bold();
+    let x = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("xlsx: {e}"));
+    ws.set_name(sheet).map_err(x)?;
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold).map_err(x)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            ws.write_string(r as u32 + 1, c as u16, v).map_err(x)?;
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(x)?;
+    wb.save_to_buffer().map_err(x)
+}
+
+pub async fn export_xlsx(State(state): State<AppState>, req: Req, Query(s): Query<SearchParams>) -> Response {
+    let rows = match registry::export_rows(&state.store, &state.gazetteer, &req.ctx, &s, EXPORT_LIMIT).await {
+        Ok(r) => r,
+        Err(e) => return fail(e, &req),
+    };
+    let data: Vec<Vec<String>> = rows.iter().map(|p| export_record(p).to_vec()).collect();
+    match xlsx_bytes(&EXPORT_HEADERS, &data, "So doi tuong") {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"so-doi-tuong.xlsx\""),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => fail(e, &req),
+    }
+}
+
+/// `/registry/persons` without an id goes to the search.
+pub async fn to_search() -> Response {
+    Redirect::to("/registry").into_response()
+}
