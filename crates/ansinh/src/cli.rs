@@ -96,6 +96,9 @@ pub enum Command {
     /// The tamper-evident audit trail (nhật ký).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Import into the registry (sổ đối tượng) from the CSV or XLSX template.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print version, schema and reference-data versions.
     Version,
 }
@@ -136,6 +139,27 @@ pub enum UserCommand {
     Enable { username: String },
     /// Reset a password to a generated temporary one (printed once).
     ResetPassword { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import persons (người có công, thân nhân, đối tượng bảo trợ xã hội). Every row is
+    /// validated; nothing is written unless the whole file is valid (or --valid-only).
+    Persons {
+        /// A .csv (UTF-8) or .xlsx file with the template's columns.
+        file: std::path::PathBuf,
+        /// Validate and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the valid rows and report the rejected ones.
+        #[arg(long, conflicts_with = "dry_run")]
+        valid_only: bool,
+        /// Write the error report here (.csv or .xlsx).
+        #[arg(long, value_name = "FILE")]
+        report: Option<std::path::PathBuf>,
+    },
+    /// Print the CSV template (Vietnamese column headers, one example row).
+    Template,
 }
 
 #[derive(Debug, Subcommand)]

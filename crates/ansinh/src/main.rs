@@ -16,7 +16,7 @@ use std::time::Instant;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ServeArgs, UserCommand};
+use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ImportCommand, ServeArgs, UserCommand};
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
 use crate::services::setup::{self, DemoOutcome};
@@ -124,6 +124,73 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let res = cli_user(&store, cmd).await;
             store.close().await;
             res
+        }
+        Command::Import(ImportCommand::Template) => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&services::import::template_csv())
+                .map_err(|e| AppError::io("writing the template", e))?;
+            Ok(())
+        }
+        Command::Import(ImportCommand::Persons { file, dry_run, valid_only, report }) => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, "warn");
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            let bytes = std::fs::read(file).map_err(|e| AppError::io(format!("reading {}", file.display()), e))?;
+            let store = setup::open_store(&url, &c, &g).await?;
+            let province = setup::installation_province(&store).await?;
+            let mode = if *dry_run {
+                services::import::Mode::DryRun
+            } else if *valid_only {
+                services::import::Mode::ValidRowsOnly
+            } else {
+                services::import::Mode::AllOrNothing
+            };
+            let started = Instant::now();
+            eprintln!("validating {} ({} bytes)…", file.display(), bytes.len());
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+            let res =
+                services::import::import(&store, &g, &services::authz::Ctx::cli(), &province, name, &bytes, mode).await;
+            store.close().await;
+            let r = res?;
+            println!(
+                "{} rows, {} valid, {} imported{}, {} problems, {} pre-2025 commune codes mapped, {:.1} s",
+                r.rows,
+                r.valid_rows,
+                r.imported,
+                if r.dry_run { " (dry run)" } else { "" },
+                r.errors.len(),
+                r.mapped_communes,
+                started.elapsed().as_secs_f64()
+            );
+            for e in r.errors.iter().take(20) {
+                println!("  dòng {} · {} · «{}»: {}", e.row, e.column, e.value, e.reason);
+            }
+            if r.errors.len() > 20 {
+                println!("  … and {} more (see --report)", r.errors.len() - 20);
+            }
+            if let Some(path) = report {
+                let bytes = if path.extension().is_some_and(|e| e == "xlsx") {
+                    http::registry_ui::xlsx_bytes(
+                        &["Dòng", "Cột", "Giá trị", "Lý do"],
+                        &services::import::errors_rows(&r.errors),
+                        "Loi",
+                    )?
+                } else {
+                    services::import::errors_csv(&r.errors)
+                };
+                std::fs::write(path, bytes).map_err(|e| AppError::io(format!("writing {}", path.display()), e))?;
+                println!("error report written to {}", path.display());
+            }
+            if !r.errors.is_empty() && mode != services::import::Mode::ValidRowsOnly {
+                return Err(AppError::Refused(format!(
+                    "{} problems in {name}; nothing was imported{}",
+                    r.errors.len(),
+                    if mode == services::import::Mode::DryRun { " (dry run)" } else { "" }
+                )));
+            }
+            Ok(())
         }
         Command::Audit(AuditCommand::Verify) => {
             let c = load_config(&flags(&cli, None))?;
@@ -303,6 +370,7 @@ async fn serve(
         throttle: Arc::new(services::auth::Throttle::default()),
         cookie_secure,
         trust_forwarded_for,
+        reports: Arc::new(services::ReportCache::default()),
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

@@ -629,6 +629,24 @@ impl Store {
         Ok(out)
     }
 
+    /// Which of these household codes exist.
+    pub async fn existing_household_codes(&self, codes: &[String]) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in codes.chunks(500) {
+            let found: Vec<String> = on_pool!(self, pool => {
+                let mut qb = QueryBuilder::new("SELECT code FROM households WHERE code IN (");
+                let mut sep = qb.separated(", ");
+                for c in chunk {
+                    sep.push_bind(c.clone());
+                }
+                qb.push(")");
+                qb.build_query_scalar().fetch_all(pool).await?
+            });
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
     pub async fn person_count(&self) -> Result<i64> {
         let n: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT count(*) FROM persons").fetch_one(pool).await)?;
         Ok(n)

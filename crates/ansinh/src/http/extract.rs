@@ -168,3 +168,17 @@ pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a 
         .flat_map(|v| v.split(';'))
         .find_map(|kv| kv.trim().strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
+
+/// The `_csrf` part of a multipart/form-data body (file uploads), if any.
+pub fn multipart_csrf(headers: &axum::http::HeaderMap, body: &[u8]) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let boundary = ct.strip_prefix("multipart/form-data")?.split("boundary=").nth(1)?.trim_matches('"');
+    let marker = b"name=\"_csrf\"";
+    let pos = body.windows(marker.len()).position(|w| w == marker)?;
+    let rest = &body[pos..];
+    let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let value = &rest[start..];
+    let end_marker = format!("\r\n--{boundary}");
+    let end = value.windows(end_marker.len()).position(|w| w == end_marker.as_bytes())?;
+    std::str::from_utf8(&value[..end]).ok().map(|s| s.trim().to_string())
+}

@@ -61,6 +61,9 @@ pub fn router(state: AppState) -> Router {
         .route("/registry/persons/{id}/changes", post(registry_ui::propose))
         .route("/registry/changes", get(registry_ui::changes))
         .route("/registry/changes/{id}/decide", post(registry_ui::decide))
+        .route("/registry/import", get(registry_ui::import_form).post(registry_ui::import_run))
+        .route("/registry/import/template.csv", get(registry_ui::import_template))
+        .route("/registry/import/report/{file}", get(registry_ui::import_report))
         .route("/registry/export.csv", get(registry_ui::export_csv))
         .route("/registry/export.xlsx", get(registry_ui::export_xlsx))
         .route("/healthz", get(healthz))
@@ -70,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe));
     routes
+        .layer(axum::extract::DefaultBodyLimit::max(registry_ui::MAX_IMPORT_BYTES))
         .fallback(ui::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(request_context))
@@ -203,6 +207,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
 
     let method = req.method().clone();
     let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let limit = if path == "/registry/import" { registry_ui::MAX_IMPORT_BYTES } else { MAX_BODY };
     let req = if unsafe_method {
         if let Some(len) = req
             .headers()
@@ -210,13 +215,13 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok())
         {
-            if len > MAX_BODY {
-                return fail(AppError::PayloadTooLarge(MAX_BODY));
+            if len > limit {
+                return fail(AppError::PayloadTooLarge(limit));
             }
         }
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-            return fail(AppError::PayloadTooLarge(MAX_BODY));
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            return fail(AppError::PayloadTooLarge(limit));
         };
         // A session cookie carries ambient authority: require the CSRF token (header,
         // or the `_csrf` field of a form). Tokens in headers need none.
@@ -226,7 +231,8 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
                 .get(CSRF_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
-                .or_else(|| extract::FormData::parse(&bytes).get("_csrf").map(str::to_string));
+                .or_else(|| extract::FormData::parse(&bytes).get("_csrf").map(str::to_string))
+                .or_else(|| extract::multipart_csrf(&parts.headers, &bytes));
             let ok =
                 matches!((&sent, &p.csrf_token), (Some(a), Some(b)) if constant_time_eq(a.as_bytes(), b.as_bytes()));
             if !ok {

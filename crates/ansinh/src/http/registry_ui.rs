@@ -339,3 +339,106 @@ pub async fn export_xlsx(State(state): State<AppState>, req: Req, Query(s): Quer
 pub async fn to_search() -> Response {
     Redirect::to("/registry").into_response()
 }
+
+// ---------- import ----------
+
+use crate::services::import;
+
+#[derive(Template)]
+#[template(path = "import.html")]
+struct ImportPage {
+    l: Layout,
+    report: Option<import::ImportReport>,
+    shown_errors: Vec<import::RowError>,
+    report_id: String,
+}
+
+/// Largest file accepted for import through the web page.
+pub const MAX_IMPORT_BYTES: usize = 20 * 1024 * 1024;
+
+pub async fn import_form(State(state): State<AppState>, req: Req) -> Response {
+    if let Err(e) = req.ctx.require(perm::REGISTRY_IMPORT) {
+        return fail(e, &req);
+    }
+    render(
+        &ImportPage { l: layout(&state, &req), report: None, shown_errors: Vec::new(), report_id: String::new() },
+        &req,
+    )
+}
+
+pub async fn import_template() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"mau-nhap-doi-tuong.csv\""),
+        ],
+        import::template_csv(),
+    )
+        .into_response()
+}
+
+pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: axum::extract::Multipart) -> Response {
+    let mut file: Option<(String, Vec<u8>)> = None;
+    let mut mode = import::Mode::DryRun;
+    loop {
+        match multipart.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or("").to_string();
+                let file_name = field.file_name().map(str::to_string);
+                match field.bytes().await {
+                    Ok(bytes) if name == "file" => {
+                        file = Some((file_name.unwrap_or_else(|| "tep".into()), bytes.to_vec()))
+                    }
+                    Ok(bytes) if name == "mode" => {
+                        mode = match std::str::from_utf8(&bytes).unwrap_or("") {
+                            "all" => import::Mode::AllOrNothing,
+                            "valid_only" => import::Mode::ValidRowsOnly,
+                            _ => import::Mode::DryRun,
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => return fail(AppError::PayloadTooLarge(MAX_IMPORT_BYTES), &req),
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return fail(AppError::PayloadTooLarge(MAX_IMPORT_BYTES), &req),
+        }
+    }
+    let Some((name, bytes)) = file else {
+        return fail(AppError::field("file", "chưa chọn tệp", "no file chosen"), &req);
+    };
+    let report =
+        match import::import(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &name, &bytes, mode).await
+        {
+            Ok(r) => r,
+            Err(e) => return fail(e, &req),
+        };
+    let report_id = match crate::services::auth::random_hex(12) {
+        Ok(id) => id,
+        Err(e) => return fail(e, &req),
+    };
+    state.reports.put(&report_id, req.ctx.principal.as_ref().map_or(0, |p| p.user_id), report.errors.clone());
+    let shown_errors = report.errors.iter().take(500).cloned().collect();
+    let status = if report.imported > 0 { StatusCode::CREATED } else { StatusCode::OK };
+    (status, render(&ImportPage { l: layout(&state, &req), report: Some(report), shown_errors, report_id }, &req))
+        .into_response()
+}
+
+pub async fn import_report(State(state): State<AppState>, req: Req, Path(file): Path<String>) -> Response {
+    let id = file.trim_end_matches(".xlsx");
+    let user = req.ctx.principal.as_ref().map_or(0, |p| p.user_id);
+    let Some(errors) = state.reports.get(id, user) else {
+        return fail(AppError::NotFound(format!("báo cáo {id}")), &req);
+    };
+    match xlsx_bytes(&["Dòng", "Cột", "Giá trị", "Lý do"], &import::errors_rows(&errors), "Loi") {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (header::CONTENT_DISPOSITION, "attachment; filename=\"bao-cao-loi-nhap.xlsx\""),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => fail(e, &req),
+    }
+}

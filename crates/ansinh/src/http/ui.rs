@@ -25,6 +25,7 @@ pub struct NavUser {
     pub can_audit: bool,
     pub can_registry: bool,
     pub can_changes: bool,
+    pub can_import: bool,
 }
 
 /// What every page's layout needs.
@@ -70,6 +71,7 @@ pub fn layout(state: &AppState, req: &Req) -> Layout {
             can_audit: p.can(perm::AUDIT_READ),
             can_registry: p.can(perm::REGISTRY_READ),
             can_changes: p.can(perm::REGISTRY_APPROVE) || p.can(perm::REGISTRY_PROPOSE),
+            can_import: p.can(perm::REGISTRY_IMPORT),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }

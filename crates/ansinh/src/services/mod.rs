@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod demo_data;
+pub mod import;
 pub mod registry;
 pub mod setup;
 pub mod units;
@@ -34,4 +35,28 @@ pub struct AppState {
     pub cookie_secure: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// Import error reports kept for download (one hour, per user).
+    pub reports: Arc<ReportCache>,
+}
+
+/// Error reports of recent imports, kept in memory for an hour for their download link.
+#[derive(Default)]
+pub struct ReportCache {
+    inner: std::sync::Mutex<std::collections::HashMap<String, (Instant, i64, Vec<import::RowError>)>>,
+}
+
+impl ReportCache {
+    const KEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+    pub fn put(&self, id: &str, user: i64, errors: Vec<import::RowError>) {
+        let mut m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        m.retain(|_, (t, _, _)| t.elapsed() < Self::KEEP);
+        m.insert(id.to_string(), (Instant::now(), user, errors));
+    }
+
+    /// Only the user who ran the import gets its report.
+    pub fn get(&self, id: &str, user: i64) -> Option<Vec<import::RowError>> {
+        let m = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(id).filter(|(t, u, _)| *u == user && t.elapsed() < Self::KEEP).map(|(_, _, e)| e.clone())
+    }
 }
