@@ -43,8 +43,35 @@ const UI_READERS: Expect = [303, 200, 403, 403, 403, 403, 200];
 const UI_WORKSPACE_IN: Expect = [303, 403, 200, 200, 403, 403, 200];
 const UI_WORKSPACE_OUT: Expect = [303, 403, 200, 403, 403, 403, 200];
 
-fn cases(target_id: i64) -> Vec<Case> {
+const REGISTRY: Expect = [401, 403, 200, 200, 403, 403, 200];
+const UI_REGISTRY: Expect = [303, 403, 200, 200, 403, 403, 200];
+
+fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
     let mut c = vec![
+        api("GET", "/api/v1/persons", None, REGISTRY),
+        api("GET", &format!("/api/v1/persons/{inside}"), None, REGISTRY),
+        api("GET", &format!("/api/v1/persons/{outside}"), None, [401, 403, 200, 403, 403, 403, 200]),
+        api("GET", &format!("/api/v1/persons/{inside}/as-of?date=01/01/2026"), None, REGISTRY),
+        api("GET", "/api/v1/changes", None, REGISTRY),
+        api(
+            "POST",
+            &format!("/api/v1/persons/{inside}/changes"),
+            Some(serde_json::json!({"phone": "0900000001", "valid_from": "01/01/2030", "reason": ""})),
+            [401, 403, 403, 400, 403, 403, 403],
+        ),
+        api(
+            "POST",
+            &format!("/api/v1/persons/{outside}/changes"),
+            Some(serde_json::json!({"phone": "0900000001", "valid_from": "01/01/2030", "reason": "x"})),
+            [401, 403, 403, 403, 403, 403, 403],
+        ),
+        api("POST", "/api/v1/changes/999999/approve", Some(serde_json::json!({})), [401, 403, 404, 403, 403, 403, 403]),
+        ui("GET", "/registry", None, UI_REGISTRY),
+        ui("GET", &format!("/registry/persons/{inside}"), None, UI_REGISTRY),
+        ui("GET", &format!("/registry/persons/{outside}"), None, [303, 403, 200, 403, 403, 403, 200]),
+        ui("GET", "/registry/changes", None, UI_REGISTRY),
+        ui("GET", "/registry/import", None, [303, 403, 200, 200, 403, 403, 403]),
+        ui("GET", "/registry/export.csv", None, UI_REGISTRY),
         api("GET", "/api/v1/me", None, ALL_OK),
         api("GET", "/api/v1/provinces/75/communes", None, PUBLIC),
         api("GET", "/api/v1/openapi.json", None, PUBLIC),
@@ -128,7 +155,7 @@ fn cases(target_id: i64) -> Vec<Case> {
 async fn matrix(backend: Backend) {
     let db = Db::new(backend).await;
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), &["demo", "--database-url", &db.url]);
+    let server = Server::start(dir.path(), &["demo", "--database-url", &db.url, "--persons", "500"]);
     let base = server.base.clone();
     let sessions: Vec<Option<Session>> = ROLES
         .iter()
@@ -143,9 +170,20 @@ async fn matrix(backend: Backend) {
     assert_eq!(r.status, 201, "{}", r.body);
     let target_id = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["user"]["id"].as_i64().unwrap();
 
+    // a dossier inside canboxa's communes and one outside
+    let prov = sessions[2].clone().unwrap();
+    let pick = |commune: &str| {
+        let v: serde_json::Value = serde_json::from_str(
+            &get(&format!("{base}/api/v1/persons?commune={commune}&per_page=1"), &prov.headers()).body,
+        )
+        .unwrap();
+        v["items"][0]["id"].as_i64().unwrap()
+    };
+    let (inside, outside) = (pick("25210"), pick("26068"));
+
     let mut failures = Vec::new();
     let mut checked = 0;
-    for case in cases(target_id) {
+    for case in cases(target_id, inside, outside) {
         for (i, role) in ROLES.iter().enumerate() {
             let want = case.expect[i];
             if want == 0 {

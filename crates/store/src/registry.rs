@@ -9,6 +9,27 @@ use sqlx::{QueryBuilder, Sqlite};
 use crate::audit::{append_in_tx, AuditEntry};
 use crate::{on_pool, write_tx, Page, Paged, Result, Store, StoreError};
 
+/// Above this many persons, an SQLite batch drops the secondary indexes of the tables
+/// it fills and builds them again afterwards (inside the same transaction): building an
+/// index from sorted data is far cheaper than a million random B-tree insertions.
+const SQLITE_REINDEX_ABOVE: usize = 50_000;
+/// The secondary indexes rebuilt by large SQLite batches — the same definitions as in
+/// `migrations/sqlite/0003_registry.sql` (a contract test checks they all exist after).
+const SQLITE_BULK_INDEXES: [(&str, &str); 9] = [
+    ("persons_by_commune", "CREATE INDEX persons_by_commune ON persons (commune_code, name_key)"),
+    ("persons_by_name", "CREATE INDEX persons_by_name ON persons (name_key)"),
+    ("persons_by_given", "CREATE INDEX persons_by_given ON persons (given_key)"),
+    ("persons_by_household", "CREATE INDEX persons_by_household ON persons (household_id)"),
+    ("merit_records_by_person", "CREATE INDEX merit_records_by_person ON merit_records (person_id, valid_from)"),
+    (
+        "assistance_records_by_person",
+        "CREATE INDEX assistance_records_by_person ON assistance_records (person_id, valid_from)",
+    ),
+    ("payment_methods_by_person", "CREATE INDEX payment_methods_by_person ON payment_methods (person_id)"),
+    ("relationships_by_person", "CREATE INDEX relationships_by_person ON relationships (person_id)"),
+    ("relationships_by_related", "CREATE INDEX relationships_by_related ON relationships (related_person_id)"),
+];
+
 /// Rows per multi-row INSERT on SQLite (≤ 24 columns × 400 rows stays under its limit).
 const SQLITE_ROWS: usize = 400;
 /// Totals of a search are counted up to this many (a count of every "Nguyễn" would
@@ -374,6 +395,8 @@ const MERIT_COLUMNS: &str =
     "person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, especially_severe, \
      seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, recorded_at, recorded_by";
 const MERIT_INT: [usize; 6] = [0, 5, 6, 7, 9, 10];
+/// Boolean columns (PostgreSQL needs them bound as booleans).
+const MERIT_BOOL: [usize; 2] = [6, 7];
 
 fn assistance_values(a: &AssistanceRecord, person_id: i64, by: &str, now: &str) -> Vec<Option<String>> {
     vec![
@@ -393,6 +416,7 @@ fn assistance_values(a: &AssistanceRecord, person_id: i64, by: &str, now: &str) 
 const ASSISTANCE_COLUMNS: &str =
     "person_id, group_code, disability_level, single_parent, hiv, decision_no, decision_date, valid_from, valid_to, recorded_at, recorded_by";
 const ASSISTANCE_INT: [usize; 3] = [0, 3, 4];
+const ASSISTANCE_BOOL: [usize; 2] = [3, 4];
 
 fn payment_values(p: &PaymentMethod, person_id: i64) -> Vec<Option<String>> {
     vec![
@@ -597,7 +621,20 @@ impl Store {
         let inserted = match self {
             Store::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let reindex = batch.persons.len() > SQLITE_REINDEX_ABOVE;
+                if reindex {
+                    sqlx::query("PRAGMA cache_size = -524288").execute(&mut *tx).await?;
+                    for (name, _) in SQLITE_BULK_INDEXES {
+                        sqlx::query(&format!("DROP INDEX IF EXISTS {name}")).execute(&mut *tx).await?;
+                    }
+                }
                 let n = body!(tx, sqlite_insert);
+                if reindex {
+                    for (_, ddl) in SQLITE_BULK_INDEXES {
+                        sqlx::query(ddl).execute(&mut *tx).await?;
+                    }
+                    sqlx::query("PRAGMA cache_size = -65536").execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 n
             }
@@ -611,9 +648,17 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Which of these personal IDs are already registered.
+    /// Which of these personal IDs are already registered. Large inputs read the whole
+    /// column once instead of thousands of `IN (…)` queries.
     pub async fn existing_personal_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
+        if ids.len() > 20_000 {
+            let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
+            let all: Vec<String> =
+                on_pool!(self, pool => sqlx::query_scalar("SELECT personal_id FROM persons").fetch_all(pool).await)?;
+            out.extend(all.into_iter().filter(|p| wanted.contains(p.as_str())));
+            return Ok(out);
+        }
         for chunk in ids.chunks(500) {
             let found: Vec<String> = on_pool!(self, pool => {
                 let mut qb = QueryBuilder::new("SELECT personal_id FROM persons WHERE personal_id IN (");
@@ -632,6 +677,13 @@ impl Store {
     /// Which of these household codes exist.
     pub async fn existing_household_codes(&self, codes: &[String]) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
+        if codes.len() > 20_000 {
+            let wanted: std::collections::HashSet<&str> = codes.iter().map(String::as_str).collect();
+            let all: Vec<String> =
+                on_pool!(self, pool => sqlx::query_scalar("SELECT code FROM households").fetch_all(pool).await)?;
+            out.extend(all.into_iter().filter(|p| wanted.contains(p.as_str())));
+            return Ok(out);
+        }
         for chunk in codes.chunks(500) {
             let found: Vec<String> = on_pool!(self, pool => {
                 let mut qb = QueryBuilder::new("SELECT code FROM households WHERE code IN (");
@@ -1069,7 +1121,9 @@ impl Store {
                     let mut qb = QueryBuilder::new(format!("INSERT INTO merit_records ({MERIT_COLUMNS}) "));
                     qb.push_values(std::iter::once(v), |mut r, row| {
                         for (i, val) in row.into_iter().enumerate() {
-                            if MERIT_INT.contains(&i) {
+                            if MERIT_BOOL.contains(&i) {
+                                r.push_bind(val.as_deref() == Some("1"));
+                            } else if MERIT_INT.contains(&i) {
                                 r.push_bind(val.and_then(|s| s.parse::<i64>().ok()));
                             } else {
                                 r.push_bind(val);
@@ -1083,7 +1137,9 @@ impl Store {
                     let mut qb = QueryBuilder::new(format!("INSERT INTO assistance_records ({ASSISTANCE_COLUMNS}) "));
                     qb.push_values(std::iter::once(v), |mut r, row| {
                         for (i, val) in row.into_iter().enumerate() {
-                            if ASSISTANCE_INT.contains(&i) {
+                            if ASSISTANCE_BOOL.contains(&i) {
+                                r.push_bind(val.as_deref() == Some("1"));
+                            } else if ASSISTANCE_INT.contains(&i) {
                                 r.push_bind(val.and_then(|s| s.parse::<i64>().ok()));
                             } else {
                                 r.push_bind(val);

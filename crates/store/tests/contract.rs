@@ -699,3 +699,301 @@ mod accounts {
         assert!(why.contains("removed at the end"), "{why}");
     }
 }
+
+// ---- registry (shared contract) ----
+
+mod registry {
+    use store::registry::{
+        AsOf, AssistanceRecord, ChangePayload, MeritRecord, NewHousehold, NewPerson, PaymentMethod, PersonBatch,
+        PersonPatch, PersonQuery, PersonSort,
+    };
+    use store::{AuditEntry, Page, Store, StoreError, VerifyOutcome};
+
+    contract!(
+        batch_insert_and_read_back,
+        duplicate_personal_id_aborts_the_whole_batch,
+        search_by_id_name_given_name_and_words,
+        search_respects_area_filters_and_paging,
+        approved_change_keeps_history_and_as_of,
+        rejected_and_decided_changes,
+    );
+
+    fn entry(action: &str) -> AuditEntry {
+        AuditEntry { actor: "tester".into(), action: action.into(), entity_type: "person".into(), ..Default::default() }
+    }
+
+    fn person(pid: &str, name: &str, commune: &str, household: Option<&str>) -> NewPerson {
+        NewPerson {
+            personal_id: pid.into(),
+            full_name: name.into(),
+            birth_date: format!("19{}-03-04", &pid[4..6]),
+            sex: if pid.as_bytes()[3].is_multiple_of(2) { "male" } else { "female" }.into(),
+            ethnicity: "Kinh".into(),
+            commune_code: commune.into(),
+            address_line: "Ấp 1".into(),
+            household_code: household.map(str::to_string),
+            valid_from: "2025-07-01".into(),
+            ..Default::default()
+        }
+    }
+
+    fn batch() -> PersonBatch {
+        PersonBatch {
+            households: vec![NewHousehold {
+                code: "HO-1".into(),
+                commune_code: "25210".into(),
+                address_line: "Ấp 1".into(),
+                status: "poor".into(),
+                status_from: "2022-01-01".into(),
+            }],
+            persons: vec![
+                person("075045000001", "Nguyễn Văn An", "25210", Some("HO-1")),
+                person("075150000002", "Trần Thị Hòa", "25210", Some("HO-1")),
+                person("075160000003", "Lê Thị Hoà", "26068", None),
+                person("075070000004", "Nguyễn Văn Bình", "26068", None),
+            ],
+            merits: vec![(
+                "075045000001".into(),
+                MeritRecord {
+                    category: "g".into(),
+                    decision_no: "1/QĐ".into(),
+                    decision_date: "1990-01-01".into(),
+                    issuer: "Sở".into(),
+                    injury_rate: Some(41),
+                    valid_from: "2021-07-01".into(),
+                    ..Default::default()
+                },
+            )],
+            assistance: vec![(
+                "075160000003".into(),
+                AssistanceRecord {
+                    group_code: "k6".into(),
+                    disability_level: Some("severe".into()),
+                    hiv: true,
+                    decision_no: "2/QĐ".into(),
+                    decision_date: "2020-01-01".into(),
+                    valid_from: "2020-01-01".into(),
+                    ..Default::default()
+                },
+            )],
+            payments: vec![(
+                "075045000001".into(),
+                PaymentMethod {
+                    method: "bank".into(),
+                    bank_name: Some("Agribank".into()),
+                    account_no: Some("5800205123456".into()),
+                    valid_from: "2024-01-01".into(),
+                    ..Default::default()
+                },
+            )],
+            relationships: vec![("075045000001".into(), "075150000002".into(), "spouse".into())],
+        }
+    }
+
+    async fn loaded(store: &Store) {
+        store.load_reference_data(&domain::Gazetteer::embedded().unwrap(), false).await.unwrap();
+        assert_eq!(store.insert_person_batch(&batch(), "tester", &entry("registry.import")).await.unwrap(), 4);
+    }
+
+    pub async fn batch_insert_and_read_back(store: &Store) {
+        loaded(store).await;
+        assert_eq!(store.person_count().await.unwrap(), 4);
+        let an = store.person_by_personal_id("075045000001").await.unwrap().unwrap();
+        assert_eq!(
+            (an.full_name.as_str(), an.categories.as_str(), an.status.as_str()),
+            ("Nguyễn Văn An", "|g|", "living")
+        );
+        let m = store.merit_records(an.id).await.unwrap();
+        assert_eq!((m.len(), m[0].injury_rate, m[0].type_b), (1, Some(41), false));
+        let p = store.payment_methods(an.id).await.unwrap();
+        assert_eq!(p[0].account_no.as_deref(), Some("5800205123456"));
+        let (hh, members, status) = store.household(an.household_id.unwrap()).await.unwrap().unwrap();
+        assert_eq!((hh.code.as_str(), members.len(), status.as_deref()), ("HO-1", 2, Some("poor")));
+        assert_eq!(store.relationships(an.id).await.unwrap().len(), 1);
+        let hoa = store.person_by_personal_id("075160000003").await.unwrap().unwrap();
+        let a = store.assistance_records(hoa.id).await.unwrap();
+        assert!(a[0].hiv && a[0].disability_level.as_deref() == Some("severe"));
+        assert_eq!(hoa.categories, "|k6|");
+        let ids = store.existing_personal_ids(&["075045000001".into(), "075999999999".into()]).await.unwrap();
+        assert_eq!(ids.len(), 1);
+        assert!(
+            matches!(store.audit_verify().await.unwrap(), VerifyOutcome::Intact { entries: 1, .. }),
+            "one audit entry per batch"
+        );
+    }
+
+    pub async fn duplicate_personal_id_aborts_the_whole_batch(store: &Store) {
+        loaded(store).await;
+        let head = store.audit_head().await.unwrap();
+        let mut b = PersonBatch::default();
+        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        b.persons.push(person("075045000001", "Trùng Lặp", "25210", None));
+        let err = store.insert_person_batch(&b, "tester", &entry("registry.import")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert!(store.person_by_personal_id("075080000009").await.unwrap().is_none(), "nothing half-written");
+        assert_eq!(store.person_count().await.unwrap(), 4);
+        assert_eq!(store.audit_head().await.unwrap(), head);
+    }
+
+    fn q(text: &str) -> PersonQuery {
+        PersonQuery { q: Some(text.into()), ..Default::default() }
+    }
+
+    fn names(p: &store::Paged<store::registry::PersonRow>) -> Vec<String> {
+        p.items.iter().map(|r| r.full_name.clone()).collect()
+    }
+
+    pub async fn search_by_id_name_given_name_and_words(store: &Store) {
+        loaded(store).await;
+        let all = Page::default();
+        assert_eq!(names(&store.search_persons(&q("075070000004"), all).await.unwrap()), vec!["Nguyễn Văn Bình"]);
+        assert_eq!(names(&store.search_persons(&q("nguyen van an"), all).await.unwrap()), vec!["Nguyễn Văn An"]);
+        assert_eq!(
+            names(&store.search_persons(&q("NGUYỄN VĂN"), all).await.unwrap()),
+            vec!["Nguyễn Văn An", "Nguyễn Văn Bình"]
+        );
+        // `hoa` finds both Hòa and Hoà (given name first)
+        let r = store.search_persons(&q("hoa"), all).await.unwrap();
+        assert_eq!(r.total, 2);
+        assert!(names(&r).contains(&"Trần Thị Hòa".to_string()) && names(&r).contains(&"Lê Thị Hoà".to_string()));
+        // words in another order
+        assert_eq!(names(&store.search_persons(&q("binh nguyen"), all).await.unwrap()), vec!["Nguyễn Văn Bình"]);
+        assert_eq!(names(&store.search_persons(&q("van binh"), all).await.unwrap()), vec!["Nguyễn Văn Bình"]);
+        assert_eq!(store.search_persons(&q("khong ai ca"), all).await.unwrap().total, 0);
+        assert_eq!(store.search_persons(&q("%"), all).await.unwrap().total, 0);
+        // no text: everyone, sorted by name
+        let r = store.search_persons(&PersonQuery::default(), all).await.unwrap();
+        assert_eq!(r.total, 4);
+        assert_eq!(r.items[0].full_name, "Lê Thị Hoà");
+    }
+
+    pub async fn search_respects_area_filters_and_paging(store: &Store) {
+        loaded(store).await;
+        let area = PersonQuery { communes: Some(vec!["25210".into()]), ..Default::default() };
+        let r = store.search_persons(&area, Page::default()).await.unwrap();
+        assert_eq!(r.total, 2);
+        assert!(r.items.iter().all(|p| p.commune_code == "25210"));
+        let none = PersonQuery { communes: Some(vec![]), ..Default::default() };
+        assert_eq!(store.search_persons(&none, Page::default()).await.unwrap().total, 0, "an empty area sees nobody");
+        let cat = PersonQuery { category: Some("k6".into()), ..Default::default() };
+        assert_eq!(names(&store.search_persons(&cat, Page::default()).await.unwrap()), vec!["Lê Thị Hoà"]);
+        let p1 = store.search_persons(&PersonQuery::default(), Page::new(Some(1), Some(3))).await.unwrap();
+        let p2 = store.search_persons(&PersonQuery::default(), Page::new(Some(2), Some(3))).await.unwrap();
+        assert_eq!((p1.items.len(), p2.items.len(), p1.total), (3, 1, 4));
+        let newest = PersonQuery { sort: PersonSort::Newest, ..Default::default() };
+        assert_eq!(store.search_persons(&newest, Page::default()).await.unwrap().items[0].personal_id, "075070000004");
+    }
+
+    pub async fn approved_change_keeps_history_and_as_of(store: &Store) {
+        loaded(store).await;
+        let an = store.person_by_personal_id("075045000001").await.unwrap().unwrap();
+        let payload = ChangePayload::UpdatePerson {
+            patch: PersonPatch {
+                address_line: Some("Ấp 7".into()),
+                full_name: Some("Nguyễn Văn Ân".into()),
+                ..Default::default()
+            },
+            valid_from: "2026-01-01".into(),
+        };
+        let cid = store
+            .propose_change(Some(an.id), "25210", &payload, "chuyển nhà", "canboxa", &entry("change.propose"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .change_requests(Some("pending"), None, Some(&["25210".to_string()]), Page::default())
+                .await
+                .unwrap()
+                .total,
+            1
+        );
+        assert_eq!(
+            store
+                .change_requests(Some("pending"), None, Some(&["26068".to_string()]), Page::default())
+                .await
+                .unwrap()
+                .total,
+            0
+        );
+        // nothing changes before approval
+        assert_eq!(store.person(an.id).await.unwrap().unwrap().address_line, "Ấp 1");
+        store.approve_change(cid, "sonoivu", "", &entry("change.approve")).await.unwrap();
+        let now = store.person(an.id).await.unwrap().unwrap();
+        assert_eq!(
+            (now.address_line.as_str(), now.full_name.as_str(), now.version, now.valid_from.as_str()),
+            ("Ấp 7", "Nguyễn Văn Ân", 2, "2026-01-01")
+        );
+        // the name search follows the change
+        assert_eq!(store.search_persons(&q("nguyen van an"), Page::default()).await.unwrap().items[0].id, an.id);
+        let v = store.person_versions(an.id).await.unwrap();
+        assert_eq!((v.len(), v[0].valid_to.as_deref(), v[0].recorded_by.as_str()), (1, Some("2025-12-31"), "sonoivu"));
+        match store.person_as_of(an.id, "2025-08-01").await.unwrap().unwrap() {
+            AsOf::Earlier(v) => assert!(v.snapshot.contains("Ấp 1")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(store.person_as_of(an.id, "2026-02-01").await.unwrap().unwrap(), AsOf::Current(_)));
+        assert!(matches!(store.person_as_of(an.id, "2000-01-01").await.unwrap().unwrap(), AsOf::NotYet));
+        // a change effective before the current state is refused and leaves the request pending
+        let back = ChangePayload::UpdatePerson {
+            patch: PersonPatch { phone: Some("0900000000".into()), ..Default::default() },
+            valid_from: "2025-09-01".into(),
+        };
+        let c2 = store
+            .propose_change(Some(an.id), "25210", &back, "sửa", "canboxa", &entry("change.propose"))
+            .await
+            .unwrap();
+        assert!(store.approve_change(c2, "sonoivu", "", &entry("change.approve")).await.is_err());
+        assert_eq!(store.change_request(c2).await.unwrap().unwrap().status, "pending");
+        // adding a record updates the categories in force
+        let add = ChangePayload::AddAssistance {
+            record: AssistanceRecord {
+                group_code: "k5b".into(),
+                decision_no: "9/QĐ".into(),
+                decision_date: "2026-01-01".into(),
+                valid_from: "2026-01-01".into(),
+                ..Default::default()
+            },
+        };
+        let c3 = store
+            .propose_change(Some(an.id), "25210", &add, "đủ 75 tuổi", "canboxa", &entry("change.propose"))
+            .await
+            .unwrap();
+        store.approve_change(c3, "sonoivu", "", &entry("change.approve")).await.unwrap();
+        assert_eq!(store.person(an.id).await.unwrap().unwrap().categories, "|g|k5b|");
+        assert!(matches!(store.audit_verify().await.unwrap(), VerifyOutcome::Intact { .. }));
+    }
+
+    pub async fn rejected_and_decided_changes(store: &Store) {
+        loaded(store).await;
+        let an = store.person_by_personal_id("075045000001").await.unwrap().unwrap();
+        let payload = ChangePayload::UpdatePerson {
+            patch: PersonPatch { phone: Some("0911".into()), ..Default::default() },
+            valid_from: "2026-02-01".into(),
+        };
+        let cid = store
+            .propose_change(Some(an.id), "25210", &payload, "số mới", "canboxa", &entry("change.propose"))
+            .await
+            .unwrap();
+        assert!(store.reject_change(cid, "sonoivu", "thiếu giấy tờ", &entry("change.reject")).await.unwrap());
+        assert!(!store.reject_change(cid, "sonoivu", "again", &entry("change.reject")).await.unwrap(), "decided once");
+        assert!(store.approve_change(cid, "sonoivu", "", &entry("change.approve")).await.is_err());
+        let c = store.change_request(cid).await.unwrap().unwrap();
+        assert_eq!((c.status.as_str(), c.decision_reason.as_deref()), ("rejected", Some("thiếu giấy tờ")));
+        assert_eq!(store.person(an.id).await.unwrap().unwrap().phone, None, "a rejected change changes nothing");
+        // a new dossier through maker-checker
+        let create = ChangePayload::CreatePerson {
+            person: person("075095000077", "Phan Văn Mới", "25210", None),
+            merit: None,
+            assistance: None,
+            payment: None,
+        };
+        let c2 = store
+            .propose_change(None, "25210", &create, "hồ sơ mới", "canboxa", &entry("change.propose"))
+            .await
+            .unwrap();
+        assert!(store.person_by_personal_id("075095000077").await.unwrap().is_none());
+        let id = store.approve_change(c2, "sonoivu", "", &entry("change.approve")).await.unwrap();
+        assert_eq!(store.person(id).await.unwrap().unwrap().full_name, "Phan Văn Mới");
+        assert_eq!(store.change_request(c2).await.unwrap().unwrap().status, "approved");
+    }
+}

@@ -196,6 +196,7 @@ pub async fn validate(
     store: &store::Store,
     g: &Gazetteer,
     province: &str,
+    area: Option<&HashSet<String>>,
     table: &[Vec<String>],
 ) -> Result<(PersonBatch, Vec<RowError>, usize, usize, Vec<bool>), AppError> {
     let mut errors = Vec::new();
@@ -325,6 +326,11 @@ pub async fn validate(
                 }
             },
         };
+        if let (Some(c), Some(area)) = (&commune, area) {
+            if !area.contains(c) {
+                err("commune_code", code, format!("xã {c} ngoài phạm vi được giao của bạn"));
+            }
+        }
         let address = domain::text::clean_whitespace(cell_of(&col, r, "address_line"));
         if address.is_empty() {
             err("address_line", "", "địa chỉ không được để trống".into());
@@ -507,7 +513,14 @@ pub async fn import(
     bytes: &[u8],
     mode: Mode,
 ) -> Result<ImportReport, AppError> {
-    ctx.authorize(perm::REGISTRY_IMPORT)?;
+    let area: Option<HashSet<String>> = match ctx.authorize(perm::REGISTRY_IMPORT)? {
+        None => None,
+        Some(p) => match &p.scope {
+            crate::services::authz::Scope::Province => None,
+            crate::services::authz::Scope::Communes(c) => Some(c.iter().cloned().collect()),
+            _ => return Err(AppError::Forbidden("import outside an area".into())),
+        },
+    };
     let sha256 = hex::encode(Sha256::digest(bytes));
     let mut report = ImportReport {
         file_name: file_name.to_string(),
@@ -526,7 +539,7 @@ pub async fn import(
             return Ok(report);
         }
     };
-    let (batch, errors, rows, mapped, _) = validate(store, g, province, &table).await?;
+    let (batch, errors, rows, mapped, _) = validate(store, g, province, area.as_ref(), &table).await?;
     report.rows = rows;
     report.valid_rows = batch.persons.len();
     report.mapped_communes = mapped;

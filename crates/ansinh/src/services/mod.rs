@@ -42,8 +42,11 @@ pub struct AppState {
 /// Error reports of recent imports, kept in memory for an hour for their download link.
 #[derive(Default)]
 pub struct ReportCache {
-    inner: std::sync::Mutex<std::collections::HashMap<String, (Instant, i64, Vec<import::RowError>)>>,
+    inner: std::sync::Mutex<std::collections::HashMap<String, CachedReport>>,
 }
+
+/// When it was made, for whom (user id), and the errors.
+type CachedReport = (Instant, i64, Vec<import::RowError>);
 
 impl ReportCache {
     const KEEP: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -161,6 +161,7 @@ INSERT INTO permissions (code, description) VALUES
 
 INSERT INTO role_permissions (role_code, permission_code) VALUES
   ('commune_officer', 'registry.read'), ('commune_officer', 'registry.propose'), ('commune_officer', 'registry.sensitive'),
+  ('commune_officer', 'registry.import'),
   ('provincial_officer', 'registry.read'), ('provincial_officer', 'registry.approve'), ('provincial_officer', 'registry.import'),
   ('provincial_officer', 'registry.sensitive'),
   ('inspector', 'registry.read'), ('inspector', 'registry.sensitive');

@@ -1,0 +1,202 @@
+//! The registry end to end, on both databases: a commune officer finds a person by a
+//! name typed without diacritics, proposes a change that a provincial officer approves,
+//! imports a template file and sees the errors of a bad one; sensitive fields only for
+//! the roles that need them, every such read audited.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{get, login, send, Db, Server, DEMO_PASSWORD};
+use store::Backend;
+
+fn json(r: &common::Response) -> serde_json::Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {} {}", r.status, r.body))
+}
+
+fn multipart(csrf: &str, mode: &str, file_name: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----ansinhtestboundary";
+    let mut body = Vec::new();
+    for (name, value) in [("_csrf", csrf), ("mode", mode)] {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n").as_bytes());
+    body.extend(content);
+    body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn flow(backend: Backend) {
+    let db = Db::new(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::cmd(dir.path(), &["demo", "--database-url", &db.url, "--persons", "3000"]);
+    c.env("ANSINH_LOG_LEVEL", "warn");
+    let server = Server::start_with(c, dir.path());
+    let base = server.base.clone();
+    let xa = login(&base, "canboxa", DEMO_PASSWORD).unwrap();
+    let so = login(&base, "sonoivu", DEMO_PASSWORD).unwrap();
+
+    // the commune officer sees only their two communes
+    let r = json(&get(&format!("{base}/api/v1/persons?per_page=200"), &xa.headers()));
+    let total = r["total"].as_i64().unwrap();
+    assert!(total > 0);
+    assert!(r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| matches!(p["commune_code"].as_str(), Some("25210" | "25195"))));
+    // a name typed without diacritics finds the person
+    let first = r["items"][0].clone();
+    let typed = domain::text::search_key(first["full_name"].as_str().unwrap());
+    let q: String = form_urlencoded::byte_serialize(typed.as_bytes()).collect();
+    let found = json(&get(&format!("{base}/api/v1/persons?q={q}"), &xa.headers()));
+    assert!(found["items"].as_array().unwrap().iter().any(|p| p["id"] == first["id"]), "{typed}");
+    // the search page too
+    let page = get(&format!("{base}/registry?q={q}"), &[("cookie", &xa.cookie)]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(first["full_name"].as_str().unwrap()));
+
+    // someone outside the area is out of reach
+    let outside = json(&get(&format!("{base}/api/v1/persons?commune=26068&per_page=1"), &so.headers()));
+    let outside_id = outside["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(get(&format!("{base}/api/v1/persons/{outside_id}"), &xa.headers()).status, 403);
+    assert_eq!(get(&format!("{base}/registry/persons/{outside_id}"), &[("cookie", &xa.cookie)]).status, 403);
+
+    // propose → approve → in force, with history and the state as of before
+    let id = first["id"].as_i64().unwrap();
+    let body = serde_json::json!({"address_line": "Ấp 9, đường Hùng Vương", "valid_from": "01/01/2027", "reason": "Chuyển nhà"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/{id}/changes"),
+        &xa.headers(),
+        Some(("application/json", body.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let cid = json(&r)["id"].as_i64().unwrap();
+    let before = json(&get(&format!("{base}/api/v1/persons/{id}"), &so.headers()));
+    assert_ne!(before["person"]["address_line"], "Ấp 9, đường Hùng Vương", "not in force before approval");
+    // the maker cannot approve; a reader cannot either
+    let empty = b"{}";
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{cid}/approve"), &xa.headers(), Some(("application/json", empty)))
+            .status,
+        403
+    );
+    let r =
+        send("POST", &format!("{base}/api/v1/changes/{cid}/approve"), &so.headers(), Some(("application/json", empty)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let after = json(&get(&format!("{base}/api/v1/persons/{id}"), &so.headers()));
+    assert_eq!(after["person"]["address_line"], "Ấp 9, đường Hùng Vương");
+    assert_eq!(after["history"].as_array().unwrap().len(), 1);
+    let old = json(&get(&format!("{base}/api/v1/persons/{id}/as-of?date=01/12/2026"), &so.headers()));
+    assert_eq!(old["address_line"], before["person"]["address_line"]);
+    // a rejection needs a reason
+    let body = serde_json::json!({"phone": "0911222333", "valid_from": "02/02/2027", "reason": "Số mới"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/{id}/changes"),
+        &xa.headers(),
+        Some(("application/json", body.as_bytes())),
+    );
+    let c2 = json(&r)["id"].as_i64().unwrap();
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{c2}/reject"), &so.headers(), Some(("application/json", empty)))
+            .status,
+        400
+    );
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/changes/{c2}/reject"),
+        &so.headers(),
+        Some(("application/json", r#"{"reason":"thiếu giấy tờ"}"#.as_bytes())),
+    );
+    assert_eq!((r.status, json(&r)["status"].as_str()), (200, Some("rejected")));
+
+    // import the template (its one row, placed in the officer's commune)
+    let template = get(&format!("{base}/registry/import/template.csv"), &[("cookie", &xa.cookie)]).body;
+    let good = template.replace(",26068,", ",25210,");
+    let (ct, body) = multipart(&xa.csrf, "all", "mau.csv", good.as_bytes());
+    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", &xa.cookie)], Some((&ct, &body)));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("1 đã nhập"), "{}", r.body);
+    let found = json(&get(&format!("{base}/api/v1/persons?q=075058012345"), &xa.headers()));
+    assert_eq!(found["items"][0]["full_name"], "Nguyễn Văn An");
+    // a bad file: errors named by row and column, nothing written
+    let count_before = json(&get(&format!("{base}/api/v1/persons"), &so.headers()))["total"].as_i64().unwrap();
+    let bad = format!(
+        "{}\n075058012345,Trùng Lặp,1958,Nam,Kinh,25210,Ấp 1,,,,,,,,,,,,,,\n07505801234,Sai Số,31/02/1958,Nam,Kinh,26068,Ấp 1,,,,,z,,,,,,,,,\n075058099999,NguyÔn V¨n T,1958,Nam,Kinh,25210,Ấp 1,,,,,,,,,,,,,,\n",
+        template.lines().next().unwrap()
+    );
+    let (ct, body) = multipart(&xa.csrf, "all", "sai.csv", bad.as_bytes());
+    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", &xa.cookie)], Some((&ct, &body)));
+    assert_eq!(r.status, 200);
+    for needle in [
+        "đã có trong sổ đối tượng",
+        "day 31 does not exist",
+        "ngoài phạm vi",
+        "TCVN3/VNI",
+        "diện không có",
+        "Không có gì được ghi",
+    ] {
+        assert!(r.body.contains(needle), "missing '{needle}' in the report page");
+    }
+    assert_eq!(json(&get(&format!("{base}/api/v1/persons"), &so.headers()))["total"].as_i64().unwrap(), count_before);
+    let report = r.body.split("/registry/import/report/").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let x = get(&format!("{base}/registry/import/report/{report}"), &[("cookie", &xa.cookie)]);
+    assert_eq!(x.status, 200);
+    assert!(x.header("content-type").unwrap().contains("spreadsheetml"));
+    assert_eq!(
+        get(&format!("{base}/registry/import/report/{report}"), &[("cookie", &so.cookie)]).status,
+        404,
+        "reports are private"
+    );
+    // a file in a legacy encoding (Windows-1258 bytes are not UTF-8) is refused as a whole
+    let mut legacy = template.clone().into_bytes();
+    legacy.extend(b"075058000001,Nguy\xd2n V\xe3n A,1958,Nam,Kinh,25210,Ap 1,,,,,,,,,,,,,,\n");
+    let (ct, body) = multipart(&xa.csrf, "all", "cu.csv", &legacy);
+    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", &xa.cookie)], Some((&ct, &body)));
+    assert!(r.body.contains("không phải UTF-8"), "{}", r.body);
+
+    // sensitive fields: shown to those who need them, each read audited
+    let ins = login(&base, "thanhtra", DEMO_PASSWORD).unwrap();
+    let invalid = json(&get(&format!("{base}/api/v1/persons?category=g&per_page=1"), &ins.headers()));
+    let gid = invalid["items"][0]["id"].as_i64().unwrap();
+    let d = json(&get(&format!("{base}/api/v1/persons/{gid}"), &ins.headers()));
+    assert!(d["merit"][0]["injury_rate"].is_i64(), "{d}");
+    assert_eq!(d["sensitive_shown"], true);
+    let audit =
+        json(&get(&format!("{base}/api/v1/audit?action=person.read_sensitive&entity_id={gid}"), &ins.headers()));
+    assert!(audit["total"].as_i64().unwrap() >= 1);
+    // roles without the registry see nothing of it
+    let ld = login(&base, "lanhdao", DEMO_PASSWORD).unwrap();
+    assert_eq!(get(&format!("{base}/api/v1/persons"), &ld.headers()).status, 403);
+    let bc = login(&base, "baocao", DEMO_PASSWORD).unwrap();
+    assert_eq!(get(&format!("{base}/api/v1/persons/{gid}"), &bc.headers()).status, 403);
+
+    // exports of a list, CSV and Excel, within the area
+    let csv = get(&format!("{base}/registry/export.csv?q=nguyen"), &[("cookie", &xa.cookie)]);
+    assert_eq!(csv.status, 200);
+    assert!(csv.body.starts_with('\u{feff}') && csv.body.contains("Số định danh cá nhân"));
+    assert!(
+        csv.body.lines().skip(1).all(|l| l.contains(",25210,") || l.contains(",25195,")),
+        "export stays in the area"
+    );
+    let x = get(&format!("{base}/registry/export.xlsx"), &[("cookie", &xa.cookie)]);
+    assert!(x.header("content-type").unwrap().contains("spreadsheetml"));
+
+    let v = json(&get(&format!("{base}/api/v1/audit/verify"), &ins.headers()));
+    assert_eq!(v["intact"], true);
+    drop(server);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn registry_flow_on_sqlite() {
+    flow(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn registry_flow_on_postgres() {
+    flow(Backend::Postgres).await;
+}
