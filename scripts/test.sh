@@ -43,7 +43,7 @@ echo "PostgreSQL for tests: $ANSINH_TEST_POSTGRES_URL" >&2
 
 log=$(mktemp)
 set +e
-cargo test --workspace "$@" 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 # One closing line over all test binaries (cargo prints one result line per binary).

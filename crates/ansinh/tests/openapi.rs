@@ -45,6 +45,13 @@ fn openapi_document_validates_and_covers_the_api() {
         ("get", "/api/v1/tokens"),
         ("post", "/api/v1/tokens"),
         ("delete", "/api/v1/tokens/{id}"),
+        ("get", "/api/v1/persons"),
+        ("get", "/api/v1/persons/{id}"),
+        ("get", "/api/v1/persons/{id}/as-of"),
+        ("post", "/api/v1/persons/{id}/changes"),
+        ("get", "/api/v1/changes"),
+        ("post", "/api/v1/changes/{id}/approve"),
+        ("post", "/api/v1/changes/{id}/reject"),
         ("get", "/api/v1/audit"),
         ("get", "/api/v1/audit/verify"),
     ];
