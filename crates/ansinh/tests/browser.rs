@@ -302,3 +302,44 @@ fn log_in_navigate_and_log_out_as_admin_and_commune_officer() {
     b.goto(&format!("{base}/home"));
     b.wait_url("/login?next=%2Fhome");
 }
+
+#[test]
+fn registry_search_propose_and_approve_in_a_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo", "--persons", "2000"]);
+    let base = server.base.clone();
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    b.login(&base, "canboxa");
+    b.click("a[href='/registry']");
+    b.wait_url("/registry");
+    // the first person of the list, searched for without diacritics
+    let name = b.text("#persons tbody tr:first-child td:first-child");
+    let typed = domain::text::search_key(&name);
+    b.type_into("#rq", &typed);
+    b.click(".filters button[type=submit]");
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert!(b.text("#persons").contains(&name), "{typed} did not find {name}");
+    b.screenshot(&shots.join("registry.png"));
+    b.click("#persons tbody tr:first-child td:first-child a");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(b.text("#person-name"), name);
+    b.type_into("#c-address", " (mới)");
+    b.type_into("#c-from", "01/01/2027");
+    b.type_into("#c-reason", "Đổi địa chỉ");
+    b.click("#propose-submit");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(b.text("#notice").contains("Đã gửi đề nghị"), "{}", b.source());
+    b.screenshot(&shots.join("dossier.png"));
+    b.logout();
+
+    b.login(&base, "sonoivu");
+    b.click("a[href='/registry/changes']");
+    b.wait_url("/registry/changes");
+    assert!(b.text("#changes").contains("(mới)"));
+    b.click("#changes button[value=approve]");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(b.text("#notice").starts_with("Đã duyệt"), "{}", b.source());
+    b.logout();
+}

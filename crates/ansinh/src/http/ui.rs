@@ -48,6 +48,21 @@ impl Layout {
         }
     }
 
+    /// A stored date (`yyyy-mm-dd`, `yyyy-mm`, `yyyy`) as Vietnamese read it: `dd/mm/yyyy`.
+    pub fn date(&self, iso: &str) -> String {
+        domain::PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
+    }
+
+    pub fn disability<'a>(&self, level: &'a str) -> &'a str {
+        match (level, self.lang) {
+            ("severe", Lang::Vi) => "nặng",
+            ("especially_severe", Lang::Vi) => "đặc biệt nặng",
+            ("severe", Lang::En) => "severe",
+            ("especially_severe", Lang::En) => "especially severe",
+            (other, _) => other,
+        }
+    }
+
     pub fn anonymous(lang: Lang) -> Layout {
         Layout { lang, user: None, csrf: String::new() }
     }

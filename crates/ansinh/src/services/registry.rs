@@ -236,6 +236,11 @@ pub struct ChangeView {
     pub summary: String,
 }
 
+/// `yyyy-mm-dd` → `dd/mm/yyyy`.
+fn vn_date(iso: &str) -> String {
+    domain::PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
+}
+
 pub fn change_view(c: &ChangeRequest) -> ChangeView {
     let summary = match serde_json::from_str::<ChangePayload>(&c.payload) {
         Ok(ChangePayload::UpdatePerson { patch, valid_from }) => {
@@ -253,12 +258,12 @@ pub fn change_view(c: &ChangeRequest) -> ChangeView {
                 parts.push(format!("điện thoại → {v}"));
             }
             if let Some(v) = &patch.deceased_on {
-                parts.push(format!("từ trần ngày {v}"));
+                parts.push(format!("từ trần ngày {}", vn_date(v)));
             }
             if let Some(v) = &patch.ethnicity {
                 parts.push(format!("dân tộc → {v}"));
             }
-            format!("{} (từ {valid_from})", parts.join("; "))
+            format!("{} (từ {})", parts.join("; "), vn_date(&valid_from))
         }
         Ok(ChangePayload::CreatePerson { person, .. }) => {
             format!("hồ sơ mới: {} ({})", person.full_name, person.personal_id)
