@@ -316,3 +316,50 @@ async fn audit_verify_detects_tampering() {
     std::fs::write(&db, &pristine).unwrap();
     assert!(verify().status.success(), "restored copy verifies");
 }
+
+/// Excel files: the first visible sheet is read (hidden sheets are skipped), trailing empty
+/// rows are ignored, and merged header cells are refused with a clear reason.
+#[test]
+fn import_xlsx_sheets_and_merged_headers() {
+    use rust_xlsxwriter::Workbook;
+    let d = tmp();
+    assert!(run(d.path(), &["demo", "--no-serve", "--persons", "0"]).status.success());
+    let template = stdout(&run(d.path(), &["import", "template"]));
+    let header: Vec<String> =
+        template.trim_start_matches('\u{feff}').lines().next().unwrap().split(',').map(str::to_string).collect();
+    let row = ["075058012345", "Nguyễn Văn An", "02/09/1958", "Nam", "Kinh", "26068", "Tổ 5, khu phố 3"];
+
+    let mut wb = Workbook::new();
+    let hidden = wb.add_worksheet().set_name("Cũ").unwrap();
+    hidden.write_string(0, 0, "rác, không được đọc").unwrap();
+    hidden.set_hidden(true);
+    let ws = wb.add_worksheet().set_name("Đối tượng").unwrap();
+    // Excel never hides the active sheet: make the data sheet the active one
+    ws.set_active(true);
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string(0, c as u16, h).unwrap();
+    }
+    for (c, v) in row.iter().enumerate() {
+        ws.write_string(1, c as u16, *v).unwrap();
+    }
+    // trailing rows that only carry formatting
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for r in 2..6 {
+        ws.write_blank(r, 0, &bold).unwrap();
+    }
+    wb.save(d.path().join("ok.xlsx")).unwrap();
+    let o = run(d.path(), &["--database-url", "sqlite://ansinh-demo.db", "import", "persons", "ok.xlsx"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).starts_with("1 rows, 1 valid, 1 imported"), "{}", stdout(&o));
+
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.merge_range(0, 0, 0, 1, "Số định danh cá nhân / Họ và tên", &rust_xlsxwriter::Format::new()).unwrap();
+    for (c, h) in header.iter().enumerate().skip(2) {
+        ws.write_string(0, c as u16, h).unwrap();
+    }
+    wb.save(d.path().join("merged.xlsx")).unwrap();
+    let o = run(d.path(), &["--database-url", "sqlite://ansinh-demo.db", "import", "persons", "merged.xlsx"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("ô gộp"), "{}", stdout(&o));
+}

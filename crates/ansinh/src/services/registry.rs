@@ -304,8 +304,19 @@ pub struct Dossier {
     pub payment: Vec<PaymentView>,
     pub history: Vec<VersionView>,
     pub changes: Vec<ChangeView>,
+    /// The person's audit entries (newest first), for callers who may read the audit trail.
+    pub audit: Vec<AuditLine>,
     /// Whether sensitive fields are shown (and this read was audited).
     pub sensitive_shown: bool,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditLine {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub detail: Option<String>,
 }
 
 async fn load_in_area(store: &store::Store, ctx: &Ctx, id: i64) -> Result<(PersonRow, Principal), AppError> {
@@ -432,6 +443,22 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
         .iter()
         .map(change_view)
         .collect();
+    let audit = if p.can(perm::AUDIT_READ) {
+        let f = store::AuditFilter {
+            entity_type: Some("person".into()),
+            entity_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        store
+            .audit_search(&f, Page::new(Some(1), Some(50)))
+            .await?
+            .items
+            .into_iter()
+            .map(|r| AuditLine { seq: r.seq, at: r.at, actor: r.actor, action: r.action, detail: r.detail })
+            .collect()
+    } else {
+        Vec::new()
+    };
     sensitive_fields.sort_unstable();
     sensitive_fields.dedup();
     let sensitive_shown = sensitive && !sensitive_fields.is_empty();
@@ -451,6 +478,7 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
         payment,
         history,
         changes,
+        audit,
         sensitive_shown,
     })
 }
