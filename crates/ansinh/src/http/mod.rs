@@ -33,6 +33,8 @@ use crate::services::AppState;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const SESSION_COOKIE: &str = "ansinh_session";
+/// Oversized bodies up to this size are read and dropped before the 413 is sent.
+const DRAIN_LIMIT: usize = 4 * 1024 * 1024;
 /// Longest time a request may take before it is answered with a timeout error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -216,6 +218,11 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             .and_then(|v| v.parse::<usize>().ok())
         {
             if len > limit {
+                // Read (and drop) a moderately oversized body before answering, so that the
+                // client is not cut off while sending and does see the 413.
+                if len <= DRAIN_LIMIT {
+                    let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+                }
                 return fail(AppError::PayloadTooLarge(limit));
             }
         }
