@@ -70,6 +70,13 @@ fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
         ui("GET", &format!("/registry/persons/{inside}"), None, UI_REGISTRY),
         ui("GET", &format!("/registry/persons/{outside}"), None, [303, 403, 200, 403, 403, 403, 200]),
         ui("GET", "/registry/changes", None, UI_REGISTRY),
+        ui("GET", "/registry/new", None, [303, 403, 403, 200, 403, 403, 403]),
+        api(
+            "POST",
+            "/api/v1/persons/proposals",
+            Some(serde_json::json!({"fields": {}, "reason": ""})),
+            [401, 403, 403, 400, 403, 403, 403],
+        ),
         ui("GET", "/registry/import", None, [303, 403, 200, 200, 403, 403, 403]),
         ui("GET", "/registry/export.csv", None, UI_REGISTRY),
         api("GET", "/api/v1/me", None, ALL_OK),

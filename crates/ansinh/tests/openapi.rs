@@ -49,6 +49,7 @@ fn openapi_document_validates_and_covers_the_api() {
         ("get", "/api/v1/persons/{id}"),
         ("get", "/api/v1/persons/{id}/as-of"),
         ("post", "/api/v1/persons/{id}/changes"),
+        ("post", "/api/v1/persons/proposals"),
         ("get", "/api/v1/changes"),
         ("post", "/api/v1/changes/{id}/approve"),
         ("post", "/api/v1/changes/{id}/reject"),

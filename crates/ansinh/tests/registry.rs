@@ -113,6 +113,64 @@ async fn flow(backend: Backend) {
     );
     assert_eq!((r.status, json(&r)["status"].as_str()), (200, Some("rejected")));
 
+    // a new dossier proposed through the API: validated like an import row
+    let bad = serde_json::json!({"fields": {"personal_id": "075058000777", "full_name": "Hồ Văn Mới", "birth_date": "1960", "sex": "Nam", "commune_code": "26068", "address_line": "Ấp 2"}, "reason": "Hồ sơ mới"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/proposals"),
+        &xa.headers(),
+        Some(("application/json", bad.as_bytes())),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    let errs = json(&r)["errors"].as_array().unwrap().clone();
+    assert!(errs.iter().any(|e| e["column"] == "Số định danh cá nhân"), "ID 1958 vs birth 1960: {errs:?}");
+    assert!(errs.iter().any(|e| e["reason"].as_str().unwrap().contains("ngoài phạm vi")), "{errs:?}");
+    let good = serde_json::json!({"fields": {"personal_id": "075060000777", "full_name": "hồ văn mới", "birth_date": "1960", "sex": "Nam", "commune_code": "25210", "address_line": "Ấp 2", "merit_category": "l", "decision_no": "5/QĐ", "decision_date": "01/02/2000"}, "reason": "Hồ sơ mới"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/proposals"),
+        &xa.headers(),
+        Some(("application/json", good.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c3 = json(&r)["id"].as_i64().unwrap();
+    assert_eq!(
+        json(&get(&format!("{base}/api/v1/persons?q=075060000777"), &so.headers()))["total"],
+        0,
+        "not before approval"
+    );
+    let r =
+        send("POST", &format!("{base}/api/v1/changes/{c3}/approve"), &so.headers(), Some(("application/json", empty)));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let found = json(&get(&format!("{base}/api/v1/persons?q=075060000777"), &so.headers()));
+    assert_eq!(
+        (found["items"][0]["full_name"].as_str(), found["items"][0]["categories"][0].as_str()),
+        (Some("Hồ Văn Mới"), Some("l"))
+    );
+
+    // the same through the page
+    let form = format!("_csrf={}&personal_id=075161000888&full_name=Ngo+Thi+Hai&birth_date=1961&sex=N%E1%BB%AF&commune_code=25195&address_line=%E1%BA%A4p+3&reason=M%E1%BB%9Bi", xa.csrf);
+    let r = send(
+        "POST",
+        &format!("{base}/registry/new"),
+        &[("cookie", &xa.cookie)],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("Đã gửi đề nghị"));
+    let form = format!(
+        "_csrf={}&personal_id=123&full_name=X&birth_date=1961&sex=Nam&commune_code=25195&address_line=A&reason=M",
+        xa.csrf
+    );
+    let r = send(
+        "POST",
+        &format!("{base}/registry/new"),
+        &[("cookie", &xa.cookie)],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    );
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains("id=\"form-errors\"") && r.body.contains("must have 12"), "{}", r.body);
+
     // import the template (its one row, placed in the officer's commune)
     let template = get(&format!("{base}/registry/import/template.csv"), &[("cookie", &xa.cookie)]).body;
     let good = template.replace(",26068,", ",25210,");

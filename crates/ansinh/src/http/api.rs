@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/tokens", get(tokens_list).post(tokens_create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens_revoke))
         .route("/api/v1/persons", get(persons_search))
+        .route("/api/v1/persons/proposals", post(person_propose_new))
         .route("/api/v1/persons/{id}", get(person_dossier))
         .route("/api/v1/persons/{id}/as-of", get(person_as_of))
         .route("/api/v1/persons/{id}/changes", post(person_propose))
@@ -478,6 +479,42 @@ pub async fn person_propose(
     }
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct ProposalErrors {
+    pub code: String,
+    pub message: String,
+    /// Every problem, named by field (column) and reason, as in an import report.
+    pub errors: Vec<crate::services::import::RowError>,
+}
+
+/// Propose a new dossier (maker). Validated like an import row; 422 lists every problem.
+#[utoipa::path(post, path = "/api/v1/persons/proposals", tag = "registry", request_body = registry::ProposeNew,
+    responses((status = 201, body = registry::ChangeView), (status = 422, body = ProposalErrors), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn person_propose_new(
+    State(state): State<AppState>,
+    req: Req,
+    ApiJson(body): ApiJson<registry::ProposeNew>,
+) -> Response {
+    match registry::propose_new(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body).await {
+        Ok((c, errors)) if errors.is_empty() => (StatusCode::CREATED, Json(c)).into_response(),
+        Ok((_, errors)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(ProposalErrors {
+                code: crate::error::code::INVALID_INPUT.into(),
+                message: if req.lang == crate::http::i18n::Lang::Vi {
+                    "Hồ sơ chưa hợp lệ.".into()
+                } else {
+                    "The dossier is not valid.".into()
+                },
+                errors,
+            }),
+        )
+            .into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesQuery {
@@ -670,7 +707,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
     paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
           users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, persons_search, person_dossier,
-          person_as_of, person_propose, changes_list, change_approve, change_reject, audit_search, audit_verify),
+          person_as_of, person_propose, person_propose_new, changes_list, change_approve, change_reject, audit_search, audit_verify),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
@@ -728,7 +765,7 @@ fn permission_of(path: &str, method: &str) -> &'static str {
         (_, "/api/v1/audit") => perm::AUDIT_READ,
         (_, "/api/v1/audit/verify") => perm::AUDIT_VERIFY,
         (_, "/api/v1/communes/{code}") => perm::COMMUNE_WORKSPACE,
-        (_, "/api/v1/persons/{id}/changes") => perm::REGISTRY_PROPOSE,
+        (_, "/api/v1/persons/{id}/changes") | (_, "/api/v1/persons/proposals") => perm::REGISTRY_PROPOSE,
         (_, p) if p.starts_with("/api/v1/changes/") => perm::REGISTRY_APPROVE,
         (_, p) if p.starts_with("/api/v1/persons") || p.starts_with("/api/v1/changes") => perm::REGISTRY_READ,
         _ => "",

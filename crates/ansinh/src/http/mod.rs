@@ -59,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/docs", get(ui::api_docs))
         .route("/registry", get(registry_ui::search))
         .route("/registry/persons", get(registry_ui::to_search))
+        .route("/registry/new", get(registry_ui::new_form).post(registry_ui::new_submit))
         .route("/registry/persons/{id}", get(registry_ui::dossier))
         .route("/registry/persons/{id}/changes", post(registry_ui::propose))
         .route("/registry/changes", get(registry_ui::changes))

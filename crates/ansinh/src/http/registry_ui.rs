@@ -65,6 +65,7 @@ struct RegistryPage {
     prev_url: String,
     next_url: String,
     filter_qs: String,
+    can_propose: bool,
 }
 
 fn filter_qs(s: &SearchParams, page: Option<i64>) -> String {
@@ -118,6 +119,7 @@ pub async fn search(State(state): State<AppState>, req: Req, Query(s): Query<Sea
         prev_url: format!("/registry?{}", filter_qs(&s, Some(page - 1))),
         next_url: format!("/registry?{}", filter_qs(&s, Some(page + 1))),
         filter_qs: filter_qs(&s, None),
+        can_propose: req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::REGISTRY_PROPOSE)),
     };
     render(&view, &req)
 }
@@ -439,6 +441,88 @@ pub async fn import_report(State(state): State<AppState>, req: Req, Path(file): 
             bytes,
         )
             .into_response(),
+        Err(e) => fail(e, &req),
+    }
+}
+
+// ---------- proposing a new dossier ----------
+
+#[derive(Template)]
+#[template(path = "new_dossier.html")]
+struct NewDossierPage {
+    l: Layout,
+    /// (key, label, required, value)
+    fields: Vec<(String, String, bool, String)>,
+    reason: String,
+    errors: Vec<import::RowError>,
+    notice: String,
+}
+
+fn new_fields(values: &FormData) -> Vec<(String, String, bool, String)> {
+    import::COLUMNS
+        .iter()
+        .filter(|c| !matches!(c.0, "household_code" | "relation_to_head" | "legacy_address"))
+        .map(|(k, label, req)| (k.to_string(), label.to_string(), *req, values.text(k)))
+        .collect()
+}
+
+pub async fn new_form(State(state): State<AppState>, req: Req) -> Response {
+    if let Err(e) = req.ctx.require(perm::REGISTRY_PROPOSE) {
+        return fail(e, &req);
+    }
+    let empty = FormData(Vec::new());
+    let page = NewDossierPage {
+        l: layout(&state, &req),
+        fields: new_fields(&empty),
+        reason: String::new(),
+        errors: Vec::new(),
+        notice: String::new(),
+    };
+    render(&page, &req)
+}
+
+pub async fn new_submit(State(state): State<AppState>, req: Req, form: FormData) -> Response {
+    let fields =
+        import::COLUMNS.iter().map(|c| (c.0.to_string(), form.text(c.0))).filter(|(_, v)| !v.is_empty()).collect();
+    let input = registry::ProposeNew { fields, reason: form.text("reason") };
+    match registry::propose_new(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &input).await {
+        Ok((c, errors)) => {
+            let ok = errors.is_empty();
+            let notice = if ok {
+                match req.lang {
+                    Lang::Vi => format!("Đã gửi đề nghị #{}: {}.", c.id, c.summary),
+                    Lang::En => format!("Proposal #{} sent: {}.", c.id, c.summary),
+                }
+            } else {
+                String::new()
+            };
+            let empty = FormData(Vec::new());
+            let page = NewDossierPage {
+                l: layout(&state, &req),
+                fields: new_fields(if ok { &empty } else { &form }),
+                reason: if ok { String::new() } else { form.text("reason") },
+                errors,
+                notice,
+            };
+            (if ok { StatusCode::CREATED } else { StatusCode::UNPROCESSABLE_ENTITY }, render(&page, &req))
+                .into_response()
+        }
+        Err(e @ AppError::Field { .. }) => {
+            let errors = vec![import::RowError {
+                row: 0,
+                column: String::new(),
+                value: String::new(),
+                reason: e.message(req.lang),
+            }];
+            let page = NewDossierPage {
+                l: layout(&state, &req),
+                fields: new_fields(&form),
+                reason: form.text("reason"),
+                errors,
+                notice: String::new(),
+            };
+            (StatusCode::BAD_REQUEST, render(&page, &req)).into_response()
+        }
         Err(e) => fail(e, &req),
     }
 }

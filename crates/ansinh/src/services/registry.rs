@@ -642,3 +642,71 @@ pub async fn decide(
     let c = store.change_request(id).await?.ok_or_else(|| AppError::Internal("change vanished".into()))?;
     Ok(change_view(&c))
 }
+
+/// A new dossier proposed by a commune officer: the import template's fields (keys as in
+/// `import::COLUMNS`, e.g. `personal_id`, `full_name`, `birth_date`, `merit_category`).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct ProposeNew {
+    /// Field key → value, as in the import template.
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub reason: String,
+}
+
+/// Validates a new dossier exactly as an import row (same rules, same messages) and files
+/// it as a change request for a checker.
+pub async fn propose_new(
+    store: &store::Store,
+    g: &domain::Gazetteer,
+    ctx: &Ctx,
+    province: &str,
+    req: &ProposeNew,
+) -> Result<(ChangeView, Vec<crate::services::import::RowError>), AppError> {
+    let p = ctx.require(perm::REGISTRY_PROPOSE)?.clone();
+    let reason = domain::text::clean_whitespace(&req.reason);
+    if reason.is_empty() {
+        return Err(AppError::field("reason", "cần ghi lý do", "a reason is required"));
+    }
+    let area: Option<std::collections::HashSet<String>> = area(&p)?.map(|c| c.into_iter().collect());
+    let cols = crate::services::import::COLUMNS;
+    let header: Vec<String> = cols.iter().map(|c| c.1.to_string()).collect();
+    let row: Vec<String> = cols.iter().map(|c| req.fields.get(c.0).cloned().unwrap_or_default()).collect();
+    let (batch, errors, _, _, _) =
+        crate::services::import::validate(store, g, province, area.as_ref(), &[header, row]).await?;
+    if !errors.is_empty() {
+        return Ok((change_placeholder(), errors));
+    }
+    let Some(person) = batch.persons.into_iter().next() else {
+        return Err(AppError::field("personal_id", "không có dữ liệu", "no data"));
+    };
+    let payload = ChangePayload::CreatePerson {
+        merit: batch.merits.into_iter().next().map(|(_, m)| m),
+        assistance: batch.assistance.into_iter().next().map(|(_, a)| a),
+        payment: batch.payments.into_iter().next().map(|(_, m)| m),
+        person: store::registry::NewPerson { household_code: None, ..person },
+    };
+    let commune = match &payload {
+        ChangePayload::CreatePerson { person, .. } => person.commune_code.clone(),
+        _ => String::new(),
+    };
+    let audit = ctx.audit("change.propose", "change_request", None);
+    let id = store.propose_change(None, &commune, &payload, &reason, &p.username, &audit).await?;
+    let c = store.change_request(id).await?.ok_or_else(|| AppError::Internal("change vanished".into()))?;
+    Ok((change_view(&c), Vec::new()))
+}
+
+fn change_placeholder() -> ChangeView {
+    ChangeView {
+        id: 0,
+        kind: "create_person".into(),
+        person_id: None,
+        commune_code: String::new(),
+        reason: String::new(),
+        status: "invalid".into(),
+        proposed_by: String::new(),
+        proposed_at: String::new(),
+        decided_by: None,
+        decided_at: None,
+        decision_reason: None,
+        summary: String::new(),
+    }
+}
