@@ -648,48 +648,38 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Which of these personal IDs are already registered. Large inputs read the whole
-    /// column once instead of thousands of `IN (…)` queries.
+    /// Which of these personal IDs are already registered.
     pub async fn existing_personal_ids(&self, ids: &[String]) -> Result<std::collections::HashSet<String>> {
-        let mut out = std::collections::HashSet::new();
-        if ids.len() > 20_000 {
-            let wanted: std::collections::HashSet<&str> = ids.iter().map(String::as_str).collect();
-            let all: Vec<String> =
-                on_pool!(self, pool => sqlx::query_scalar("SELECT personal_id FROM persons").fetch_all(pool).await)?;
-            out.extend(all.into_iter().filter(|p| wanted.contains(p.as_str())));
-            return Ok(out);
-        }
-        for chunk in ids.chunks(500) {
-            let found: Vec<String> = on_pool!(self, pool => {
-                let mut qb = QueryBuilder::new("SELECT personal_id FROM persons WHERE personal_id IN (");
-                let mut sep = qb.separated(", ");
-                for id in chunk {
-                    sep.push_bind(id.clone());
-                }
-                qb.push(")");
-                qb.build_query_scalar().fetch_all(pool).await?
-            });
-            out.extend(found);
-        }
-        Ok(out)
+        self.existing_values("persons", "personal_id", ids).await
     }
 
     /// Which of these household codes exist.
     pub async fn existing_household_codes(&self, codes: &[String]) -> Result<std::collections::HashSet<String>> {
+        self.existing_values("households", "code", codes).await
+    }
+
+    /// The subset of `values` present in `table.column` (both compile-time names). Large
+    /// inputs read the whole column once instead of thousands of `IN (…)` queries.
+    async fn existing_values(
+        &self,
+        table: &str,
+        column: &str,
+        values: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
-        if codes.len() > 20_000 {
-            let wanted: std::collections::HashSet<&str> = codes.iter().map(String::as_str).collect();
-            let all: Vec<String> =
-                on_pool!(self, pool => sqlx::query_scalar("SELECT code FROM households").fetch_all(pool).await)?;
+        if values.len() > 20_000 {
+            let wanted: std::collections::HashSet<&str> = values.iter().map(String::as_str).collect();
+            let sql = format!("SELECT {column} FROM {table}");
+            let all: Vec<String> = on_pool!(self, pool => sqlx::query_scalar(&sql).fetch_all(pool).await)?;
             out.extend(all.into_iter().filter(|p| wanted.contains(p.as_str())));
             return Ok(out);
         }
-        for chunk in codes.chunks(500) {
+        for chunk in values.chunks(500) {
             let found: Vec<String> = on_pool!(self, pool => {
-                let mut qb = QueryBuilder::new("SELECT code FROM households WHERE code IN (");
+                let mut qb = QueryBuilder::new(format!("SELECT {column} FROM {table} WHERE {column} IN ("));
                 let mut sep = qb.separated(", ");
-                for c in chunk {
-                    sep.push_bind(c.clone());
+                for v in chunk {
+                    sep.push_bind(v.clone());
                 }
                 qb.push(")");
                 qb.build_query_scalar().fetch_all(pool).await?
