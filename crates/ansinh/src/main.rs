@@ -150,8 +150,26 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let started = Instant::now();
             eprintln!("validating {} ({} bytes)…", file.display(), bytes.len());
             let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-            let res =
-                services::import::import(&store, &g, &services::authz::Ctx::cli(), &province, name, &bytes, mode).await;
+            let progress = |p: services::import::Progress| {
+                use services::import::Progress as P;
+                match p {
+                    P::Read { rows } => eprintln!("read {rows} rows; validating…"),
+                    P::Validated { done, total } => eprintln!("validated {done} of {total} rows…"),
+                    P::Writing { rows } => eprintln!("writing {rows} persons in one transaction…"),
+                    P::Written { rows } => eprintln!("written {rows} persons"),
+                }
+            };
+            let res = services::import::import(
+                &store,
+                &g,
+                &services::authz::Ctx::cli(),
+                &province,
+                name,
+                &bytes,
+                mode,
+                &progress,
+            )
+            .await;
             store.close().await;
             let r = res?;
             println!(

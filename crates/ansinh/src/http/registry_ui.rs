@@ -409,12 +409,21 @@ pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: 
     let Some((name, bytes)) = file else {
         return fail(AppError::field("file", "chưa chọn tệp", "no file chosen"), &req);
     };
-    let report =
-        match import::import(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &name, &bytes, mode).await
-        {
-            Ok(r) => r,
-            Err(e) => return fail(e, &req),
-        };
+    let report = match import::import(
+        &state.store,
+        &state.gazetteer,
+        &req.ctx,
+        &state.province_code,
+        &name,
+        &bytes,
+        mode,
+        &|_| {},
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => return fail(e, &req),
+    };
     let report_id = match crate::services::auth::random_hex(12) {
         Ok(id) => id,
         Err(e) => return fail(e, &req),

@@ -41,6 +41,18 @@ pub const COLUMNS: [(&str, &str, bool); 21] = [
 const MERIT: [&str; 13] = ["a", "b", "c", "d", "dd", "e", "g", "h", "i", "k", "l", "m", "relative"];
 const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5d", "k6", "k7", "k8"];
 
+/// Progress of a long import, reported to the caller (the CLI prints it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    Read { rows: usize },
+    Validated { done: usize, total: usize },
+    Writing { rows: usize },
+    Written { rows: usize },
+}
+
+/// Rows between two progress reports.
+const PROGRESS_EVERY: usize = 100_000;
+
 /// One problem found in the file.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RowError {
@@ -198,6 +210,7 @@ pub async fn validate(
     province: &str,
     area: Option<&HashSet<String>>,
     table: &[Vec<String>],
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<(PersonBatch, Vec<RowError>, usize, usize, Vec<bool>), AppError> {
     let mut errors = Vec::new();
     let Some(header) = table.first() else {
@@ -250,7 +263,11 @@ pub async fn validate(
     let mut new_hh: HashSet<String> = HashSet::new();
     let mut valid = vec![false; table.len()];
     let mut mapped = 0usize;
-    for (row_no, r) in &rows {
+    let total_rows = rows.len();
+    for (done, (row_no, r)) in rows.iter().enumerate() {
+        if done % PROGRESS_EVERY == 0 && done > 0 {
+            progress(Progress::Validated { done, total: total_rows });
+        }
         let before = errors.len();
         let mut err = |key: &str, value: &str, reason: String| {
             errors.push(RowError {
@@ -504,6 +521,7 @@ pub async fn validate(
 }
 
 /// Validates and (unless a dry run, or invalid in all-or-nothing mode) imports.
+#[allow(clippy::too_many_arguments)]
 pub async fn import(
     store: &store::Store,
     g: &Gazetteer,
@@ -512,6 +530,7 @@ pub async fn import(
     file_name: &str,
     bytes: &[u8],
     mode: Mode,
+    progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ImportReport, AppError> {
     let area: Option<HashSet<String>> = match ctx.authorize(perm::REGISTRY_IMPORT)? {
         None => None,
@@ -539,7 +558,8 @@ pub async fn import(
             return Ok(report);
         }
     };
-    let (batch, errors, rows, mapped, _) = validate(store, g, province, area.as_ref(), &table).await?;
+    progress(Progress::Read { rows: table.len().saturating_sub(1) });
+    let (batch, errors, rows, mapped, _) = validate(store, g, province, area.as_ref(), &table, progress).await?;
     report.rows = rows;
     report.valid_rows = batch.persons.len();
     report.mapped_communes = mapped;
@@ -557,8 +577,10 @@ pub async fn import(
             batch.persons.len(),
             report.rows - batch.persons.len()
         ));
+        progress(Progress::Writing { rows: batch.persons.len() });
         store.insert_person_batch(&batch, &ctx.actor(), &a).await?;
         report.imported = batch.persons.len();
+        progress(Progress::Written { rows: report.imported });
     }
     Ok(report)
 }

@@ -671,7 +671,7 @@ pub async fn propose_new(
     let header: Vec<String> = cols.iter().map(|c| c.1.to_string()).collect();
     let row: Vec<String> = cols.iter().map(|c| req.fields.get(c.0).cloned().unwrap_or_default()).collect();
     let (batch, errors, _, _, _) =
-        crate::services::import::validate(store, g, province, area.as_ref(), &[header, row]).await?;
+        crate::services::import::validate(store, g, province, area.as_ref(), &[header, row], &|_| {}).await?;
     if !errors.is_empty() {
         return Ok((change_placeholder(), errors));
     }
