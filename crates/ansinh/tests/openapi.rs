@@ -50,6 +50,7 @@ fn openapi_document_validates_and_covers_the_api() {
         ("get", "/api/v1/persons/{id}/as-of"),
         ("post", "/api/v1/persons/{id}/changes"),
         ("post", "/api/v1/persons/proposals"),
+        ("post", "/api/v1/persons/{id}/records"),
         ("get", "/api/v1/changes"),
         ("post", "/api/v1/changes/{id}/approve"),
         ("post", "/api/v1/changes/{id}/reject"),

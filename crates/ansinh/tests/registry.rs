@@ -148,6 +148,51 @@ async fn flow(backend: Backend) {
         (Some("Hồ Văn Mới"), Some("l"))
     );
 
+    // a record added to an existing dossier, then ended, both through maker-checker
+    let body = serde_json::json!({"action": "add_assistance", "group_code": "k5b", "decision_no": "77/QĐ", "decision_date": "01/03/2027", "valid_from": "01/03/2027", "reason": "Đủ 75 tuổi"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/{id}/records"),
+        &xa.headers(),
+        Some(("application/json", body.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c4 = json(&r)["id"].as_i64().unwrap();
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{c4}/approve"), &so.headers(), Some(("application/json", empty)))
+            .status,
+        200
+    );
+    let d = json(&get(&format!("{base}/api/v1/persons/{id}"), &so.headers()));
+    let rec = d["assistance"].as_array().unwrap().iter().find(|a| a["group_code"] == "k5b").unwrap().clone();
+    assert!(d["person"]["categories"].as_array().unwrap().iter().any(|c| c == "k5b"));
+    let body = serde_json::json!({"action": "end_record", "table": "assistance_records", "record_id": rec["id"], "valid_to": "31/12/2027", "reason": "Chuyển đi"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/{id}/records"),
+        &xa.headers(),
+        Some(("application/json", body.as_bytes())),
+    );
+    let c5 = json(&r)["id"].as_i64().unwrap();
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{c5}/approve"), &so.headers(), Some(("application/json", empty)))
+            .status,
+        200
+    );
+    let d = json(&get(&format!("{base}/api/v1/persons/{id}"), &so.headers()));
+    assert!(
+        !d["person"]["categories"].as_array().unwrap().iter().any(|c| c == "k5b"),
+        "ended records are no longer in force"
+    );
+    let bad = serde_json::json!({"action": "add_merit", "category": "zz", "decision_no": "1", "decision_date": "01/01/2000", "valid_from": "01/01/2000", "reason": "x"}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/{id}/records"),
+        &xa.headers(),
+        Some(("application/json", bad.as_bytes())),
+    );
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("category")));
+
     // the same through the page
     let form = format!("_csrf={}&personal_id=075161000888&full_name=Ngo+Thi+Hai&birth_date=1961&sex=N%E1%BB%AF&commune_code=25195&address_line=%E1%BA%A4p+3&reason=M%E1%BB%9Bi", xa.csrf);
     let r = send(

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/persons/{id}", get(person_dossier))
         .route("/api/v1/persons/{id}/as-of", get(person_as_of))
         .route("/api/v1/persons/{id}/changes", post(person_propose))
+        .route("/api/v1/persons/{id}/records", post(person_propose_record))
         .route("/api/v1/changes", get(changes_list))
         .route("/api/v1/changes/{id}/approve", post(change_approve))
         .route("/api/v1/changes/{id}/reject", post(change_reject))
@@ -479,6 +480,22 @@ pub async fn person_propose(
     }
 }
 
+/// Propose adding a merit or assistance record, or ending one (maker).
+#[utoipa::path(post, path = "/api/v1/persons/{id}/records", tag = "registry", params(("id" = i64, Path)), request_body = registry::ProposeRecord,
+    responses((status = 201, body = registry::ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn person_propose_record(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<registry::ProposeRecord>,
+) -> Response {
+    match registry::propose_record(&state.store, &req.ctx, id, &body).await {
+        Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ProposalErrors {
     pub code: String,
@@ -707,7 +724,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
     paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
           users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, persons_search, person_dossier,
-          person_as_of, person_propose, person_propose_new, changes_list, change_approve, change_reject, audit_search, audit_verify),
+          person_as_of, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
@@ -765,7 +782,9 @@ fn permission_of(path: &str, method: &str) -> &'static str {
         (_, "/api/v1/audit") => perm::AUDIT_READ,
         (_, "/api/v1/audit/verify") => perm::AUDIT_VERIFY,
         (_, "/api/v1/communes/{code}") => perm::COMMUNE_WORKSPACE,
-        (_, "/api/v1/persons/{id}/changes") | (_, "/api/v1/persons/proposals") => perm::REGISTRY_PROPOSE,
+        (_, "/api/v1/persons/{id}/changes")
+        | (_, "/api/v1/persons/proposals")
+        | (_, "/api/v1/persons/{id}/records") => perm::REGISTRY_PROPOSE,
         (_, p) if p.starts_with("/api/v1/changes/") => perm::REGISTRY_APPROVE,
         (_, p) if p.starts_with("/api/v1/persons") || p.starts_with("/api/v1/changes") => perm::REGISTRY_READ,
         _ => "",

@@ -710,3 +710,118 @@ fn change_placeholder() -> ChangeView {
         summary: String::new(),
     }
 }
+
+/// A proposal to add a merit or assistance record to a dossier, or to end one.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ProposeRecord {
+    /// Pháp lệnh 02/2020 Art. 3 category (a … m, relative).
+    AddMerit {
+        category: String,
+        decision_no: String,
+        /// dd/mm/yyyy
+        decision_date: String,
+        injury_rate: Option<i64>,
+        /// dd/mm/yyyy
+        valid_from: String,
+        reason: String,
+    },
+    /// Decree 20/2021 Art. 5 group (k1 … k8).
+    AddAssistance {
+        group_code: String,
+        decision_no: String,
+        decision_date: String,
+        disability_level: Option<String>,
+        valid_from: String,
+        reason: String,
+    },
+    /// Ends a record (`merit_records`, `assistance_records` or `payment_methods`) on a date.
+    EndRecord { table: String, record_id: i64, valid_to: String, reason: String },
+}
+
+/// A commune officer proposes a record change for a dossier of their area.
+pub async fn propose_record(
+    store: &store::Store,
+    ctx: &Ctx,
+    id: i64,
+    req: &ProposeRecord,
+) -> Result<ChangeView, AppError> {
+    let p = ctx.require(perm::REGISTRY_PROPOSE)?.clone();
+    let person = store.person(id).await?.ok_or_else(|| AppError::NotFound(format!("hồ sơ {id}")))?;
+    p.require_commune(&person.commune_code)?;
+    const MERIT: [&str; 13] = ["a", "b", "c", "d", "dd", "e", "g", "h", "i", "k", "l", "m", "relative"];
+    const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5d", "k6", "k7", "k8"];
+    let (payload, reason) = match req {
+        ProposeRecord::AddMerit { category, decision_no, decision_date, injury_rate, valid_from, reason } => {
+            if !MERIT.contains(&category.as_str()) {
+                return Err(AppError::field(
+                    "category",
+                    "diện không có (a … m, relative)",
+                    "unknown category (a … m, relative)",
+                ));
+            }
+            if injury_rate.is_some_and(|r| !(1..=100).contains(&r)) {
+                return Err(AppError::field("injury_rate", "từ 1 đến 100", "1 to 100"));
+            }
+            let record = store::registry::MeritRecord {
+                category: category.clone(),
+                decision_no: decision_no.trim().to_string(),
+                decision_date: iso_date("decision_date", decision_date)?,
+                issuer: "Sở Nội vụ".into(),
+                injury_rate: *injury_rate,
+                valid_from: iso_date("valid_from", valid_from)?,
+                ..Default::default()
+            };
+            (ChangePayload::AddMerit { record }, reason)
+        }
+        ProposeRecord::AddAssistance {
+            group_code,
+            decision_no,
+            decision_date,
+            disability_level,
+            valid_from,
+            reason,
+        } => {
+            if !GROUPS.contains(&group_code.as_str()) {
+                return Err(AppError::field("group_code", "nhóm không có (k1 … k8)", "unknown group (k1 … k8)"));
+            }
+            if disability_level.as_deref().is_some_and(|d| !matches!(d, "severe" | "especially_severe")) {
+                return Err(AppError::field(
+                    "disability_level",
+                    "severe hoặc especially_severe",
+                    "severe or especially_severe",
+                ));
+            }
+            let record = store::registry::AssistanceRecord {
+                group_code: group_code.clone(),
+                disability_level: disability_level.clone(),
+                decision_no: decision_no.trim().to_string(),
+                decision_date: iso_date("decision_date", decision_date)?,
+                valid_from: iso_date("valid_from", valid_from)?,
+                ..Default::default()
+            };
+            (ChangePayload::AddAssistance { record }, reason)
+        }
+        ProposeRecord::EndRecord { table, record_id, valid_to, reason } => {
+            if !matches!(table.as_str(), "merit_records" | "assistance_records" | "payment_methods") {
+                return Err(AppError::field("table", "loại hồ sơ không có", "unknown record kind"));
+            }
+            (
+                ChangePayload::EndRecord {
+                    table: table.clone(),
+                    record_id: *record_id,
+                    valid_to: iso_date("valid_to", valid_to)?,
+                },
+                reason,
+            )
+        }
+    };
+    let reason = domain::text::clean_whitespace(reason);
+    if reason.is_empty() {
+        return Err(AppError::field("reason", "cần ghi lý do", "a reason is required"));
+    }
+    let audit = ctx.audit("change.propose", "change_request", None);
+    let cid = store.propose_change(Some(id), &person.commune_code, &payload, &reason, &p.username, &audit).await?;
+    let c = store.change_request(cid).await?.ok_or_else(|| AppError::Internal("change vanished".into()))?;
+    Ok(change_view(&c))
+}
