@@ -457,6 +457,27 @@ async fn sqlite_insert(
     Ok(())
 }
 
+/// Inserts one row inside an open transaction of either backend, each value bound with
+/// its SQL type (PostgreSQL needs booleans as booleans, integers as integers).
+macro_rules! insert_one {
+    ($tx:ident, $table:expr, $columns:expr, $ints:expr, $bools:expr, $values:expr, $what:expr) => {{
+        let (ints, bools): (&[usize], &[usize]) = ($ints, $bools);
+        let mut qb = QueryBuilder::new(format!("INSERT INTO {} ({}) ", $table, $columns));
+        qb.push_values(std::iter::once($values), |mut r, row: Vec<Option<String>>| {
+            for (i, val) in row.into_iter().enumerate() {
+                if bools.contains(&i) {
+                    r.push_bind(val.as_deref() == Some("1"));
+                } else if ints.contains(&i) {
+                    r.push_bind(val.and_then(|s| s.parse::<i64>().ok()));
+                } else {
+                    r.push_bind(val);
+                }
+            }
+        });
+        qb.build().execute(&mut *$tx).await.map_err(|e| StoreError::from_write(e, $what))?;
+    }};
+}
+
 impl Store {
     /// Inserts households, persons and their records in one transaction with one audit
     /// entry (for the demo and for imports). Persons must be new; a duplicate personal ID
@@ -1107,36 +1128,12 @@ impl Store {
                     .map_err(|e| StoreError::from_write(e, "the changed person"))?;
                 }
                 ChangePayload::AddMerit { record } => {
-                    let v = merit_values(record, person_id, by, &now);
-                    let mut qb = QueryBuilder::new(format!("INSERT INTO merit_records ({MERIT_COLUMNS}) "));
-                    qb.push_values(std::iter::once(v), |mut r, row| {
-                        for (i, val) in row.into_iter().enumerate() {
-                            if MERIT_BOOL.contains(&i) {
-                                r.push_bind(val.as_deref() == Some("1"));
-                            } else if MERIT_INT.contains(&i) {
-                                r.push_bind(val.and_then(|s| s.parse::<i64>().ok()));
-                            } else {
-                                r.push_bind(val);
-                            }
-                        }
-                    });
-                    qb.build().execute(&mut *tx).await.map_err(|e| StoreError::from_write(e, "the merit record"))?;
+                    let values = merit_values(record, person_id, by, &now);
+                    insert_one!(tx, "merit_records", MERIT_COLUMNS, &MERIT_INT, &MERIT_BOOL, values, "the merit record");
                 }
                 ChangePayload::AddAssistance { record } => {
-                    let v = assistance_values(record, person_id, by, &now);
-                    let mut qb = QueryBuilder::new(format!("INSERT INTO assistance_records ({ASSISTANCE_COLUMNS}) "));
-                    qb.push_values(std::iter::once(v), |mut r, row| {
-                        for (i, val) in row.into_iter().enumerate() {
-                            if ASSISTANCE_BOOL.contains(&i) {
-                                r.push_bind(val.as_deref() == Some("1"));
-                            } else if ASSISTANCE_INT.contains(&i) {
-                                r.push_bind(val.and_then(|s| s.parse::<i64>().ok()));
-                            } else {
-                                r.push_bind(val);
-                            }
-                        }
-                    });
-                    qb.build().execute(&mut *tx).await.map_err(|e| StoreError::from_write(e, "the assistance record"))?;
+                    let values = assistance_values(record, person_id, by, &now);
+                    insert_one!(tx, "assistance_records", ASSISTANCE_COLUMNS, &ASSISTANCE_INT, &ASSISTANCE_BOOL, values, "the assistance record");
                 }
                 ChangePayload::EndRecord { table, record_id, valid_to } => {
                     let table = match table.as_str() {

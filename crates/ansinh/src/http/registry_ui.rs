@@ -6,19 +6,12 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::error::AppError;
-use crate::http::extract::{login_redirect, FormData, Req};
+use crate::http::extract::{FormData, Req};
 use crate::http::i18n::{Key, Lang};
-use crate::http::ui::{error_page, layout, render, Layout};
+use crate::http::ui::{fail, layout, render, Layout};
 use crate::services::authz::perm;
 use crate::services::registry::{self, SearchParams};
 use crate::services::AppState;
-
-fn fail(e: AppError, req: &Req) -> Response {
-    if matches!(e, AppError::Unauthenticated) {
-        return login_redirect(&req.path);
-    }
-    error_page(&e, &req.rid, req.lang)
-}
 
 /// Merit categories (Pháp lệnh 02/2020 Art. 3) and assistance groups (Decree 20/2021 Art. 5).
 pub const CATEGORIES: [(&str, &str); 23] = [

@@ -100,7 +100,7 @@ pub fn render<T: Template>(t: &T, req: &Req) -> Response {
 }
 
 /// The page for an error; an unauthenticated request is sent to the login instead.
-fn fail(e: AppError, req: &Req) -> Response {
+pub fn fail(e: AppError, req: &Req) -> Response {
     if matches!(e, AppError::Unauthenticated) {
         return login_redirect(&req.path);
     }

@@ -38,8 +38,10 @@ pub const COLUMNS: [(&str, &str, bool); 21] = [
     ("deceased_on", "Ngày từ trần", false),
 ];
 
-const MERIT: [&str; 13] = ["a", "b", "c", "d", "dd", "e", "g", "h", "i", "k", "l", "m", "relative"];
-const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5d", "k6", "k7", "k8"];
+/// Merit categories of Pháp lệnh 02/2020 Art. 3 (and relatives) as stored.
+pub const MERIT: [&str; 13] = ["a", "b", "c", "d", "dd", "e", "g", "h", "i", "k", "l", "m", "relative"];
+/// Social-assistance groups of Decree 20/2021 Art. 5 as stored.
+pub const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5d", "k6", "k7", "k8"];
 
 /// Progress of a long import, reported to the caller (the CLI prints it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -749,8 +749,7 @@ pub async fn propose_record(
     let p = ctx.require(perm::REGISTRY_PROPOSE)?.clone();
     let person = store.person(id).await?.ok_or_else(|| AppError::NotFound(format!("hồ sơ {id}")))?;
     p.require_commune(&person.commune_code)?;
-    const MERIT: [&str; 13] = ["a", "b", "c", "d", "dd", "e", "g", "h", "i", "k", "l", "m", "relative"];
-    const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5d", "k6", "k7", "k8"];
+    use crate::services::import::{GROUPS, MERIT};
     let (payload, reason) = match req {
         ProposeRecord::AddMerit { category, decision_no, decision_date, injury_rate, valid_from, reason } => {
             if !MERIT.contains(&category.as_str()) {
