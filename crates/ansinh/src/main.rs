@@ -22,6 +22,12 @@ use crate::error::AppError;
 use crate::services::setup::{self, DemoOutcome};
 use crate::services::AppState;
 
+/// mimalloc instead of glibc malloc: bulk imports and entitlement runs allocate and free
+/// millions of short strings, where glibc's allocator spent a third of the import's time
+/// (perf, docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -136,7 +142,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let c = load_config(&flags(&cli, None))?;
             logging::init(c.log_format.value, "warn");
             let url = c.database_url()?;
-            let g = setup::gazetteer()?;
+            let g = Arc::new(setup::gazetteer()?);
             let bytes = std::fs::read(file).map_err(|e| AppError::io(format!("reading {}", file.display()), e))?;
             let store = setup::open_store(&url, &c, &g).await?;
             let province = setup::installation_province(&store).await?;
@@ -155,8 +161,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 match p {
                     P::Read { rows } => eprintln!("read {rows} rows; validating…"),
                     P::Validated { done, total } => eprintln!("validated {done} of {total} rows…"),
-                    P::Writing { rows } => eprintln!("writing {rows} persons in one transaction…"),
-                    P::Written { rows } => eprintln!("written {rows} persons"),
+                    P::Written { rows } => eprintln!("written {rows} persons (not yet committed)…"),
+                    P::Committing => eprintln!("building indexes and committing…"),
                 }
             };
             let res = services::import::import(

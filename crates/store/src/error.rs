@@ -40,6 +40,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
+    /// An SQLite bulk load failed (see `sqlite_bulk`).
+    #[error("database error in a bulk load: {0}")]
+    Bulk(String),
 }
 
 impl StoreError {
@@ -66,6 +69,7 @@ impl StoreError {
         !matches!(
             self,
             StoreError::Query(_)
+                | StoreError::Bulk(_)
                 | StoreError::Migration(_)
                 | StoreError::Conflict(_)
                 | StoreError::NotFound(_)

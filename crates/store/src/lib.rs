@@ -16,6 +16,7 @@ mod error;
 mod reference;
 pub mod registry;
 mod sqlite;
+mod sqlite_bulk;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 mod url;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::QueryBuilder;
 
 use crate::audit::{append_in_tx, AuditEntry};
 use crate::{on_pool, write_tx, Page, Paged, Result, Store, StoreError};
@@ -13,9 +13,11 @@ use crate::{on_pool, write_tx, Page, Paged, Result, Store, StoreError};
 /// it fills and builds them again afterwards (inside the same transaction): building an
 /// index from sorted data is far cheaper than a million random B-tree insertions.
 const SQLITE_REINDEX_ABOVE: usize = 50_000;
+/// How long a bulk load waits for another writer to finish before giving up.
+const SQLITE_BULK_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The secondary indexes rebuilt by large SQLite batches — the same definitions as in
 /// `migrations/sqlite/0003_registry.sql` (a contract test checks they all exist after).
-const SQLITE_BULK_INDEXES: [(&str, &str); 9] = [
+pub(crate) const SQLITE_BULK_INDEXES: [(&str, &str); 9] = [
     ("persons_by_commune", "CREATE INDEX persons_by_commune ON persons (commune_code, name_key)"),
     ("persons_by_name", "CREATE INDEX persons_by_name ON persons (name_key)"),
     ("persons_by_given", "CREATE INDEX persons_by_given ON persons (given_key)"),
@@ -30,8 +32,6 @@ const SQLITE_BULK_INDEXES: [(&str, &str); 9] = [
     ("relationships_by_related", "CREATE INDEX relationships_by_related ON relationships (related_person_id)"),
 ];
 
-/// Rows per multi-row INSERT on SQLite (≤ 24 columns × 400 rows stays under its limit).
-const SQLITE_ROWS: usize = 400;
 /// Totals of a search are counted up to this many (a count of every "Nguyễn" would
 /// cost more than the page itself).
 pub const COUNT_CAP: i64 = 10_000;
@@ -87,6 +87,10 @@ pub struct NewPerson {
     pub relation_to_head: Option<String>,
     /// The date this state holds from.
     pub valid_from: String,
+    /// The name's search keys (`name_keys`) when the caller computed them already, off
+    /// the single write thread of an SQLite load; `None`: the writer computes them.
+    #[serde(skip)]
+    pub name_keys: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +201,22 @@ pub struct PersonBatch {
     pub payments: Vec<(String, PaymentMethod)>,
     /// (personal ID, related personal ID, kind)
     pub relationships: Vec<(String, String, String)>,
+}
+
+/// A bulk load in progress (see [`Store::begin_bulk`]).
+pub struct BulkWriter {
+    tx: BulkTx,
+    /// SQLite: secondary indexes dropped, to be rebuilt at commit.
+    reindexed: bool,
+    recorded_by: String,
+    now: String,
+    persons: usize,
+}
+
+enum BulkTx {
+    /// `None` once a failed step has dropped (rolled back) the connection.
+    Sqlite(Option<rusqlite::Connection>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 /// Search criteria. `communes` is the caller's area (None = whole province).
@@ -316,7 +336,7 @@ pub fn day_before(iso: &str) -> Option<String> {
     d.pred_opt().map(|p| p.format("%Y-%m-%d").to_string())
 }
 
-fn categories_of(merits: &[&MeritRecord], assistance: &[&AssistanceRecord]) -> String {
+pub(crate) fn categories_of(merits: &[&MeritRecord], assistance: &[&AssistanceRecord]) -> String {
     let mut cats: Vec<&str> = merits.iter().filter(|m| m.valid_to.is_none()).map(|m| m.category.as_str()).collect();
     cats.extend(assistance.iter().filter(|a| a.valid_to.is_none()).map(|a| a.group_code.as_str()));
     cats.sort_unstable();
@@ -329,7 +349,7 @@ fn categories_of(merits: &[&MeritRecord], assistance: &[&AssistanceRecord]) -> S
 }
 
 fn person_values(p: &NewPerson, household_id: Option<i64>, categories: String, now: &str) -> Vec<Option<String>> {
-    let (key, given) = name_keys(&p.full_name);
+    let (key, given) = p.name_keys.clone().unwrap_or_else(|| name_keys(&p.full_name));
     let status = if p.deceased_on.is_some() { "deceased" } else { "living" };
     vec![
         Some(p.personal_id.clone()),
@@ -432,31 +452,6 @@ fn payment_values(p: &PaymentMethod, person_id: i64) -> Vec<Option<String>> {
 const PAYMENT_COLUMNS: &str = "person_id, method, bank_name, account_no, account_holder, valid_from, valid_to";
 const PAYMENT_INT: [usize; 1] = [0];
 
-/// Multi-row INSERTs inside an SQLite transaction; integer columns bound as numbers
-/// (booleans as 0/1) so that comparisons and CHECKs see numbers, not text.
-async fn sqlite_insert(
-    tx: &mut sqlx::Transaction<'_, Sqlite>,
-    table: &str,
-    columns: &str,
-    ints: &[usize],
-    rows: &[Vec<Option<String>>],
-) -> Result<()> {
-    for chunk in rows.chunks(SQLITE_ROWS) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(format!("INSERT INTO {table} ({columns}) "));
-        qb.push_values(chunk, |mut r, row| {
-            for (i, v) in row.iter().enumerate() {
-                if ints.contains(&i) {
-                    r.push_bind(v.as_deref().and_then(|s| s.parse::<i64>().ok()));
-                } else {
-                    r.push_bind(v.clone());
-                }
-            }
-        });
-        qb.build().execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
 /// Inserts one row inside an open transaction of either backend, each value bound with
 /// its SQL type (PostgreSQL needs booleans as booleans, integers as integers).
 macro_rules! insert_one {
@@ -478,195 +473,302 @@ macro_rules! insert_one {
     }};
 }
 
+/// The PostgreSQL side of `BulkWriter::write`: COPY into each table.
+async fn pg_write(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    batch: &PersonBatch,
+    recorded_by: &str,
+    now: &str,
+) -> Result<usize> {
+    let now = now.to_string();
+    // categories in force per person, computed before insertion
+    let mut merits_of: HashMap<&str, Vec<&MeritRecord>> = HashMap::new();
+    for (pid, m) in &batch.merits {
+        merits_of.entry(pid.as_str()).or_default().push(m);
+    }
+    let mut assist_of: HashMap<&str, Vec<&AssistanceRecord>> = HashMap::new();
+    for (pid, a) in &batch.assistance {
+        assist_of.entry(pid.as_str()).or_default().push(a);
+    }
+    let households: Vec<Vec<Option<String>>> = batch
+        .households
+        .iter()
+        .map(|h| {
+            vec![Some(h.code.clone()), Some(h.commune_code.clone()), Some(h.address_line.clone()), Some(now.clone())]
+        })
+        .collect();
+    macro_rules! body {
+        ($tx:ident, $insert:expr) => {{
+            let before_h: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM households").fetch_one(&mut **$tx).await?;
+            $insert($tx, "households", "code, commune_code, address_line, created_at", &[][..], &households)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Query(q) => StoreError::from_write(q, "a household with one of these codes"),
+                    other => other,
+                })?;
+            let hh: Vec<(i64, String)> = sqlx::query_as("SELECT id, code FROM households WHERE id > $1")
+                .bind(before_h)
+                .fetch_all(&mut **$tx)
+                .await?;
+            let mut hh_id: HashMap<String, i64> = hh.into_iter().map(|(i, c)| (c, i)).collect();
+            // households referenced by code but not in this batch
+            for p in &batch.persons {
+                if let Some(code) = &p.household_code {
+                    if !hh_id.contains_key(code) {
+                        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM households WHERE code = $1")
+                            .bind(code)
+                            .fetch_optional(&mut **$tx)
+                            .await?;
+                        match id {
+                            Some(id) => {
+                                hh_id.insert(code.clone(), id);
+                            }
+                            None => return Err(StoreError::Invalid(format!("household {code} does not exist"))),
+                        }
+                    }
+                }
+            }
+            let status_rows: Vec<Vec<Option<String>>> = batch
+                .households
+                .iter()
+                .filter(|h| h.status != "none")
+                .filter_map(|h| {
+                    hh_id
+                        .get(&h.code)
+                        .map(|id| vec![Some(id.to_string()), Some(h.status.clone()), Some(h.status_from.clone()), None])
+                })
+                .collect();
+            $insert($tx, "household_status", "household_id, status, valid_from, valid_to", &[0][..], &status_rows)
+                .await?;
+            let before_p: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM persons").fetch_one(&mut **$tx).await?;
+            let persons: Vec<Vec<Option<String>>> = batch
+                .persons
+                .iter()
+                .map(|p| {
+                    let m = merits_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                    let a = assist_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                    person_values(
+                        p,
+                        p.household_code.as_ref().and_then(|c| hh_id.get(c).copied()),
+                        categories_of(m, a),
+                        &now,
+                    )
+                })
+                .collect();
+            $insert($tx, "persons", PERSON_INSERT_COLUMNS, &PERSON_INT_COLUMNS[..], &persons).await.map_err(
+                |e| match e {
+                    StoreError::Query(q) => StoreError::from_write(q, "a person with one of these personal IDs"),
+                    other => other,
+                },
+            )?;
+            let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, personal_id FROM persons WHERE id > $1")
+                .bind(before_p)
+                .fetch_all(&mut **$tx)
+                .await?;
+            let mut pid: HashMap<String, i64> = ids.into_iter().map(|(i, p)| (p, i)).collect();
+            let mut lookup = async |tx: &mut _, p: &str| -> Result<i64> {
+                if let Some(id) = pid.get(p) {
+                    return Ok(*id);
+                }
+                let id: Option<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE personal_id = $1")
+                    .bind(p)
+                    .fetch_optional(tx)
+                    .await?;
+                let id = id.ok_or_else(|| StoreError::Invalid(format!("person {p} does not exist")))?;
+                pid.insert(p.to_string(), id);
+                Ok(id)
+            };
+            let mut rows = Vec::with_capacity(batch.merits.len());
+            for (p, m) in &batch.merits {
+                rows.push(merit_values(m, lookup(&mut **$tx, p).await?, recorded_by, &now));
+            }
+            $insert($tx, "merit_records", MERIT_COLUMNS, &MERIT_INT[..], &rows).await?;
+            let mut rows = Vec::with_capacity(batch.assistance.len());
+            for (p, a) in &batch.assistance {
+                rows.push(assistance_values(a, lookup(&mut **$tx, p).await?, recorded_by, &now));
+            }
+            $insert($tx, "assistance_records", ASSISTANCE_COLUMNS, &ASSISTANCE_INT[..], &rows).await?;
+            let mut rows = Vec::with_capacity(batch.payments.len());
+            for (p, m) in &batch.payments {
+                rows.push(payment_values(m, lookup(&mut **$tx, p).await?));
+            }
+            $insert($tx, "payment_methods", PAYMENT_COLUMNS, &PAYMENT_INT[..], &rows).await?;
+            let mut rows = Vec::with_capacity(batch.relationships.len());
+            for (p, r, kind) in &batch.relationships {
+                let a = lookup(&mut **$tx, p).await?;
+                let b = lookup(&mut **$tx, r).await?;
+                rows.push(vec![
+                    Some(a.to_string()),
+                    Some(b.to_string()),
+                    Some(kind.clone()),
+                    Some("1900-01-01".to_string()),
+                    None,
+                ]);
+            }
+            $insert(
+                $tx,
+                "relationships",
+                "person_id, related_person_id, kind, valid_from, valid_to",
+                &[0, 1][..],
+                &rows,
+            )
+            .await?;
+            batch.persons.len()
+        }};
+    }
+    Ok(body!(tx, pg_insert))
+}
+
+impl BulkWriter {
+    /// Writes one batch inside the open transaction. Persons must be new (a duplicate
+    /// personal ID fails the batch, and the caller then drops the whole load); records may
+    /// refer to persons and households written by earlier batches of the same load.
+    pub async fn write(&mut self, batch: PersonBatch) -> Result<usize> {
+        let n = match &mut self.tx {
+            BulkTx::Sqlite(slot) => {
+                let conn = slot.take().ok_or_else(|| StoreError::Invalid("the bulk load was abandoned".into()))?;
+                let (by, now) = (self.recorded_by.clone(), self.now.clone());
+                let (conn, n) = tokio::task::spawn_blocking(move || {
+                    let n = crate::sqlite_bulk::write(&conn, &batch, &by, &now)?;
+                    Ok::<_, StoreError>((conn, n))
+                })
+                .await
+                .map_err(|e| StoreError::Bulk(format!("bulk write task: {e}")))??;
+                *slot = Some(conn);
+                n
+            }
+            BulkTx::Postgres(tx) => pg_write(tx, &batch, &self.recorded_by, &self.now).await?,
+        };
+        self.persons += n;
+        Ok(n)
+    }
+
+    /// Runs `f` on the SQLite load's connection on a blocking thread. After an error the
+    /// connection is dropped (closing it rolls the transaction back) and the load is over.
+    async fn on_sqlite<T: Send + 'static>(
+        slot: &mut Option<rusqlite::Connection>,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = slot.take().ok_or_else(|| StoreError::Invalid("the bulk load was abandoned".into()))?;
+        let (conn, out) = tokio::task::spawn_blocking(move || {
+            let out = f(&conn)?;
+            Ok::<_, StoreError>((conn, out))
+        })
+        .await
+        .map_err(|e| StoreError::Bulk(format!("bulk load task: {e}")))??;
+        *slot = Some(conn);
+        Ok(out)
+    }
+
+    /// Marks a pending request to create this dossier approved, in the load's transaction.
+    async fn decide_create(&mut self, id: i64, personal_id: &str, by: &str, now: &str, reason: &str) -> Result<i64> {
+        match &mut self.tx {
+            BulkTx::Sqlite(slot) => {
+                let (pid, by, now, reason) =
+                    (personal_id.to_string(), by.to_string(), now.to_string(), reason.to_string());
+                Self::on_sqlite(slot, move |c| crate::sqlite_bulk::decide_create(c, id, &pid, &by, &now, &reason)).await
+            }
+            BulkTx::Postgres(tx) => {
+                let created: i64 = sqlx::query_scalar("SELECT id FROM persons WHERE personal_id = $1")
+                    .bind(personal_id)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                let n = sqlx::query(
+                    "UPDATE change_requests SET status = 'approved', decided_by = $1, decided_at = $2, \
+                     decision_reason = $3, person_id = $4 WHERE id = $5 AND status = 'pending'",
+                )
+                .bind(by)
+                .bind(now)
+                .bind(reason)
+                .bind(created)
+                .bind(id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if n != 1 {
+                    return Err(StoreError::Invalid(format!("change request {id} is no longer pending")));
+                }
+                Ok(created)
+            }
+        }
+    }
+
+    /// Persons written so far.
+    pub fn persons(&self) -> usize {
+        self.persons
+    }
+
+    /// Rebuilds what was dropped for speed, appends the one audit entry of the load and
+    /// commits. Returns the number of persons written.
+    pub async fn commit(self, audit: &AuditEntry) -> Result<usize> {
+        match self.tx {
+            BulkTx::Sqlite(slot) => {
+                let conn = slot.ok_or_else(|| StoreError::Invalid("the bulk load was abandoned".into()))?;
+                let (reindexed, audit) = (self.reindexed, audit.clone());
+                tokio::task::spawn_blocking(move || crate::sqlite_bulk::commit(conn, reindexed, &audit))
+                    .await
+                    .map_err(|e| StoreError::Bulk(format!("bulk commit task: {e}")))??;
+            }
+            BulkTx::Postgres(mut tx) => {
+                append_in_tx!(tx, audit);
+                tx.commit().await?;
+            }
+        }
+        Ok(self.persons)
+    }
+
+    /// Abandons the load: nothing of it stays. (Dropping the writer rolls back too.)
+    pub async fn rollback(self) -> Result<()> {
+        match self.tx {
+            // closing the connection rolls its transaction back
+            BulkTx::Sqlite(slot) => drop(slot),
+            BulkTx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}
+
 impl Store {
+    /// Opens a bulk load (demo, imports, approved new dossiers): one transaction that
+    /// batches are written into and that is committed with one audit entry. On SQLite the
+    /// transaction takes the write lock at once, on a connection of its own
+    /// (`sqlite_bulk`); for more than `SQLITE_REINDEX_ABOVE` expected persons the secondary
+    /// indexes are dropped and rebuilt at commit.
+    pub async fn begin_bulk(&self, expected_persons: usize, recorded_by: &str) -> Result<BulkWriter> {
+        let reindexed = matches!(self, Store::Sqlite(_)) && expected_persons > SQLITE_REINDEX_ABOVE;
+        let tx = match self {
+            Store::Sqlite(pool) => {
+                let path = crate::sqlite::db_path(pool);
+                let conn = tokio::task::spawn_blocking(move || {
+                    crate::sqlite_bulk::open(&path, SQLITE_BULK_BUSY_TIMEOUT, reindexed)
+                })
+                .await
+                .map_err(|e| StoreError::Bulk(format!("bulk open task: {e}")))??;
+                BulkTx::Sqlite(Some(conn))
+            }
+            Store::Postgres(pool) => BulkTx::Postgres(pool.begin().await?),
+        };
+        Ok(BulkWriter { tx, reindexed, recorded_by: recorded_by.to_string(), now: crate::now_text(), persons: 0 })
+    }
+
     /// Inserts households, persons and their records in one transaction with one audit
-    /// entry (for the demo and for imports). Persons must be new; a duplicate personal ID
-    /// aborts the whole batch. Returns the number of persons inserted.
+    /// entry. Persons must be new; a duplicate personal ID aborts the whole batch.
+    /// Returns the number of persons inserted.
     pub async fn insert_person_batch(
         &self,
         batch: &PersonBatch,
         recorded_by: &str,
         audit: &AuditEntry,
     ) -> Result<usize> {
-        let now = crate::now_text();
-        // categories in force per person, computed before insertion
-        let mut merits_of: HashMap<&str, Vec<&MeritRecord>> = HashMap::new();
-        for (pid, m) in &batch.merits {
-            merits_of.entry(pid.as_str()).or_default().push(m);
+        let mut w = self.begin_bulk(batch.persons.len(), recorded_by).await?;
+        if let Err(e) = w.write(batch.clone()).await {
+            // the error to report is the write's, not a failure to roll back
+            let _ = w.rollback().await;
+            return Err(e);
         }
-        let mut assist_of: HashMap<&str, Vec<&AssistanceRecord>> = HashMap::new();
-        for (pid, a) in &batch.assistance {
-            assist_of.entry(pid.as_str()).or_default().push(a);
-        }
-        let households: Vec<Vec<Option<String>>> = batch
-            .households
-            .iter()
-            .map(|h| {
-                vec![
-                    Some(h.code.clone()),
-                    Some(h.commune_code.clone()),
-                    Some(h.address_line.clone()),
-                    Some(now.clone()),
-                ]
-            })
-            .collect();
-        let dup = |e: sqlx::Error| StoreError::from_write(e, "a person with one of these personal IDs");
-        macro_rules! body {
-            ($tx:ident, $insert:expr) => {{
-                let before_h: i64 =
-                    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM households").fetch_one(&mut *$tx).await?;
-                $insert(&mut $tx, "households", "code, commune_code, address_line, created_at", &[][..], &households)
-                    .await
-                    .map_err(|e| match e {
-                        StoreError::Query(q) => StoreError::from_write(q, "a household with one of these codes"),
-                        other => other,
-                    })?;
-                let hh: Vec<(i64, String)> = sqlx::query_as("SELECT id, code FROM households WHERE id > $1")
-                    .bind(before_h)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                let mut hh_id: HashMap<String, i64> = hh.into_iter().map(|(i, c)| (c, i)).collect();
-                // households referenced by code but not in this batch
-                for p in &batch.persons {
-                    if let Some(code) = &p.household_code {
-                        if !hh_id.contains_key(code) {
-                            let id: Option<i64> = sqlx::query_scalar("SELECT id FROM households WHERE code = $1")
-                                .bind(code)
-                                .fetch_optional(&mut *$tx)
-                                .await?;
-                            match id {
-                                Some(id) => {
-                                    hh_id.insert(code.clone(), id);
-                                }
-                                None => return Err(StoreError::Invalid(format!("household {code} does not exist"))),
-                            }
-                        }
-                    }
-                }
-                let status_rows: Vec<Vec<Option<String>>> = batch
-                    .households
-                    .iter()
-                    .filter(|h| h.status != "none")
-                    .filter_map(|h| {
-                        hh_id.get(&h.code).map(|id| {
-                            vec![Some(id.to_string()), Some(h.status.clone()), Some(h.status_from.clone()), None]
-                        })
-                    })
-                    .collect();
-                $insert(
-                    &mut $tx,
-                    "household_status",
-                    "household_id, status, valid_from, valid_to",
-                    &[0][..],
-                    &status_rows,
-                )
-                .await?;
-                let before_p: i64 =
-                    sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM persons").fetch_one(&mut *$tx).await?;
-                let persons: Vec<Vec<Option<String>>> = batch
-                    .persons
-                    .iter()
-                    .map(|p| {
-                        let m = merits_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                        let a = assist_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-                        person_values(
-                            p,
-                            p.household_code.as_ref().and_then(|c| hh_id.get(c).copied()),
-                            categories_of(m, a),
-                            &now,
-                        )
-                    })
-                    .collect();
-                $insert(&mut $tx, "persons", PERSON_INSERT_COLUMNS, &PERSON_INT_COLUMNS[..], &persons).await.map_err(
-                    |e| match e {
-                        StoreError::Query(q) => dup(q),
-                        other => other,
-                    },
-                )?;
-                let ids: Vec<(i64, String)> = sqlx::query_as("SELECT id, personal_id FROM persons WHERE id > $1")
-                    .bind(before_p)
-                    .fetch_all(&mut *$tx)
-                    .await?;
-                let mut pid: HashMap<String, i64> = ids.into_iter().map(|(i, p)| (p, i)).collect();
-                let mut lookup = async |tx: &mut _, p: &str| -> Result<i64> {
-                    if let Some(id) = pid.get(p) {
-                        return Ok(*id);
-                    }
-                    let id: Option<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE personal_id = $1")
-                        .bind(p)
-                        .fetch_optional(tx)
-                        .await?;
-                    let id = id.ok_or_else(|| StoreError::Invalid(format!("person {p} does not exist")))?;
-                    pid.insert(p.to_string(), id);
-                    Ok(id)
-                };
-                let mut rows = Vec::with_capacity(batch.merits.len());
-                for (p, m) in &batch.merits {
-                    rows.push(merit_values(m, lookup(&mut *$tx, p).await?, recorded_by, &now));
-                }
-                $insert(&mut $tx, "merit_records", MERIT_COLUMNS, &MERIT_INT[..], &rows).await?;
-                let mut rows = Vec::with_capacity(batch.assistance.len());
-                for (p, a) in &batch.assistance {
-                    rows.push(assistance_values(a, lookup(&mut *$tx, p).await?, recorded_by, &now));
-                }
-                $insert(&mut $tx, "assistance_records", ASSISTANCE_COLUMNS, &ASSISTANCE_INT[..], &rows).await?;
-                let mut rows = Vec::with_capacity(batch.payments.len());
-                for (p, m) in &batch.payments {
-                    rows.push(payment_values(m, lookup(&mut *$tx, p).await?));
-                }
-                $insert(&mut $tx, "payment_methods", PAYMENT_COLUMNS, &PAYMENT_INT[..], &rows).await?;
-                let mut rows = Vec::with_capacity(batch.relationships.len());
-                for (p, r, kind) in &batch.relationships {
-                    let a = lookup(&mut *$tx, p).await?;
-                    let b = lookup(&mut *$tx, r).await?;
-                    rows.push(vec![
-                        Some(a.to_string()),
-                        Some(b.to_string()),
-                        Some(kind.clone()),
-                        Some("1900-01-01".to_string()),
-                        None,
-                    ]);
-                }
-                $insert(
-                    &mut $tx,
-                    "relationships",
-                    "person_id, related_person_id, kind, valid_from, valid_to",
-                    &[0, 1][..],
-                    &rows,
-                )
-                .await?;
-                append_in_tx!($tx, audit);
-                batch.persons.len()
-            }};
-        }
-        let inserted = match self {
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let reindex = batch.persons.len() > SQLITE_REINDEX_ABOVE;
-                if reindex {
-                    sqlx::query("PRAGMA cache_size = -524288").execute(&mut *tx).await?;
-                    for (name, _) in SQLITE_BULK_INDEXES {
-                        sqlx::query(&format!("DROP INDEX IF EXISTS {name}")).execute(&mut *tx).await?;
-                    }
-                }
-                let n = body!(tx, sqlite_insert);
-                if reindex {
-                    for (_, ddl) in SQLITE_BULK_INDEXES {
-                        sqlx::query(ddl).execute(&mut *tx).await?;
-                    }
-                    sqlx::query("PRAGMA cache_size = -65536").execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                n
-            }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let n = body!(tx, pg_insert);
-                tx.commit().await?;
-                n
-            }
-        };
-        Ok(inserted)
+        w.commit(audit).await
     }
 
     /// Which of these personal IDs are already registered.
@@ -1041,22 +1143,23 @@ impl Store {
                 payments: payment.iter().map(|p| (person.personal_id.clone(), p.clone())).collect(),
                 ..Default::default()
             };
-            // mark decided first so a failure of the insert leaves the request pending
+            // the dossier, the decision and the audit entry commit together or not at all
             let mut a = audit.clone();
             a.detail = Some(format!("change request {id} approved: new dossier {}", person.personal_id));
-            self.insert_person_batch(&batch, by, &a).await?;
-            let created = self.person_by_personal_id(&person.personal_id).await?.map(|p| p.id).unwrap_or_default();
-            on_pool!(self, pool => sqlx::query(
-                "UPDATE change_requests SET status = 'approved', decided_by = $1, decided_at = $2, decision_reason = $3, person_id = $4 WHERE id = $5",
-            )
-            .bind(by)
-            .bind(&now)
-            .bind(reason)
-            .bind(created)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|_| ()))?;
+            let mut w = self.begin_bulk(1, by).await?;
+            let created = match w.write(batch).await {
+                Ok(_) => w.decide_create(id, &person.personal_id, by, &now, reason).await,
+                Err(e) => Err(e),
+            };
+            let created = match created {
+                Ok(c) => c,
+                Err(e) => {
+                    // the error to report is the write's, not a failure to roll back
+                    let _ = w.rollback().await;
+                    return Err(e);
+                }
+            };
+            w.commit(&a).await?;
             return Ok(created);
         }
         let person_id =

@@ -233,6 +233,7 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
                     if m == 0 { "chủ hộ" } else { *rng.pick(&["vợ", "chồng", "con", "cháu", "cha", "mẹ"]) }.to_string(),
                 ),
                 valid_from: "2025-07-01".into(),
+                name_keys: None,
             };
             batch.persons.push(person);
             let decision_date = format!("{}-{:02}-{:02}", rng.range(1990, 2024), rng.range(1, 12), rng.range(1, 28));

@@ -3,6 +3,7 @@
 //! is valid — or, when the user asks for it explicitly, only the valid rows.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use domain::admin::LegacyMapping;
 use domain::{Gazetteer, PartialDate, PersonalId, Sex};
@@ -46,14 +47,15 @@ pub const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5
 /// Progress of a long import, reported to the caller (the CLI prints it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// The file is read; this many data rows.
     Read { rows: usize },
+    /// Rows checked so far.
     Validated { done: usize, total: usize },
-    Writing { rows: usize },
+    /// Persons written so far into the (still uncommitted) transaction.
     Written { rows: usize },
+    /// Rebuilding indexes and committing.
+    Committing,
 }
-
-/// Rows between two progress reports.
-const PROGRESS_EVERY: usize = 100_000;
 
 /// One problem found in the file.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
@@ -90,7 +92,10 @@ pub struct ImportReport {
 
 /// Reads the file into rows of text cells (header first), refusing legacy encodings
 /// and malformed spreadsheets with a clear reason.
-pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Vec<Vec<String>>, RowError> {
+/// One row of cells (one allocation per row, not per cell: a million-row file stays small).
+pub type Row = csv::StringRecord;
+
+pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Vec<Row>, RowError> {
     let lower = file_name.to_lowercase();
     let file_err = |reason: String| RowError { row: 0, column: String::new(), value: file_name.to_string(), reason };
     if lower.ends_with(".xlsx") || bytes.starts_with(b"PK\x03\x04") {
@@ -117,12 +122,14 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Vec<Vec<String>>, Row
             value: String::new(),
             reason: format!("dòng CSV hỏng: {e}"),
         })?;
-        out.push(rec.iter().map(|c| c.trim().to_string()).collect());
+        let mut rec = rec;
+        rec.trim();
+        out.push(rec);
     }
     Ok(out)
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
+fn read_xlsx(bytes: &[u8]) -> Result<Vec<Row>, String> {
     use calamine::{Data, Reader, SheetVisible, Xlsx};
     let mut wb: Xlsx<_> =
         Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| format!("không đọc được tệp Excel: {e}"))?;
@@ -140,7 +147,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
     let range = wb.worksheet_range(&sheet).map_err(|e| format!("không đọc được trang \"{sheet}\": {e}"))?;
     let mut out = Vec::new();
     for row in range.rows() {
-        out.push(
+        out.push(Row::from(
             row.iter()
                 .map(|c| match c {
                     Data::Empty => String::new(),
@@ -154,8 +161,8 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
                         .unwrap_or_default(),
                     other => other.to_string(),
                 })
-                .collect(),
-        );
+                .collect::<Vec<String>>(),
+        ));
     }
     Ok(out)
 }
@@ -201,102 +208,115 @@ fn looks_like_legacy_font(s: &str) -> bool {
     })
 }
 
-fn iso(d: &PartialDate) -> String {
-    d.to_iso()
+/// Data rows validated per step of the pipeline: one step is checked on a worker thread
+/// while the previous one is written.
+const CHUNK_ROWS: usize = 50_000;
+
+fn cell_of<'a>(col: &HashMap<&str, usize>, r: &'a Row, key: &str) -> &'a str {
+    col.get(key).and_then(|&i| r.get(i)).unwrap_or("")
 }
 
-/// Validates every row and builds what would be written.
-pub async fn validate(
-    store: &store::Store,
-    g: &Gazetteer,
-    province: &str,
-    area: Option<&HashSet<String>>,
-    table: &[Vec<String>],
-    progress: &(dyn Fn(Progress) + Sync),
-) -> Result<(PersonBatch, Vec<RowError>, usize, usize, Vec<bool>), AppError> {
-    let mut errors = Vec::new();
-    let Some(header) = table.first() else {
-        errors.push(RowError { row: 0, column: String::new(), value: String::new(), reason: "tệp trống".into() });
-        return Ok((PersonBatch::default(), errors, 0, 0, Vec::new()));
-    };
-    // header → column index, matched without diacritics or case
-    let mut col: HashMap<&str, usize> = HashMap::new();
-    for (i, h) in header.iter().enumerate() {
-        let k = domain::text::search_key(h);
-        if let Some((key, _, _)) = COLUMNS.iter().find(|(key, vi, _)| domain::text::search_key(vi) == k || *key == k) {
-            col.insert(key, i);
+fn header_of(key: &str) -> String {
+    COLUMNS.iter().find(|c| c.0 == key).map_or(key, |c| c.1).to_string()
+}
+
+/// A row that passed every check that needs only the row itself.
+struct RowOk {
+    person: NewPerson,
+    household: Option<NewHousehold>,
+    merit: Option<MeritRecord>,
+    assistance: Option<AssistanceRecord>,
+    payment: Option<PaymentMethod>,
+}
+
+/// The outcome of checking one row on its own.
+struct RowCheck {
+    row_no: usize,
+    /// The ID, when it parsed (for the duplicate checks, even if the row has other errors).
+    personal_id: Option<String>,
+    ok: Option<RowOk>,
+    errors: Vec<RowError>,
+    mapped: bool,
+}
+
+/// The row-local checks: everything but duplicates, which need the whole file and the
+/// registry. Owns what it needs, so that chunks can be checked on a blocking thread.
+struct Checker {
+    col: HashMap<&'static str, usize>,
+    g: Arc<Gazetteer>,
+    province: String,
+    area: Option<HashSet<String>>,
+}
+
+impl Checker {
+    /// Matches the header (without diacritics or case) to the template's columns; the
+    /// errors name every required column that is missing.
+    fn new(
+        header: &Row,
+        g: Arc<Gazetteer>,
+        province: &str,
+        area: Option<HashSet<String>>,
+    ) -> Result<Checker, Vec<RowError>> {
+        let mut col: HashMap<&'static str, usize> = HashMap::new();
+        for (i, h) in header.iter().enumerate() {
+            let k = domain::text::search_key(h);
+            if let Some((key, _, _)) =
+                COLUMNS.iter().find(|(key, vi, _)| domain::text::search_key(vi) == k || *key == k)
+            {
+                col.insert(key, i);
+            }
         }
-    }
-    for (key, vi, required) in COLUMNS {
-        if required && !col.contains_key(key) {
-            errors.push(RowError {
+        let missing: Vec<RowError> = COLUMNS
+            .iter()
+            .filter(|(key, _, required)| *required && !col.contains_key(key))
+            .map(|(_, vi, _)| RowError {
                 row: 1,
-                column: vi.into(),
+                column: (*vi).into(),
                 value: String::new(),
                 reason: "thiếu cột bắt buộc (xem tệp mẫu)".into(),
-            });
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(missing);
         }
+        Ok(Checker { col, g, province: province.to_string(), area })
     }
-    if !errors.is_empty() {
-        return Ok((PersonBatch::default(), errors, 0, 0, Vec::new()));
+
+    fn check_rows(&self, table: &[Row], rows: &[usize]) -> Vec<RowCheck> {
+        rows.iter().filter_map(|&i| table.get(i).map(|r| self.check_row(i + 1, r))).collect()
     }
-    let rows: Vec<(usize, &Vec<String>)> = table
-        .iter()
-        .enumerate()
-        .skip(1)
-        .filter(|(_, r)| r.iter().any(|c| !c.is_empty()))
-        .map(|(i, r)| (i + 1, r))
-        .collect();
-    fn cell_of<'a>(col: &HashMap<&str, usize>, r: &'a [String], key: &str) -> &'a str {
-        col.get(key).and_then(|&i| r.get(i)).map(String::as_str).unwrap_or("")
-    }
-    let header_of = |key: &str| COLUMNS.iter().find(|c| c.0 == key).map_or(key, |c| c.1).to_string();
-    let ids: Vec<String> = rows
-        .iter()
-        .filter_map(|(_, r)| PersonalId::parse(cell_of(&col, r, "personal_id")).ok())
-        .map(|p| p.to_string())
-        .collect();
-    let existing = store.existing_personal_ids(&ids).await?;
-    let hh_codes: Vec<String> =
-        rows.iter().map(|(_, r)| cell_of(&col, r, "household_code").to_string()).filter(|c| !c.is_empty()).collect();
-    let existing_hh = store.existing_household_codes(&hh_codes).await?;
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut batch = PersonBatch::default();
-    let mut new_hh: HashSet<String> = HashSet::new();
-    let mut valid = vec![false; table.len()];
-    let mut mapped = 0usize;
-    let total_rows = rows.len();
-    for (done, (row_no, r)) in rows.iter().enumerate() {
-        if done % PROGRESS_EVERY == 0 && done > 0 {
-            progress(Progress::Validated { done, total: total_rows });
-        }
-        let before = errors.len();
+
+    fn check_row(&self, row_no: usize, r: &Row) -> RowCheck {
+        let mut errors = Vec::new();
+        let mut mapped = false;
         let mut err = |key: &str, value: &str, reason: String| {
             errors.push(RowError {
-                row: *row_no,
+                row: row_no,
                 column: header_of(key),
                 value: value.chars().take(100).collect(),
                 reason,
             })
         };
+        let col = &self.col;
+        let g = &*self.g;
         for key in ["full_name", "address_line", "legacy_address", "ethnicity"] {
-            if looks_like_legacy_font(cell_of(&col, r, key)) {
-                err(key, cell_of(&col, r, key), "chữ có vẻ gõ bằng phông TCVN3/VNI: hãy chuyển sang Unicode (ví dụ bằng công cụ chuyển mã của Unikey) rồi nhập lại".into());
+            if looks_like_legacy_font(cell_of(col, r, key)) {
+                err(key, cell_of(col, r, key), "chữ có vẻ gõ bằng phông TCVN3/VNI: hãy chuyển sang Unicode (ví dụ bằng công cụ chuyển mã của Unikey) rồi nhập lại".into());
             }
         }
-        let raw_id = cell_of(&col, r, "personal_id");
-        let birth = match PartialDate::parse(cell_of(&col, r, "birth_date")) {
+        let raw_id = cell_of(col, r, "personal_id");
+        let birth = match PartialDate::parse(cell_of(col, r, "birth_date")) {
             Ok(d) => Some(d),
             Err(e) => {
-                err("birth_date", cell_of(&col, r, "birth_date"), format!("ngày sinh không hợp lệ: {e}"));
+                err("birth_date", cell_of(col, r, "birth_date"), format!("ngày sinh không hợp lệ: {e}"));
                 None
             }
         };
-        let sex = match domain::text::search_key(cell_of(&col, r, "sex")).as_str() {
+        let sex = match domain::text::search_key(cell_of(col, r, "sex")).as_str() {
             "nam" | "male" | "m" => Some(Sex::Male),
             "nu" | "female" | "f" => Some(Sex::Female),
             _ => {
-                err("sex", cell_of(&col, r, "sex"), "ghi Nam hoặc Nữ".into());
+                err("sex", cell_of(col, r, "sex"), "ghi Nam hoặc Nữ".into());
                 None
             }
         };
@@ -305,12 +325,6 @@ pub async fn validate(
                 for inc in p.check_against(birth, sex) {
                     err("personal_id", raw_id, format!("không khớp với hồ sơ: {inc}"));
                 }
-                if existing.contains(p.as_str()) {
-                    err("personal_id", raw_id, "đã có trong sổ đối tượng".into());
-                }
-                if let Some(first) = seen.insert(p.to_string(), *row_no) {
-                    err("personal_id", raw_id, format!("trùng với dòng {first} trong tệp"));
-                }
                 Some(p)
             }
             Err(e) => {
@@ -318,20 +332,20 @@ pub async fn validate(
                 None
             }
         };
-        let name = domain::text::normalize_name(cell_of(&col, r, "full_name"));
+        let name = domain::text::normalize_name(cell_of(col, r, "full_name"));
         if name.is_empty() {
             err("full_name", "", "họ tên không được để trống".into());
         }
-        let code = cell_of(&col, r, "commune_code");
+        let code = cell_of(col, r, "commune_code");
         let commune = match g.commune(code) {
-            Some(c) if c.province_code == province => Some(c.code.clone()),
+            Some(c) if c.province_code == self.province => Some(c.code.clone()),
             Some(c) => {
                 err("commune_code", code, format!("{} thuộc tỉnh khác", c.name));
                 None
             }
             None => match g.map_legacy_code(code) {
                 LegacyMapping::Unique(c) => {
-                    mapped += 1;
+                    mapped = true;
                     Some(c.code.clone())
                 }
                 LegacyMapping::Split(cs) | LegacyMapping::Ambiguous(cs) => {
@@ -345,16 +359,16 @@ pub async fn validate(
                 }
             },
         };
-        if let (Some(c), Some(area)) = (&commune, area) {
+        if let (Some(c), Some(area)) = (&commune, &self.area) {
             if !area.contains(c) {
                 err("commune_code", code, format!("xã {c} ngoài phạm vi được giao của bạn"));
             }
         }
-        let address = domain::text::clean_whitespace(cell_of(&col, r, "address_line"));
+        let address = domain::text::clean_whitespace(cell_of(col, r, "address_line"));
         if address.is_empty() {
             err("address_line", "", "địa chỉ không được để trống".into());
         }
-        let deceased = match cell_of(&col, r, "deceased_on") {
+        let deceased = match cell_of(col, r, "deceased_on") {
             "" => None,
             d => match domain::calendar::parse_date(d) {
                 Ok(x) if birth.is_some_and(|b| x < b.earliest()) => {
@@ -368,7 +382,7 @@ pub async fn validate(
                 }
             },
         };
-        let decision_date = match cell_of(&col, r, "decision_date") {
+        let decision_date = match cell_of(col, r, "decision_date") {
             "" => None,
             d => match domain::calendar::parse_date(d) {
                 Ok(x) => Some(x.format("%Y-%m-%d").to_string()),
@@ -378,29 +392,29 @@ pub async fn validate(
                 }
             },
         };
-        let merit = domain::text::search_key(cell_of(&col, r, "merit_category")).replace('đ', "dd");
+        let merit = domain::text::search_key(cell_of(col, r, "merit_category")).replace('đ', "dd");
         let merit = if merit == "than nhan" { "relative".to_string() } else { merit };
         if !merit.is_empty() && !MERIT.contains(&merit.as_str()) {
             err(
                 "merit_category",
-                cell_of(&col, r, "merit_category"),
+                cell_of(col, r, "merit_category"),
                 "diện không có (a … m theo Điều 3 Pháp lệnh 02/2020, hoặc \"thân nhân\")".into(),
             );
         }
-        let group = domain::text::search_key(cell_of(&col, r, "assistance_group"));
+        let group = domain::text::search_key(cell_of(col, r, "assistance_group"));
         if !group.is_empty() && !GROUPS.contains(&group.as_str()) {
             err(
                 "assistance_group",
-                cell_of(&col, r, "assistance_group"),
+                cell_of(col, r, "assistance_group"),
                 "nhóm không có (k1 … k8 theo Điều 5 Nghị định 20/2021)".into(),
             );
         }
         if (!merit.is_empty() || !group.is_empty())
-            && (cell_of(&col, r, "decision_no").is_empty() || decision_date.is_none())
+            && (cell_of(col, r, "decision_no").is_empty() || decision_date.is_none())
         {
-            err("decision_no", cell_of(&col, r, "decision_no"), "diện hưởng cần số và ngày quyết định".into());
+            err("decision_no", cell_of(col, r, "decision_no"), "diện hưởng cần số và ngày quyết định".into());
         }
-        let injury = match cell_of(&col, r, "injury_rate").trim_end_matches('%') {
+        let injury = match cell_of(col, r, "injury_rate").trim_end_matches('%') {
             "" => None,
             v => match v.trim().parse::<i64>() {
                 Ok(x) if (1..=100).contains(&x) => Some(x),
@@ -410,129 +424,243 @@ pub async fn validate(
                 }
             },
         };
-        let disability = match domain::text::search_key(cell_of(&col, r, "disability_level")).as_str() {
+        let disability = match domain::text::search_key(cell_of(col, r, "disability_level")).as_str() {
             "" => None,
             "nang" | "severe" => Some("severe".to_string()),
             "dac biet nang" | "especially_severe" => Some("especially_severe".to_string()),
             _ => {
                 err(
                     "disability_level",
-                    cell_of(&col, r, "disability_level"),
+                    cell_of(col, r, "disability_level"),
                     "ghi \"nặng\" hoặc \"đặc biệt nặng\"".into(),
                 );
                 None
             }
         };
-        let method = match domain::text::search_key(cell_of(&col, r, "payment_method")).as_str() {
+        let method = match domain::text::search_key(cell_of(col, r, "payment_method")).as_str() {
             "" | "tien mat" | "cash" => "cash",
             "chuyen khoan" | "bank" => "bank",
             _ => {
                 err(
                     "payment_method",
-                    cell_of(&col, r, "payment_method"),
+                    cell_of(col, r, "payment_method"),
                     "ghi \"tiền mặt\" hoặc \"chuyển khoản\"".into(),
                 );
                 "cash"
             }
         };
-        let account = cell_of(&col, r, "account_no").replace([' ', '.', '-'], "");
+        let account = cell_of(col, r, "account_no").replace([' ', '.', '-'], "");
         if method == "bank" && (account.len() < 6 || account.len() > 20 || !account.chars().all(|c| c.is_ascii_digit()))
         {
-            err("account_no", cell_of(&col, r, "account_no"), "chuyển khoản cần số tài khoản 6–20 chữ số".into());
+            err("account_no", cell_of(col, r, "account_no"), "chuyển khoản cần số tài khoản 6–20 chữ số".into());
         }
-        if errors.len() > before {
-            continue;
-        }
-        let (Some(pid), Some(birth), Some(sex), Some(commune)) = (pid, birth, sex, commune) else { continue };
-        valid[*row_no - 1] = true;
-        let household = Some(cell_of(&col, r, "household_code").to_string()).filter(|c| !c.is_empty());
-        if let Some(h) = &household {
-            if !existing_hh.contains(h) && new_hh.insert(h.clone()) {
-                batch.households.push(NewHousehold {
-                    code: h.clone(),
-                    commune_code: commune.clone(),
-                    address_line: address.clone(),
-                    status: "none".into(),
-                    status_from: "2025-07-01".into(),
-                });
+        let personal_id = pid.as_ref().map(|p| p.to_string());
+        let (Some(pid), Some(birth), Some(sex), Some(commune), true) = (pid, birth, sex, commune, errors.is_empty())
+        else {
+            return RowCheck { row_no, personal_id, ok: None, errors, mapped };
+        };
+        let household = Some(cell_of(col, r, "household_code").to_string()).filter(|c| !c.is_empty());
+        let p = pid.to_string();
+        let dd = decision_date.clone().unwrap_or_default();
+        let ok = RowOk {
+            household: household.as_ref().map(|h| NewHousehold {
+                code: h.clone(),
+                commune_code: commune.clone(),
+                address_line: address.clone(),
+                status: "none".into(),
+                status_from: "2025-07-01".into(),
+            }),
+            merit: (!merit.is_empty()).then(|| MeritRecord {
+                category: merit,
+                decision_no: cell_of(col, r, "decision_no").to_string(),
+                decision_date: dd.clone(),
+                issuer: "Sở Nội vụ".into(),
+                injury_rate: injury,
+                valid_from: dd.clone(),
+                ..Default::default()
+            }),
+            assistance: (!group.is_empty()).then(|| AssistanceRecord {
+                group_code: group,
+                disability_level: disability,
+                decision_no: cell_of(col, r, "decision_no").to_string(),
+                decision_date: dd.clone(),
+                valid_from: dd.clone(),
+                ..Default::default()
+            }),
+            payment: (!cell_of(col, r, "payment_method").is_empty()).then(|| PaymentMethod {
+                method: method.into(),
+                bank_name: Some(cell_of(col, r, "bank_name").to_string()).filter(|e| !e.is_empty()),
+                account_no: (method == "bank").then_some(account),
+                valid_from: "2025-07-01".into(),
+                ..Default::default()
+            }),
+            person: NewPerson {
+                personal_id: p,
+                name_keys: Some(store::registry::name_keys(&name)),
+                full_name: name,
+                birth_date: birth.to_iso(),
+                sex: if sex == Sex::Male { "male" } else { "female" }.into(),
+                ethnicity: Some(domain::text::clean_whitespace(cell_of(col, r, "ethnicity")))
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or_else(|| "Kinh".into()),
+                commune_code: commune,
+                address_line: address,
+                legacy_address: Some(domain::text::clean_whitespace(cell_of(col, r, "legacy_address")))
+                    .filter(|e| !e.is_empty()),
+                phone: Some(cell_of(col, r, "phone").to_string()).filter(|e| !e.is_empty()),
+                deceased_on: deceased,
+                cmnd: None,
+                bhxh_code: None,
+                household_code: household,
+                relation_to_head: Some(cell_of(col, r, "relation_to_head").to_string()).filter(|e| !e.is_empty()),
+                valid_from: "2025-07-01".into(),
+            },
+        };
+        RowCheck { row_no, personal_id, ok: Some(ok), errors, mapped }
+    }
+}
+
+/// The checks across rows — duplicates within the file and against the registry, and
+/// households met for the first time — applied to checked rows in file order.
+#[derive(Default)]
+struct Merger {
+    seen: HashMap<String, usize>,
+    new_hh: HashSet<String>,
+    errors: Vec<RowError>,
+    mapped: usize,
+    valid_rows: usize,
+}
+
+/// Checked rows with what the registry already holds of their IDs and household codes.
+struct Looked {
+    checked: Vec<RowCheck>,
+    existing: HashSet<String>,
+    existing_hh: HashSet<String>,
+}
+
+/// Looks up which IDs and household codes of checked rows are already registered (what
+/// was committed before this import began: rows of the import itself are caught as
+/// duplicates within the file).
+async fn look_up(store: &store::Store, checked: Vec<RowCheck>) -> Result<Looked, AppError> {
+    let ids: Vec<String> = checked.iter().filter_map(|c| c.personal_id.clone()).collect();
+    let existing = store.existing_personal_ids(&ids).await?;
+    let codes: Vec<String> = checked
+        .iter()
+        .filter_map(|c| c.ok.as_ref().and_then(|o| o.household.as_ref()).map(|h| h.code.clone()))
+        .collect();
+    let existing_hh = store.existing_household_codes(&codes).await?;
+    Ok(Looked { checked, existing, existing_hh })
+}
+
+impl Merger {
+    /// Returns what the valid rows of this chunk add to the registry.
+    fn merge(&mut self, looked: Looked) -> PersonBatch {
+        let Looked { checked, existing, existing_hh } = looked;
+        let mut batch = PersonBatch::default();
+        for c in checked {
+            let mut errors = c.errors;
+            if let Some(p) = &c.personal_id {
+                let mut err = |reason: String| {
+                    errors.push(RowError { row: c.row_no, column: header_of("personal_id"), value: p.clone(), reason })
+                };
+                if existing.contains(p) {
+                    err("đã có trong sổ đối tượng".into());
+                }
+                if let Some(first) = self.seen.insert(p.clone(), c.row_no) {
+                    err(format!("trùng với dòng {first} trong tệp"));
+                }
+            }
+            self.mapped += usize::from(c.mapped);
+            let (Some(ok), true) = (c.ok, errors.is_empty()) else {
+                self.errors.extend(errors);
+                continue;
+            };
+            self.valid_rows += 1;
+            let pid = ok.person.personal_id.clone();
+            if let Some(h) = ok.household {
+                if !existing_hh.contains(&h.code) && self.new_hh.insert(h.code.clone()) {
+                    batch.households.push(h);
+                }
+            }
+            batch.persons.push(ok.person);
+            if let Some(m) = ok.merit {
+                batch.merits.push((pid.clone(), m));
+            }
+            if let Some(a) = ok.assistance {
+                batch.assistance.push((pid.clone(), a));
+            }
+            if let Some(m) = ok.payment {
+                batch.payments.push((pid, m));
             }
         }
-        let p = pid.to_string();
-        batch.persons.push(NewPerson {
-            personal_id: p.clone(),
-            full_name: name,
-            birth_date: iso(&birth),
-            sex: if sex == Sex::Male { "male" } else { "female" }.into(),
-            ethnicity: Some(domain::text::clean_whitespace(cell_of(&col, r, "ethnicity")))
-                .filter(|e| !e.is_empty())
-                .unwrap_or_else(|| "Kinh".into()),
-            commune_code: commune,
-            address_line: address,
-            legacy_address: Some(domain::text::clean_whitespace(cell_of(&col, r, "legacy_address")))
-                .filter(|e| !e.is_empty()),
-            phone: Some(cell_of(&col, r, "phone").to_string()).filter(|e| !e.is_empty()),
-            deceased_on: deceased,
-            cmnd: None,
-            bhxh_code: None,
-            household_code: household,
-            relation_to_head: Some(cell_of(&col, r, "relation_to_head").to_string()).filter(|e| !e.is_empty()),
-            valid_from: "2025-07-01".into(),
-        });
-        let dd = decision_date.clone().unwrap_or_default();
-        if !merit.is_empty() {
-            batch.merits.push((
-                p.clone(),
-                MeritRecord {
-                    category: merit,
-                    decision_no: cell_of(&col, r, "decision_no").to_string(),
-                    decision_date: dd.clone(),
-                    issuer: "Sở Nội vụ".into(),
-                    injury_rate: injury,
-                    valid_from: dd.clone(),
-                    ..Default::default()
-                },
-            ));
-        }
-        if !group.is_empty() {
-            batch.assistance.push((
-                p.clone(),
-                AssistanceRecord {
-                    group_code: group,
-                    disability_level: disability,
-                    decision_no: cell_of(&col, r, "decision_no").to_string(),
-                    decision_date: dd.clone(),
-                    valid_from: dd.clone(),
-                    ..Default::default()
-                },
-            ));
-        }
-        if !cell_of(&col, r, "payment_method").is_empty() {
-            batch.payments.push((
-                p,
-                PaymentMethod {
-                    method: method.into(),
-                    bank_name: Some(cell_of(&col, r, "bank_name").to_string()).filter(|e| !e.is_empty()),
-                    account_no: (method == "bank").then_some(account),
-                    valid_from: "2025-07-01".into(),
-                    ..Default::default()
-                },
-            ));
-        }
+        batch
     }
-    Ok((batch, errors, rows.len(), mapped, valid))
+}
+
+/// Indexes of the data rows (not the header, not blank lines).
+fn data_rows(table: &[Row]) -> Vec<usize> {
+    (1..table.len()).filter(|&i| table[i].iter().any(|c| !c.is_empty())).collect()
+}
+
+/// Validates every row of a small table and builds what would be written (the form for
+/// one new dossier goes through here: the same checks as an import).
+pub async fn validate(
+    store: &store::Store,
+    g: &Arc<Gazetteer>,
+    province: &str,
+    area: Option<&HashSet<String>>,
+    table: &[Row],
+) -> Result<(PersonBatch, Vec<RowError>), AppError> {
+    let Some(header) = table.first() else {
+        return Ok((PersonBatch::default(), vec![empty_file()]));
+    };
+    let checker = match Checker::new(header, g.clone(), province, area.cloned()) {
+        Ok(c) => c,
+        Err(errors) => return Ok((PersonBatch::default(), errors)),
+    };
+    let checked = checker.check_rows(table, &data_rows(table));
+    let mut merger = Merger::default();
+    let batch = merger.merge(look_up(store, checked).await?);
+    Ok((batch, merger.errors))
+}
+
+fn empty_file() -> RowError {
+    RowError { row: 0, column: String::new(), value: String::new(), reason: "tệp trống".into() }
 }
 
 /// Validates and (unless a dry run, or invalid in all-or-nothing mode) imports.
+///
+/// The file is processed in chunks of `CHUNK_ROWS` in a pipeline: while one chunk is
+/// written into the open transaction, the next is checked on a blocking thread (the other
+/// core). In all-or-nothing mode the first invalid row stops the writing and the
+/// transaction is rolled back at the end (the rest is still validated, for the report);
+/// nothing is visible to anyone before the final commit.
 #[allow(clippy::too_many_arguments)]
 pub async fn import(
     store: &store::Store,
-    g: &Gazetteer,
+    g: &Arc<Gazetteer>,
     ctx: &Ctx,
     province: &str,
     file_name: &str,
     bytes: &[u8],
     mode: Mode,
     progress: &(dyn Fn(Progress) + Sync),
+) -> Result<ImportReport, AppError> {
+    import_in_chunks(store, g, ctx, province, file_name, bytes, mode, progress, CHUNK_ROWS).await
+}
+
+/// `import` with the chunk size as a parameter (tests use tiny chunks).
+#[allow(clippy::too_many_arguments)]
+async fn import_in_chunks(
+    store: &store::Store,
+    g: &Arc<Gazetteer>,
+    ctx: &Ctx,
+    province: &str,
+    file_name: &str,
+    bytes: &[u8],
+    mode: Mode,
+    progress: &(dyn Fn(Progress) + Sync),
+    chunk_rows: usize,
 ) -> Result<ImportReport, AppError> {
     let area: Option<HashSet<String>> = match ctx.authorize(perm::REGISTRY_IMPORT)? {
         None => None,
@@ -554,36 +682,97 @@ pub async fn import(
         mapped_communes: 0,
     };
     let table = match read_table(file_name, bytes) {
-        Ok(t) => t,
+        Ok(t) => Arc::new(t),
         Err(e) => {
             report.errors.push(e);
             return Ok(report);
         }
     };
-    progress(Progress::Read { rows: table.len().saturating_sub(1) });
-    let (batch, errors, rows, mapped, _) = validate(store, g, province, area.as_ref(), &table, progress).await?;
-    report.rows = rows;
-    report.valid_rows = batch.persons.len();
-    report.mapped_communes = mapped;
-    report.errors = errors;
-    let write = match mode {
-        Mode::DryRun => false,
-        Mode::AllOrNothing => report.errors.is_empty() && !batch.persons.is_empty(),
-        Mode::ValidRowsOnly => !batch.persons.is_empty(),
+    let Some(header) = table.first() else {
+        report.errors.push(empty_file());
+        return Ok(report);
     };
-    if write {
-        let mut a = ctx.audit("registry.import", "person", None);
-        a.detail = Some(format!(
-            "file {file_name} sha256 {sha256}: {} rows, {} imported, {} rejected",
-            report.rows,
-            batch.persons.len(),
-            report.rows - batch.persons.len()
-        ));
-        progress(Progress::Writing { rows: batch.persons.len() });
-        store.insert_person_batch(&batch, &ctx.actor(), &a).await?;
-        report.imported = batch.persons.len();
-        progress(Progress::Written { rows: report.imported });
+    let checker = match Checker::new(header, g.clone(), province, area) {
+        Ok(c) => Arc::new(c),
+        Err(errors) => {
+            report.errors = errors;
+            return Ok(report);
+        }
+    };
+    let rows = data_rows(&table);
+    let total = rows.len();
+    report.rows = total;
+    progress(Progress::Read { rows: total });
+    let chunks: Vec<Vec<usize>> = rows.chunks(chunk_rows.max(1)).map(<[usize]>::to_vec).collect();
+    // A chunk is checked on a blocking thread and looked up in the registry (on another
+    // connection) while the previous chunk is being written.
+    let spawn_check = |chunk: Vec<usize>| {
+        let (checker, table, store) = (checker.clone(), table.clone(), store.clone());
+        tokio::spawn(async move {
+            let checked = tokio::task::spawn_blocking(move || checker.check_rows(&table, &chunk))
+                .await
+                .map_err(|e| AppError::Internal(format!("import check task: {e}")))?;
+            look_up(&store, checked).await
+        })
+    };
+    let mut merger = Merger::default();
+    let mut writer: Option<store::registry::BulkWriter> = None;
+    let mut pending = chunks.first().cloned().map(spawn_check);
+    let mut done = 0usize;
+    let outcome: Result<(), AppError> = async {
+        for i in 0..chunks.len() {
+            let Some(task) = pending.take() else { break };
+            let looked = task.await.map_err(|e| AppError::Internal(format!("import check task: {e}")))??;
+            pending = chunks.get(i + 1).cloned().map(spawn_check);
+            done += looked.checked.len();
+            let batch = merger.merge(looked);
+            progress(Progress::Validated { done, total });
+            let write = match mode {
+                Mode::DryRun => false,
+                Mode::AllOrNothing => merger.errors.is_empty(),
+                Mode::ValidRowsOnly => true,
+            };
+            if write && !batch.persons.is_empty() {
+                if writer.is_none() {
+                    writer = Some(store.begin_bulk(total, &ctx.actor()).await?);
+                }
+                if let Some(w) = writer.as_mut() {
+                    w.write(batch).await?;
+                    progress(Progress::Written { rows: w.persons() });
+                }
+            }
+        }
+        Ok(())
     }
+    .await;
+    if let Some(task) = pending {
+        task.abort();
+    }
+    report.valid_rows = merger.valid_rows;
+    report.mapped_communes = merger.mapped;
+    report.errors = merger.errors;
+    let commit = outcome.is_ok()
+        && match mode {
+            Mode::DryRun => false,
+            Mode::AllOrNothing => report.errors.is_empty(),
+            Mode::ValidRowsOnly => true,
+        };
+    if let Some(w) = writer {
+        if commit {
+            let imported = w.persons();
+            let mut a = ctx.audit("registry.import", "person", None);
+            a.detail = Some(format!(
+                "file {file_name} sha256 {sha256}: {} rows, {imported} imported, {} rejected",
+                report.rows,
+                report.rows - imported
+            ));
+            progress(Progress::Committing);
+            report.imported = w.commit(&a).await?;
+        } else if let Err(e) = w.rollback().await {
+            tracing::warn!(error = %e, "rolling back an abandoned import");
+        }
+    }
+    outcome?;
     Ok(report)
 }
 
@@ -607,4 +796,85 @@ pub fn errors_csv(errors: &[RowError]) -> Vec<u8> {
 
 pub fn errors_rows(errors: &[RowError]) -> Vec<Vec<String>> {
     errors.iter().map(|e| vec![e.row.to_string(), e.column.clone(), e.value.clone(), e.reason.clone()]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::testing::TestDb;
+
+    /// A valid template row for person `i` of commune 25210 (Đồng Nai).
+    fn row(i: usize, household: &str) -> String {
+        // 075 = Đồng Nai, 0 = male born in the 1900s, 72 = 1972
+        let pid = format!("075072{i:06}");
+        format!("{pid},Nguyễn Văn An {i},04/03/1972,Nam,Kinh,25210,Ấp {i},,,{household},,,,,,,,,,")
+    }
+
+    fn file(rows: &[String]) -> Vec<u8> {
+        let header: Vec<&str> = COLUMNS.iter().map(|c| c.1).collect();
+        format!("{}\n{}\n", header.join(","), rows.join("\n")).into_bytes()
+    }
+
+    async fn run(db: &TestDb, bytes: &[u8], mode: Mode) -> ImportReport {
+        let g = Arc::new(crate::services::setup::gazetteer().unwrap());
+        import_in_chunks(&db.store, &g, &Ctx::cli(), "75", "t.csv", bytes, mode, &|_| {}, 2).await.unwrap()
+    }
+
+    async fn imports(db: &TestDb) -> i64 {
+        let f = store::AuditFilter { action: Some("registry.import".into()), ..Default::default() };
+        db.store.audit_search(&f, store::Page::default()).await.unwrap().total
+    }
+
+    /// The pipeline across chunks of two rows: all-or-nothing holds across chunks, a
+    /// duplicate is found across chunks, valid-rows-only writes the rest, one audit entry.
+    async fn chunked(backend: store::Backend) {
+        let db = TestDb::new(backend).await;
+        db.store.load_reference_data(&crate::services::setup::gazetteer().unwrap(), false).await.unwrap();
+        // 7 rows = 4 chunks; a household shared by rows of different chunks
+        let good: Vec<String> = (1..=7).map(|i| row(i, if i % 3 == 0 { "" } else { "HO-A" })).collect();
+        let r = run(&db, &file(&good), Mode::AllOrNothing).await;
+        assert_eq!((r.rows, r.valid_rows, r.imported), (7, 7, 7), "{:?}", r.errors);
+        assert_eq!(db.store.person_count().await.unwrap(), 7);
+        assert_eq!(imports(&db).await, 1, "one audit entry per import");
+        let hh = db.store.person_by_personal_id("075072000001").await.unwrap().unwrap().household_id;
+        let hh7 = db.store.person_by_personal_id("075072000007").await.unwrap().unwrap().household_id;
+        assert!(hh.is_some() && hh == hh7, "one household across chunks");
+
+        // an error in the last chunk: nothing of the earlier chunks stays
+        let mut bad: Vec<String> = (11..=16).map(|i| row(i, "")).collect();
+        bad.push(row(17, "").replace("04/03/1972", "31/02/1972"));
+        let r = run(&db, &file(&bad), Mode::AllOrNothing).await;
+        assert_eq!((r.rows, r.valid_rows, r.imported), (7, 6, 0));
+        assert_eq!(r.errors.len(), 1);
+        assert_eq!((r.errors[0].row, r.errors[0].column.as_str()), (8, "Ngày sinh"));
+        assert_eq!(db.store.person_count().await.unwrap(), 7, "the registry is exactly as it was");
+        assert_eq!(imports(&db).await, 1);
+
+        // a duplicate across chunks and one already registered; only valid rows written
+        let mut mixed: Vec<String> = (21..=24).map(|i| row(i, "")).collect();
+        mixed.push(row(21, ""));
+        mixed.push(row(1, ""));
+        let r = run(&db, &file(&mixed), Mode::ValidRowsOnly).await;
+        assert_eq!((r.rows, r.valid_rows, r.imported), (6, 4, 4));
+        let reasons: Vec<(usize, &str)> = r.errors.iter().map(|e| (e.row, e.reason.as_str())).collect();
+        assert_eq!(reasons, vec![(6, "trùng với dòng 2 trong tệp"), (7, "đã có trong sổ đối tượng")]);
+        assert_eq!(db.store.person_count().await.unwrap(), 11);
+
+        // a dry run writes nothing, whatever the file
+        let r = run(&db, &file(&(31..=35).map(|i| row(i, "")).collect::<Vec<_>>()), Mode::DryRun).await;
+        assert_eq!((r.valid_rows, r.imported), (5, 0));
+        assert_eq!(db.store.person_count().await.unwrap(), 11);
+        assert_eq!(imports(&db).await, 2);
+        db.finish().await;
+    }
+
+    #[tokio::test]
+    async fn chunked_import_on_sqlite() {
+        chunked(store::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn chunked_import_on_postgres() {
+        chunked(store::Backend::Postgres).await;
+    }
 }

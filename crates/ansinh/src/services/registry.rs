@@ -656,7 +656,7 @@ pub struct ProposeNew {
 /// it as a change request for a checker.
 pub async fn propose_new(
     store: &store::Store,
-    g: &domain::Gazetteer,
+    g: &std::sync::Arc<domain::Gazetteer>,
     ctx: &Ctx,
     province: &str,
     req: &ProposeNew,
@@ -670,8 +670,8 @@ pub async fn propose_new(
     let cols = crate::services::import::COLUMNS;
     let header: Vec<String> = cols.iter().map(|c| c.1.to_string()).collect();
     let row: Vec<String> = cols.iter().map(|c| req.fields.get(c.0).cloned().unwrap_or_default()).collect();
-    let (batch, errors, _, _, _) =
-        crate::services::import::validate(store, g, province, area.as_ref(), &[header, row], &|_| {}).await?;
+    let (batch, errors) =
+        crate::services::import::validate(store, g, province, area.as_ref(), &[header.into(), row.into()]).await?;
     if !errors.is_empty() {
         return Ok((change_placeholder(), errors));
     }
