@@ -9,14 +9,17 @@
 //! `sqlite3 .import` does. The connection is opened for one load and closed after it, so
 //! its bulk pragmas never leak into the pool.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use crate::audit::{entry_hash, AuditEntry};
-use crate::registry::{categories_of, name_keys, PersonBatch, SQLITE_BULK_INDEXES};
+use crate::registry::{
+    categories_of, name_keys, AssistanceRecord, MeritRecord, NewHousehold, NewPerson, PersonBatch, SQLITE_BULK_INDEXES,
+};
 use crate::{Result, StoreError};
 
 impl From<rusqlite::Error> for StoreError {
@@ -59,94 +62,164 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration, reindex: bool) -> Result
     Ok(conn)
 }
 
-fn b(v: bool) -> i64 {
-    i64::from(v)
+/// Rows per multi-row INSERT: amortises a statement's step and reset over many rows while
+/// staying far below SQLite's variable limit (22 columns × 32 = 704).
+const ROWS_PER_STATEMENT: usize = 32;
+
+/// Inserts `rows` with multi-row INSERTs (`head` = `INSERT INTO t (c1, …)`, `ncols`
+/// placeholders per row, `bind` pushing one row's values in column order). Returns the
+/// rowid of the first row: the rows get consecutive rowids, because each new rowid is one
+/// more than the table's largest and this connection holds the write lock.
+fn insert_all<'a, T>(
+    conn: &Connection,
+    head: &str,
+    ncols: usize,
+    rows: &'a [T],
+    what: &str,
+    bind: impl Fn(&'a T, &mut Vec<&'a dyn ToSql>),
+) -> Result<i64> {
+    let sql = |n: usize| {
+        let one = format!("({})", vec!["?"; ncols].join(", "));
+        format!("{head} VALUES {}", vec![one.as_str(); n].join(", "))
+    };
+    let mut full = conn.prepare_cached(&sql(ROWS_PER_STATEMENT))?;
+    let mut vals: Vec<&'a dyn ToSql> = Vec::with_capacity(ncols * ROWS_PER_STATEMENT);
+    let mut first = None;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        vals.clear();
+        for r in chunk {
+            bind(r, &mut vals);
+        }
+        if vals.len() != ncols * chunk.len() {
+            return Err(StoreError::Bulk(format!("{what}: {} values for {} rows of {ncols}", vals.len(), chunk.len())));
+        }
+        if chunk.len() == ROWS_PER_STATEMENT {
+            full.execute(&vals[..])
+        } else {
+            conn.prepare(&sql(chunk.len()))?.execute(&vals[..])
+        }
+        .map_err(|e| from_write(e, what))?;
+        first.get_or_insert(conn.last_insert_rowid() - chunk.len() as i64 + 1);
+    }
+    Ok(first.unwrap_or(0))
+}
+
+/// A person row with the values derived from it.
+struct PersonOut<'a> {
+    p: &'a NewPerson,
+    keys: Cow<'a, (String, String)>,
+    household_id: Option<i64>,
+    categories: String,
+    status: &'static str,
+}
+
+/// A record row with its person's rowid.
+struct RecordOut<'a, T> {
+    person_id: i64,
+    r: &'a T,
+    flags: (i64, i64),
 }
 
 /// Writes one batch inside the open transaction; returns the persons written.
 pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, now: &str) -> Result<usize> {
+    let now: &str = now;
     let mut hh_id: HashMap<&str, i64> = HashMap::with_capacity(batch.households.len());
-    {
-        let mut ins = conn.prepare_cached(
-            "INSERT INTO households (code, commune_code, address_line, created_at) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut status = conn.prepare_cached(
-            "INSERT INTO household_status (household_id, status, valid_from, valid_to) VALUES (?1, ?2, ?3, NULL)",
-        )?;
-        for h in &batch.households {
-            ins.execute(params![h.code, h.commune_code, h.address_line, now])
-                .map_err(|e| from_write(e, "a household with one of these codes"))?;
-            let id = conn.last_insert_rowid();
-            hh_id.insert(&h.code, id);
-            if h.status != "none" {
-                status.execute(params![id, h.status, h.status_from])?;
-            }
-        }
-        // households referenced by code but not in this batch
-        let mut find = conn.prepare_cached("SELECT id FROM households WHERE code = ?1")?;
-        for p in &batch.persons {
-            if let Some(code) = &p.household_code {
-                if !hh_id.contains_key(code.as_str()) {
-                    let id: Option<i64> = find.query_row([code], |r| r.get(0)).optional()?;
-                    let id = id.ok_or_else(|| StoreError::Invalid(format!("household {code} does not exist")))?;
-                    hh_id.insert(code, id);
-                }
+    let first = insert_all(
+        conn,
+        "INSERT INTO households (code, commune_code, address_line, created_at)",
+        4,
+        &batch.households,
+        "a household with one of these codes",
+        |h: &NewHousehold, v| v.extend([&h.code as &dyn ToSql, &h.commune_code, &h.address_line, &now]),
+    )?;
+    for (i, h) in batch.households.iter().enumerate() {
+        hh_id.insert(&h.code, first + i as i64);
+    }
+    let statuses: Vec<(i64, &NewHousehold)> =
+        batch.households.iter().filter(|h| h.status != "none").map(|h| (hh_id[h.code.as_str()], h)).collect();
+    insert_all(
+        conn,
+        "INSERT INTO household_status (household_id, status, valid_from)",
+        3,
+        &statuses,
+        "a household status",
+        |(id, h), v| v.extend([id as &dyn ToSql, &h.status, &h.status_from]),
+    )?;
+    // households referenced by code but not in this batch
+    let mut find = conn.prepare_cached("SELECT id FROM households WHERE code = ?1")?;
+    for p in &batch.persons {
+        if let Some(code) = &p.household_code {
+            if !hh_id.contains_key(code.as_str()) {
+                let id: Option<i64> = find.query_row([code], |r| r.get(0)).optional()?;
+                let id = id.ok_or_else(|| StoreError::Invalid(format!("household {code} does not exist")))?;
+                hh_id.insert(code, id);
             }
         }
     }
-    let mut merits_of: HashMap<&str, Vec<&crate::registry::MeritRecord>> = HashMap::new();
+    let mut merits_of: HashMap<&str, Vec<&MeritRecord>> = HashMap::new();
     for (pid, m) in &batch.merits {
         merits_of.entry(pid.as_str()).or_default().push(m);
     }
-    let mut assist_of: HashMap<&str, Vec<&crate::registry::AssistanceRecord>> = HashMap::new();
+    let mut assist_of: HashMap<&str, Vec<&AssistanceRecord>> = HashMap::new();
     for (pid, a) in &batch.assistance {
         assist_of.entry(pid.as_str()).or_default().push(a);
     }
-    let mut pid: HashMap<&str, i64> = HashMap::with_capacity(batch.persons.len());
-    {
-        let mut ins = conn.prepare_cached(
-            "INSERT INTO persons (personal_id, full_name, name_key, given_key, birth_date, sex, ethnicity, \
-             commune_code, address_line, legacy_address, phone, deceased_on, cmnd, bhxh_code, household_id, \
-             relation_to_head, categories, status, version, valid_from, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1, ?19, ?20, ?20)",
-        )?;
-        for p in &batch.persons {
-            let computed;
-            let (key, given) = match &p.name_keys {
-                Some((k, g)) => (k.as_str(), g.as_str()),
-                None => {
-                    computed = name_keys(&p.full_name);
-                    (computed.0.as_str(), computed.1.as_str())
-                }
-            };
+    let persons: Vec<PersonOut> = batch
+        .persons
+        .iter()
+        .map(|p| {
             let m = merits_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
             let a = assist_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            ins.execute(params![
-                p.personal_id,
-                p.full_name,
-                key,
-                given,
-                p.birth_date,
-                p.sex,
-                p.ethnicity,
-                p.commune_code,
-                p.address_line,
-                p.legacy_address,
-                p.phone,
-                p.deceased_on,
-                p.cmnd,
-                p.bhxh_code,
-                p.household_code.as_deref().and_then(|c| hh_id.get(c).copied()),
-                p.relation_to_head,
-                categories_of(m, a),
-                if p.deceased_on.is_some() { "deceased" } else { "living" },
-                p.valid_from,
-                now,
+            PersonOut {
+                p,
+                keys: match &p.name_keys {
+                    Some(k) => Cow::Borrowed(k),
+                    None => Cow::Owned(name_keys(&p.full_name)),
+                },
+                household_id: p.household_code.as_deref().and_then(|c| hh_id.get(c).copied()),
+                categories: categories_of(m, a),
+                status: if p.deceased_on.is_some() { "deceased" } else { "living" },
+            }
+        })
+        .collect();
+    let first = insert_all(
+        conn,
+        "INSERT INTO persons (personal_id, full_name, name_key, given_key, birth_date, sex, ethnicity, \
+         commune_code, address_line, legacy_address, phone, deceased_on, cmnd, bhxh_code, household_id, \
+         relation_to_head, categories, status, version, valid_from, created_at, updated_at)",
+        22,
+        &persons,
+        "a person with one of these personal IDs",
+        |o, v| {
+            let p = o.p;
+            v.extend([
+                &p.personal_id as &dyn ToSql,
+                &p.full_name,
+                &o.keys.0,
+                &o.keys.1,
+                &p.birth_date,
+                &p.sex,
+                &p.ethnicity,
+                &p.commune_code,
+                &p.address_line,
+                &p.legacy_address,
+                &p.phone,
+                &p.deceased_on,
+                &p.cmnd,
+                &p.bhxh_code,
+                &o.household_id,
+                &p.relation_to_head,
+                &o.categories,
+                &o.status,
+                &1i64,
+                &p.valid_from,
+                &now,
+                &now,
             ])
-            .map_err(|e| from_write(e, "a person with one of these personal IDs"))?;
-            pid.insert(&p.personal_id, conn.last_insert_rowid());
-        }
-    }
+        },
+    )?;
+    let pid: HashMap<&str, i64> =
+        batch.persons.iter().enumerate().map(|(i, p)| (p.personal_id.as_str(), first + i as i64)).collect();
     let mut find = conn.prepare_cached("SELECT id FROM persons WHERE personal_id = ?1")?;
     let mut lookup = |p: &str| -> Result<i64> {
         if let Some(id) = pid.get(p) {
@@ -155,69 +228,91 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
         let id: Option<i64> = find.query_row([p], |r| r.get(0)).optional()?;
         id.ok_or_else(|| StoreError::Invalid(format!("person {p} does not exist")))
     };
-    let mut ins = conn.prepare_cached(
+    let mut merits = Vec::with_capacity(batch.merits.len());
+    for (p, m) in &batch.merits {
+        merits.push(RecordOut { person_id: lookup(p)?, r: m, flags: (b(m.type_b), b(m.especially_severe)) });
+    }
+    insert_all(
+        conn,
         "INSERT INTO merit_records (person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, \
          especially_severe, seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, \
-         recorded_at, recorded_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         recorded_at, recorded_by)",
+        16,
+        &merits,
+        "a merit record",
+        |o, v| {
+            let m = o.r;
+            v.extend([
+                &o.person_id as &dyn ToSql,
+                &m.category,
+                &m.decision_no,
+                &m.decision_date,
+                &m.issuer,
+                &m.injury_rate,
+                &o.flags.0,
+                &o.flags.1,
+                &m.seniority_from,
+                &m.martyrs_count,
+                &m.linked_person_id,
+                &m.relation,
+                &m.valid_from,
+                &m.valid_to,
+                &now,
+                &recorded_by,
+            ])
+        },
     )?;
-    for (p, m) in &batch.merits {
-        ins.execute(params![
-            lookup(p)?,
-            m.category,
-            m.decision_no,
-            m.decision_date,
-            m.issuer,
-            m.injury_rate,
-            b(m.type_b),
-            b(m.especially_severe),
-            m.seniority_from,
-            m.martyrs_count,
-            m.linked_person_id,
-            m.relation,
-            m.valid_from,
-            m.valid_to,
-            now,
-            recorded_by,
-        ])
-        .map_err(|e| from_write(e, "a merit record"))?;
-    }
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO assistance_records (person_id, group_code, disability_level, single_parent, hiv, decision_no, \
-         decision_date, valid_from, valid_to, recorded_at, recorded_by) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-    )?;
+    let mut assistance = Vec::with_capacity(batch.assistance.len());
     for (p, a) in &batch.assistance {
-        ins.execute(params![
-            lookup(p)?,
-            a.group_code,
-            a.disability_level,
-            b(a.single_parent),
-            b(a.hiv),
-            a.decision_no,
-            a.decision_date,
-            a.valid_from,
-            a.valid_to,
-            now,
-            recorded_by,
-        ])
-        .map_err(|e| from_write(e, "an assistance record"))?;
+        assistance.push(RecordOut { person_id: lookup(p)?, r: a, flags: (b(a.single_parent), b(a.hiv)) });
     }
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO payment_methods (person_id, method, bank_name, account_no, account_holder, valid_from, valid_to) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    insert_all(
+        conn,
+        "INSERT INTO assistance_records (person_id, group_code, disability_level, single_parent, hiv, decision_no, \
+         decision_date, valid_from, valid_to, recorded_at, recorded_by)",
+        11,
+        &assistance,
+        "an assistance record",
+        |o, v| {
+            let a = o.r;
+            v.extend([
+                &o.person_id as &dyn ToSql,
+                &a.group_code,
+                &a.disability_level,
+                &o.flags.0,
+                &o.flags.1,
+                &a.decision_no,
+                &a.decision_date,
+                &a.valid_from,
+                &a.valid_to,
+                &now,
+                &recorded_by,
+            ])
+        },
     )?;
+    let mut payments = Vec::with_capacity(batch.payments.len());
     for (p, m) in &batch.payments {
-        ins.execute(params![
-            lookup(p)?,
-            m.method,
-            m.bank_name,
-            m.account_no,
-            m.account_holder,
-            m.valid_from,
-            m.valid_to
-        ])
-        .map_err(|e| from_write(e, "a payment method"))?;
+        payments.push(RecordOut { person_id: lookup(p)?, r: m, flags: (0, 0) });
     }
+    insert_all(
+        conn,
+        "INSERT INTO payment_methods (person_id, method, bank_name, account_no, account_holder, valid_from, valid_to)",
+        7,
+        &payments,
+        "a payment method",
+        |o, v| {
+            let m = o.r;
+            v.extend([
+                &o.person_id as &dyn ToSql,
+                &m.method,
+                &m.bank_name,
+                &m.account_no,
+                &m.account_holder,
+                &m.valid_from,
+                &m.valid_to,
+            ])
+        },
+    )?;
     let mut ins = conn.prepare_cached(
         "INSERT INTO relationships (person_id, related_person_id, kind, valid_from, valid_to) \
          VALUES (?1, ?2, ?3, '1900-01-01', NULL)",
@@ -226,6 +321,10 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
         ins.execute(params![lookup(p)?, lookup(r)?, kind]).map_err(|e| from_write(e, "a relationship"))?;
     }
     Ok(batch.persons.len())
+}
+
+fn b(v: bool) -> i64 {
+    i64::from(v)
 }
 
 /// Marks a pending request to create this dossier approved, in the load's transaction.
