@@ -395,6 +395,7 @@ async fn serve(
         cookie_secure,
         trust_forwarded_for,
         reports: Arc::new(services::ReportCache::default()),
+        import_jobs: Arc::new(services::jobs::ImportJobs::default()),
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

@@ -332,6 +332,30 @@ fn registry_search_propose_and_approve_in_a_browser() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(b.text("#notice").contains("Đã gửi đề nghị"), "{}", b.source());
     b.screenshot(&shots.join("dossier.png"));
+
+    // import a bad file: the page follows the background job, then lists each problem
+    let header: Vec<&str> =
+        ["Số định danh cá nhân", "Họ và tên", "Ngày sinh", "Giới tính", "Dân tộc", "Mã xã", "Địa chỉ"].to_vec();
+    let bad = d.path().join("sai.csv");
+    std::fs::write(&bad, format!("{}\n075058012345,Lê Thị Hoà,31/02/1958,Nữ,Kinh,25210,Ấp 1\n", header.join(",")))
+        .unwrap();
+    b.goto(&format!("{base}/registry/import"));
+    b.type_into("#file", bad.to_str().unwrap());
+    b.click("input[name=mode][value=all]");
+    b.click("#import-submit");
+    let mut done = false;
+    for _ in 0..100 {
+        if b.find("#import-result").is_some() {
+            done = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(done, "no import result: {}", b.source());
+    let errors = b.text("#import-errors");
+    assert!(errors.contains("không có ngày 31"), "{errors}");
+    assert!(b.text("#import-result").contains("Không có gì được ghi"));
+    b.screenshot(&shots.join("import-errors.png"));
     b.logout();
 
     b.login(&base, "sonoivu");

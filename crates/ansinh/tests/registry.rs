@@ -13,6 +13,28 @@ fn json(r: &common::Response) -> serde_json::Value {
     serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {} {}", r.status, r.body))
 }
 
+/// Uploads a file on the import page: the import runs in the background and the page it
+/// redirects to shows its progress until the report is ready. Returns that final page.
+fn import_file(base: &str, cookie: &str, csrf: &str, mode: &str, file_name: &str, content: &[u8]) -> common::Response {
+    let (ct, body) = multipart(csrf, mode, file_name, content);
+    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", cookie)], Some((&ct, &body)));
+    assert_eq!(r.status, 303, "{}", r.body);
+    let job = r.header("location").unwrap().to_string();
+    assert!(job.starts_with("/registry/import/jobs/"), "{job}");
+    for _ in 0..200 {
+        let page = get(&format!("{base}{job}"), &[("cookie", cookie)]);
+        if page.status != 200 || !page.body.contains("id=\"import-job\"") {
+            // the page's htmx poll is told to reload the whole page once the job is over
+            let poll = get(&format!("{base}{job}"), &[("cookie", cookie), ("hx-request", "true")]);
+            assert_eq!(poll.header("hx-refresh"), Some("true"));
+            return page;
+        }
+        assert!(page.body.contains("<progress"), "a running import shows its progress");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("import {job} did not finish");
+}
+
 fn multipart(csrf: &str, mode: &str, file_name: &str, content: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----ansinhtestboundary";
     let mut body = Vec::new();
@@ -214,14 +236,13 @@ async fn flow(backend: Backend) {
         Some(("application/x-www-form-urlencoded", form.as_bytes())),
     );
     assert_eq!(r.status, 422);
-    assert!(r.body.contains("id=\"form-errors\"") && r.body.contains("must have 12"), "{}", r.body);
+    assert!(r.body.contains("id=\"form-errors\"") && r.body.contains("phải đủ 12"), "{}", r.body);
 
     // import the template (its one row, placed in the officer's commune)
     let template = get(&format!("{base}/registry/import/template.csv"), &[("cookie", &xa.cookie)]).body;
     let good = template.replace(",26068,", ",25210,");
-    let (ct, body) = multipart(&xa.csrf, "all", "mau.csv", good.as_bytes());
-    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", &xa.cookie)], Some((&ct, &body)));
-    assert_eq!(r.status, 201, "{}", r.body);
+    let r = import_file(&base, &xa.cookie, &xa.csrf, "all", "mau.csv", good.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("1 đã nhập"), "{}", r.body);
     let found = json(&get(&format!("{base}/api/v1/persons?q=075058012345"), &xa.headers()));
     assert_eq!(found["items"][0]["full_name"], "Nguyễn Văn An");
@@ -231,12 +252,11 @@ async fn flow(backend: Backend) {
         "{}\n075058012345,Trùng Lặp,1958,Nam,Kinh,25210,Ấp 1,,,,,,,,,,,,,,\n07505801234,Sai Số,31/02/1958,Nam,Kinh,26068,Ấp 1,,,,,z,,,,,,,,,\n075058099999,NguyÔn V¨n T,1958,Nam,Kinh,25210,Ấp 1,,,,,,,,,,,,,,\n",
         template.lines().next().unwrap()
     );
-    let (ct, body) = multipart(&xa.csrf, "all", "sai.csv", bad.as_bytes());
-    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", &xa.cookie)], Some((&ct, &body)));
+    let r = import_file(&base, &xa.cookie, &xa.csrf, "all", "sai.csv", bad.as_bytes());
     assert_eq!(r.status, 200);
     for needle in [
         "đã có trong sổ đối tượng",
-        "day 31 does not exist",
+        "tháng 02/1958 không có ngày 31",
         "ngoài phạm vi",
         "TCVN3/VNI",
         "diện không có",
@@ -254,11 +274,15 @@ async fn flow(backend: Backend) {
         404,
         "reports are private"
     );
+    assert_eq!(
+        get(&format!("{base}/registry/import/jobs/{report}"), &[("cookie", &so.cookie)]).status,
+        404,
+        "so are import jobs"
+    );
     // a file in a legacy encoding (Windows-1258 bytes are not UTF-8) is refused as a whole
     let mut legacy = template.clone().into_bytes();
     legacy.extend(b"075058000001,Nguy\xd2n V\xe3n A,1958,Nam,Kinh,25210,Ap 1,,,,,,,,,,,,,,\n");
-    let (ct, body) = multipart(&xa.csrf, "all", "cu.csv", &legacy);
-    let r = send("POST", &format!("{base}/registry/import"), &[("cookie", &xa.cookie)], Some((&ct, &body)));
+    let r = import_file(&base, &xa.cookie, &xa.csrf, "all", "cu.csv", &legacy);
     assert!(r.body.contains("không phải UTF-8"), "{}", r.body);
 
     // sensitive fields: shown to those who need them, each read audited

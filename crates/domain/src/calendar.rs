@@ -29,6 +29,27 @@ pub enum DateError {
     RangeReversed { from: String, to: String },
 }
 
+impl DateError {
+    /// The message for end users, in Vietnamese (`Display` is the English one for logs).
+    pub fn vi(&self) -> String {
+        match self {
+            DateError::Format { input } => {
+                format!("'{input}' không phải ngày: ghi dd/mm/yyyy (ví dụ 02/09/1945), yyyy-mm-dd, mm/yyyy hoặc yyyy")
+            }
+            DateError::YearOutOfRange { input, year } => {
+                format!("'{input}': năm {year} nằm ngoài {MIN_YEAR}–{MAX_YEAR}")
+            }
+            DateError::MonthOutOfRange { input, month } => format!("'{input}': không có tháng {month} (1–12)"),
+            DateError::DayOutOfRange { input, day, month, year } => {
+                format!("'{input}': tháng {month:02}/{year} không có ngày {day}")
+            }
+            DateError::RangeReversed { from, to } => {
+                format!("khoảng ngày: ngày kết thúc {to} trước ngày bắt đầu {from}")
+            }
+        }
+    }
+}
+
 /// A calendar month, the unit of monthly allowances and payment cycles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Month {
@@ -305,6 +326,14 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn errors_speak_vietnamese_to_users() {
+        let e = PartialDate::parse("31/02/1958").unwrap_err();
+        assert_eq!(e.vi(), "'31/02/1958': tháng 02/1958 không có ngày 31");
+        assert!(e.to_string().contains("day 31 does not exist"), "Display stays English for logs");
+        assert!(parse_date("hôm qua").unwrap_err().vi().starts_with("'hôm qua' không phải ngày"));
     }
 
     #[test]

@@ -46,6 +46,24 @@ pub enum PersonalIdError {
     WrongLength { input: String, len: usize },
 }
 
+impl PersonalIdError {
+    /// The message for end users, in Vietnamese (`Display` is the English one for logs).
+    pub fn vi(&self) -> String {
+        match self {
+            PersonalIdError::NotDigits { input } => format!("số định danh '{input}' chỉ được gồm chữ số"),
+            PersonalIdError::LooksLikeCmnd { input, len } => format!(
+                "số định danh '{input}' có {len} chữ số, phải đủ 12 (số 9 chữ số là CMND cũ: ghi vào mục giấy tờ cũ)"
+            ),
+            PersonalIdError::LooksLikeSocialInsuranceCode { input, len } => format!(
+                "số định danh '{input}' có {len} chữ số, phải đủ 12 (số 10 chữ số là mã số BHXH: ghi vào mục giấy tờ cũ)"
+            ),
+            PersonalIdError::WrongLength { input, len } => {
+                format!("số định danh '{input}' có {len} chữ số, phải đủ 12")
+            }
+        }
+    }
+}
+
 /// A structurally valid personal ID number. Spaces and dots typed between groups are
 /// removed on parsing; the stored form is exactly 12 ASCII digits.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -75,6 +93,28 @@ pub enum IdInconsistency {
     BirthYear { id_year: i32, recorded_year: i32 },
     #[error("the ID says {} but the recorded sex is {}", id_sex.label_vi(), recorded_sex.label_vi())]
     Sex { id_sex: Sex, recorded_sex: Sex },
+}
+
+impl IdInconsistency {
+    /// The message for end users, in Vietnamese (`Display` is the English one for logs).
+    pub fn vi(&self) -> String {
+        match self {
+            IdInconsistency::UnknownPrefix { prefix } => {
+                format!("mã nơi đăng ký khai sinh {prefix} không phải mã tỉnh nào")
+            }
+            IdInconsistency::Century { id_century, recorded_year } => {
+                format!("số định danh cho biết sinh vào thế kỷ {id_century} nhưng năm sinh ghi là {recorded_year}")
+            }
+            IdInconsistency::BirthYear { id_year, recorded_year } => {
+                format!("số định danh cho biết năm sinh {id_year} nhưng năm sinh ghi là {recorded_year}")
+            }
+            IdInconsistency::Sex { id_sex, recorded_sex } => format!(
+                "số định danh cho biết giới tính {} nhưng giới tính ghi là {}",
+                id_sex.label_vi(),
+                recorded_sex.label_vi()
+            ),
+        }
+    }
 }
 
 fn prefix_table() -> &'static HashMap<String, (&'static str, &'static str)> {
@@ -223,6 +263,24 @@ mod tests {
     use super::*;
     use chrono::NaiveDate;
     use proptest::prelude::*;
+
+    #[test]
+    fn errors_speak_vietnamese_to_users() {
+        assert_eq!(
+            PersonalId::parse("12345678901").unwrap_err().vi(),
+            "số định danh '12345678901' có 11 chữ số, phải đủ 12"
+        );
+        let p = PersonalId::parse("075072000001").unwrap();
+        let inc = p.check_against(Some(PartialDate::parse("1975").unwrap()), Some(Sex::Female));
+        let vi: Vec<String> = inc.iter().map(IdInconsistency::vi).collect();
+        assert_eq!(
+            vi,
+            [
+                "số định danh cho biết năm sinh 1972 nhưng năm sinh ghi là 1975",
+                "số định danh cho biết giới tính Nam nhưng giới tính ghi là Nữ"
+            ]
+        );
+    }
 
     #[test]
     fn prefix_table_is_complete() {

@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/registry/import", get(registry_ui::import_form).post(registry_ui::import_run))
         .route("/registry/import/template.csv", get(registry_ui::import_template))
         .route("/registry/import/report/{file}", get(registry_ui::import_report))
+        .route("/registry/import/jobs/{id}", get(registry_ui::import_job))
         .route("/registry/export.csv", get(registry_ui::export_csv))
         .route("/registry/export.xlsx", get(registry_ui::export_xlsx))
         .route("/healthz", get(healthz))

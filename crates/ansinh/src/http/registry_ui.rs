@@ -338,11 +338,14 @@ pub async fn to_search() -> Response {
 // ---------- import ----------
 
 use crate::services::import;
+use crate::services::jobs::JobState;
 
 #[derive(Template)]
 #[template(path = "import.html")]
 struct ImportPage {
     l: Layout,
+    /// A job still running: its progress is shown and polled.
+    job: Option<(String, crate::services::jobs::ImportJob)>,
     report: Option<import::ImportReport>,
     shown_errors: Vec<import::RowError>,
     report_id: String,
@@ -356,7 +359,13 @@ pub async fn import_form(State(state): State<AppState>, req: Req) -> Response {
         return fail(e, &req);
     }
     render(
-        &ImportPage { l: layout(&state, &req), report: None, shown_errors: Vec::new(), report_id: String::new() },
+        &ImportPage {
+            l: layout(&state, &req),
+            job: None,
+            report: None,
+            shown_errors: Vec::new(),
+            report_id: String::new(),
+        },
         &req,
     )
 }
@@ -402,30 +411,73 @@ pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: 
     let Some((name, bytes)) = file else {
         return fail(AppError::field("file", "chưa chọn tệp", "no file chosen"), &req);
     };
-    let report = match import::import(
-        &state.store,
-        &state.gazetteer,
-        &req.ctx,
-        &state.province_code,
-        &name,
-        &bytes,
-        mode,
-        &|_| {},
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => return fail(e, &req),
-    };
-    let report_id = match crate::services::auth::random_hex(12) {
+    // authorized here as well as in the service, so that a refusal is an error page now,
+    // not a failed job later
+    if let Err(e) = req.ctx.require(perm::REGISTRY_IMPORT) {
+        return fail(e, &req);
+    }
+    let id = match crate::services::auth::random_hex(12) {
         Ok(id) => id,
         Err(e) => return fail(e, &req),
     };
-    state.reports.put(&report_id, req.ctx.principal.as_ref().map_or(0, |p| p.user_id), report.errors.clone());
-    let shown_errors = report.errors.iter().take(500).cloned().collect();
-    let status = if report.imported > 0 { StatusCode::CREATED } else { StatusCode::OK };
-    (status, render(&ImportPage { l: layout(&state, &req), report: Some(report), shown_errors, report_id }, &req))
-        .into_response()
+    let user = req.ctx.principal.as_ref().map_or(0, |p| p.user_id);
+    let job = state.import_jobs.start(&id, user, &name);
+    let (task_state, ctx, task_id) = (state.clone(), req.ctx.clone(), id.clone());
+    tokio::spawn(async move {
+        let progress = |p| crate::services::jobs::record(&job, p);
+        let s = &task_state;
+        let outcome =
+            import::import(&s.store, &s.gazetteer, &ctx, &s.province_code, &name, &bytes, mode, &progress).await;
+        if let Ok(r) = &outcome {
+            s.reports.put(&task_id, user, r.errors.clone());
+        }
+        crate::services::jobs::finish(&job, outcome);
+    });
+    Redirect::to(&format!("/registry/import/jobs/{id}")).into_response()
+}
+
+/// An import's page: its progress while it runs (the page polls itself), then its report.
+pub async fn import_job(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let user = req.ctx.principal.as_ref().map_or(0, |p| p.user_id);
+    let Some(job) = state.import_jobs.get(&id, user) else {
+        return fail(AppError::NotFound(format!("lần nhập {id}")), &req);
+    };
+    // the page polls its progress section with htmx; once the job is over, it reloads
+    // whole to show the report (or the error)
+    if !job.running() && headers.contains_key("hx-request") {
+        return ([("hx-refresh", "true")], StatusCode::OK).into_response();
+    }
+    match &job.state {
+        JobState::Failed(e) => crate::http::ui::error_page(e, &req.rid, req.lang),
+        JobState::Running => render(
+            &ImportPage {
+                l: layout(&state, &req),
+                job: Some((id, job)),
+                report: None,
+                shown_errors: Vec::new(),
+                report_id: String::new(),
+            },
+            &req,
+        ),
+        JobState::Done(report) => {
+            let shown_errors = report.errors.iter().take(500).cloned().collect();
+            render(
+                &ImportPage {
+                    l: layout(&state, &req),
+                    job: None,
+                    report: Some(report.clone()),
+                    shown_errors,
+                    report_id: id,
+                },
+                &req,
+            )
+        }
+    }
 }
 
 pub async fn import_report(State(state): State<AppState>, req: Req, Path(file): Path<String>) -> Response {

@@ -53,6 +53,15 @@ impl Layout {
         domain::PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
     }
 
+    /// A count with the Vietnamese thousands separator (`1.000.000`), English `1,000,000`.
+    pub fn num(&self, n: impl std::borrow::Borrow<usize>) -> String {
+        let grouped = domain::Money::from_dong(i64::try_from(*n.borrow()).unwrap_or(i64::MAX)).format_grouped();
+        match self.lang {
+            Lang::Vi => grouped,
+            Lang::En => grouped.replace('.', ","),
+        }
+    }
+
     pub fn disability<'a>(&self, level: &'a str) -> &'a str {
         match (level, self.lang) {
             ("severe", Lang::Vi) => "nặng",

@@ -315,7 +315,7 @@ impl Checker {
         let birth = match PartialDate::parse(cell_of(col, r, "birth_date")) {
             Ok(d) => Some(d),
             Err(e) => {
-                err("birth_date", cell_of(col, r, "birth_date"), format!("ngày sinh không hợp lệ: {e}"));
+                err("birth_date", cell_of(col, r, "birth_date"), format!("ngày sinh không hợp lệ: {}", e.vi()));
                 None
             }
         };
@@ -330,12 +330,12 @@ impl Checker {
         let pid = match PersonalId::parse(raw_id) {
             Ok(p) => {
                 for inc in p.check_against(birth, sex) {
-                    err("personal_id", raw_id, format!("không khớp với hồ sơ: {inc}"));
+                    err("personal_id", raw_id, format!("không khớp với hồ sơ: {}", inc.vi()));
                 }
                 Some(p)
             }
             Err(e) => {
-                err("personal_id", raw_id, e.to_string());
+                err("personal_id", raw_id, e.vi());
                 None
             }
         };
@@ -384,7 +384,7 @@ impl Checker {
                 }
                 Ok(x) => Some(x.format("%Y-%m-%d").to_string()),
                 Err(e) => {
-                    err("deceased_on", d, format!("ngày không hợp lệ: {e}"));
+                    err("deceased_on", d, format!("ngày không hợp lệ: {}", e.vi()));
                     None
                 }
             },
@@ -394,7 +394,7 @@ impl Checker {
             d => match domain::calendar::parse_date(d) {
                 Ok(x) => Some(x.format("%Y-%m-%d").to_string()),
                 Err(e) => {
-                    err("decision_date", d, format!("ngày không hợp lệ: {e}"));
+                    err("decision_date", d, format!("ngày không hợp lệ: {}", e.vi()));
                     None
                 }
             },
@@ -860,7 +860,10 @@ mod tests {
             assert_eq!(p.full_name, format!("Nguyễn Văn An {i}"));
             if i % 2 == 0 {
                 assert_eq!(merits.len(), 1);
-                assert_eq!((merits[0].decision_no.clone(), merits[0].injury_rate), (format!("QĐ-{i}"), Some(20 + i as i64)));
+                assert_eq!(
+                    (merits[0].decision_no.clone(), merits[0].injury_rate),
+                    (format!("QĐ-{i}"), Some(20 + i as i64))
+                );
                 assert_eq!(p.categories, "|c|");
             } else {
                 assert!(merits.is_empty());

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod authz;
 pub mod demo_data;
 pub mod import;
+pub mod jobs;
 pub mod registry;
 pub mod setup;
 pub mod units;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Import error reports kept for download (one hour, per user).
     pub reports: Arc<ReportCache>,
+    /// Imports running (or recently finished) in the background for the web page.
+    pub import_jobs: Arc<jobs::ImportJobs>,
 }
 
 /// Error reports of recent imports, kept in memory for an hour for their download link.

@@ -493,7 +493,7 @@ pub async fn as_of(
 ) -> Result<Option<PersonView>, AppError> {
     load_in_area(store, ctx, id).await?;
     let d = domain::calendar::parse_date(date)
-        .map_err(|e| AppError::field("date", format!("ngày không hợp lệ: {e}"), e.to_string()))?
+        .map_err(|e| AppError::field("date", format!("ngày không hợp lệ: {}", e.vi()), e.to_string()))?
         .format("%Y-%m-%d")
         .to_string();
     Ok(match store.person_as_of(id, &d).await? {
@@ -522,7 +522,7 @@ pub struct ProposeUpdate {
 fn iso_date(field: &'static str, s: &str) -> Result<String, AppError> {
     domain::calendar::parse_date(s)
         .map(|d| d.format("%Y-%m-%d").to_string())
-        .map_err(|e| AppError::field(field, format!("ngày không hợp lệ: {e}"), e.to_string()))
+        .map_err(|e| AppError::field(field, format!("ngày không hợp lệ: {}", e.vi()), e.to_string()))
 }
 
 /// A commune officer proposes a change to a dossier of their area.
