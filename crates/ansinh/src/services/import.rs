@@ -818,8 +818,8 @@ mod tests {
         // 075 = Đồng Nai, 0 = male born in the 1900s, 72 = 1972
         let pid = format!("075072{i:06}");
         // even rows: a war invalid (category c) with a decision; every third row: paid by bank
-        let merit = if i % 2 == 0 { format!("c,QĐ-{i},01/02/2000,{}", 20 + i) } else { ",,,".into() };
-        let pay = if i % 3 == 0 { format!("chuyển khoản,Agribank,{:010}", i) } else { "tiền mặt,,".into() };
+        let merit = if i.is_multiple_of(2) { format!("c,QĐ-{i},01/02/2000,{}", 20 + i) } else { ",,,".into() };
+        let pay = if i.is_multiple_of(3) { format!("chuyển khoản,Agribank,{:010}", i) } else { "tiền mặt,,".into() };
         format!("{pid},Nguyễn Văn An {i},04/03/1972,Nam,Kinh,25210,Ấp {i},,,{household},,{merit},,,{pay},")
     }
 
@@ -844,7 +844,7 @@ mod tests {
         let db = TestDb::new(backend).await;
         db.store.load_reference_data(&crate::services::setup::gazetteer().unwrap(), false).await.unwrap();
         // 7 rows = 4 chunks; a household shared by rows of different chunks
-        let good: Vec<String> = (1..=7).map(|i| row(i, if i % 3 == 0 { "" } else { "HO-A" })).collect();
+        let good: Vec<String> = (1..=7).map(|i| row(i, if i.is_multiple_of(3) { "" } else { "HO-A" })).collect();
         let r = run(&db, &file(&good), Mode::AllOrNothing).await;
         assert_eq!((r.rows, r.valid_rows, r.imported), (7, 7, 7), "{:?}", r.errors);
         assert_eq!(db.store.person_count().await.unwrap(), 7);
@@ -858,7 +858,7 @@ mod tests {
             let merits = db.store.merit_records(p.id).await.unwrap();
             let pays = db.store.payment_methods(p.id).await.unwrap();
             assert_eq!(p.full_name, format!("Nguyễn Văn An {i}"));
-            if i % 2 == 0 {
+            if i.is_multiple_of(2) {
                 assert_eq!(merits.len(), 1);
                 assert_eq!(
                     (merits[0].decision_no.clone(), merits[0].injury_rate),
@@ -869,7 +869,7 @@ mod tests {
                 assert!(merits.is_empty());
             }
             assert_eq!(pays.len(), 1);
-            let expected = if i % 3 == 0 { Some(format!("{i:010}")) } else { None };
+            let expected = if i.is_multiple_of(3) { Some(format!("{i:010}")) } else { None };
             assert_eq!(pays[0].account_no, expected);
         }
 
