@@ -853,7 +853,7 @@ mod tests {
         let hh7 = db.store.person_by_personal_id("075072000007").await.unwrap().unwrap().household_id;
         assert!(hh.is_some() && hh == hh7, "one household across chunks");
         // each record belongs to the person of its row (ids are assigned in bulk)
-        for i in 1..=7 {
+        for i in 1..=7usize {
             let p = db.store.person_by_personal_id(&format!("075072{i:06}")).await.unwrap().unwrap();
             let merits = db.store.merit_records(p.id).await.unwrap();
             let pays = db.store.payment_methods(p.id).await.unwrap();
