@@ -70,6 +70,18 @@ fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
         ui("GET", &format!("/registry/persons/{inside}"), None, UI_REGISTRY),
         ui("GET", &format!("/registry/persons/{outside}"), None, [303, 403, 200, 403, 403, 403, 200]),
         ui("GET", "/registry/changes", None, UI_REGISTRY),
+        ui(
+            "POST",
+            &format!("/registry/persons/{inside}/records"),
+            Some("action=add_merit&category=zz&decision_no=1&decision_date=01%2F01%2F2000&valid_from=01%2F01%2F2000&reason=x"),
+            [303, 403, 403, 400, 403, 403, 403],
+        ),
+        ui(
+            "POST",
+            &format!("/registry/persons/{outside}/records"),
+            Some("action=add_merit&category=g&decision_no=1&decision_date=01%2F01%2F2000&valid_from=01%2F01%2F2000&reason=x"),
+            [303, 403, 403, 403, 403, 403, 403],
+        ),
         ui("GET", "/registry/new", None, [303, 403, 403, 200, 403, 403, 403]),
         api(
             "POST",

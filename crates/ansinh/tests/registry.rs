@@ -214,6 +214,50 @@ async fn flow(backend: Backend) {
         Some(("application/json", bad.as_bytes())),
     );
     assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("category")));
+    // and through the dossier page's forms: add a record, then propose ending it
+    let page = get(&format!("{base}/registry/persons/{id}"), &[("cookie", &xa.cookie)]);
+    assert!(page.body.contains("id=\"add-merit\"") && page.body.contains("g — Thương binh"), "{}", page.body);
+    let form = format!(
+        "_csrf={}&action=add_merit&category=g&decision_no=88%2FQ%C4%90&decision_date=02%2F03%2F2027&injury_rate=41&valid_from=02%2F03%2F2027&reason=Gi%C3%A1m+%C4%91%E1%BB%8Bnh",
+        xa.csrf
+    );
+    let r = send(
+        "POST",
+        &format!("{base}/registry/persons/{id}/records"),
+        &[("cookie", &xa.cookie)],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.contains("Đã gửi đề nghị"), "{}", r.body);
+    let pending = json(&get(&format!("{base}/api/v1/changes?status=pending"), &so.headers()));
+    let c6 =
+        pending["items"].as_array().unwrap().iter().find(|c| c["kind"] == "add_merit").unwrap()["id"].as_i64().unwrap();
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{c6}/approve"), &so.headers(), Some(("application/json", empty)))
+            .status,
+        200
+    );
+    let page = get(&format!("{base}/registry/persons/{id}"), &[("cookie", &xa.cookie)]);
+    assert!(page.body.contains("88/QĐ") && page.body.contains("41%"), "the approved record is on the dossier");
+    let rid = page.body.split("value=\"merit_records:").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let form =
+        format!("_csrf={}&action=end_record&record=merit_records%3A{rid}&valid_to=31%2F12%2F2027&reason=x", xa.csrf);
+    let r = send(
+        "POST",
+        &format!("{base}/registry/persons/{id}/records"),
+        &[("cookie", &xa.cookie)],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let form = format!("_csrf={}&action=add_merit&category=g&decision_no=1&decision_date=1%2F1%2F2000&injury_rate=abc&valid_from=1%2F1%2F2000&reason=x", xa.csrf);
+    let r = send(
+        "POST",
+        &format!("{base}/registry/persons/{id}/records"),
+        &[("cookie", &xa.cookie)],
+        Some(("application/x-www-form-urlencoded", form.as_bytes())),
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("id=\"form-error\"") && r.body.contains("số nguyên"), "{}", r.body);
 
     // the same through the page
     let form = format!("_csrf={}&personal_id=075161000888&full_name=Ngo+Thi+Hai&birth_date=1961&sex=N%E1%BB%AF&commune_code=25195&address_line=%E1%BA%A4p+3&reason=M%E1%BB%9Bi", xa.csrf);

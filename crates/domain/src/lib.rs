@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod calendar;
+pub mod categories;
 pub mod money;
 pub mod personal_id;
 pub mod text;

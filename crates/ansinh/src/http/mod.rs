@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/registry/new", get(registry_ui::new_form).post(registry_ui::new_submit))
         .route("/registry/persons/{id}", get(registry_ui::dossier))
         .route("/registry/persons/{id}/changes", post(registry_ui::propose))
+        .route("/registry/persons/{id}/records", post(registry_ui::propose_record))
         .route("/registry/changes", get(registry_ui::changes))
         .route("/registry/changes/{id}/decide", post(registry_ui::decide))
         .route("/registry/import", get(registry_ui::import_form).post(registry_ui::import_run))

@@ -13,32 +13,20 @@ use crate::services::authz::perm;
 use crate::services::registry::{self, SearchParams};
 use crate::services::AppState;
 
-/// Merit categories (Pháp lệnh 02/2020 Art. 3) and assistance groups (Decree 20/2021 Art. 5).
-pub const CATEGORIES: [(&str, &str); 23] = [
-    ("a", "a — Lão thành cách mạng"),
-    ("b", "b — Tiền khởi nghĩa"),
-    ("c", "c — Liệt sĩ"),
-    ("d", "d — Bà mẹ Việt Nam anh hùng"),
-    ("dd", "đ — Anh hùng LLVTND"),
-    ("e", "e — Anh hùng lao động"),
-    ("g", "g — Thương binh"),
-    ("h", "h — Bệnh binh"),
-    ("i", "i — Nhiễm chất độc hóa học"),
-    ("k", "k — Bị địch bắt tù, đày"),
-    ("l", "l — Tham gia kháng chiến"),
-    ("m", "m — Người có công giúp đỡ cách mạng"),
-    ("relative", "Thân nhân người có công"),
-    ("k1", "k1 — Trẻ em không nguồn nuôi dưỡng"),
-    ("k2", "k2 — 16–22 tuổi đang học"),
-    ("k3", "k3 — Trẻ em nhiễm HIV hộ nghèo"),
-    ("k4", "k4 — Đơn thân nghèo"),
-    ("k5a", "k5a — Cao tuổi hộ nghèo, không người phụng dưỡng"),
-    ("k5b", "k5b — Từ 75 tuổi hộ nghèo/cận nghèo"),
-    ("k5c", "k5c — Từ 80 tuổi không lương hưu"),
-    ("k5d", "k5d — Cao tuổi nhận chăm sóc tại cộng đồng"),
-    ("k6", "k6 — Người khuyết tật"),
-    ("k8", "k8 — Người đơn thân nghèo"),
-];
+/// Merit categories (Pháp lệnh 02/2020 Art. 3) and assistance groups (Decree 20/2021 Art. 5)
+/// as (code, "code — short name") for lists and filters.
+pub fn category_options(lang: Lang) -> Vec<(String, String)> {
+    use domain::categories::{printed, ASSISTANCE, MERIT};
+    MERIT
+        .iter()
+        .chain(ASSISTANCE.iter())
+        .map(|(code, short, _, en)| {
+            let name = if lang == Lang::Vi { short } else { en };
+            let label = if *code == "relative" { name.to_string() } else { format!("{} — {name}", printed(code)) };
+            (code.to_string(), label)
+        })
+        .collect()
+}
 
 #[derive(Template)]
 #[template(path = "registry.html")]
@@ -104,7 +92,7 @@ pub async fn search(State(state): State<AppState>, req: Req, Query(s): Query<Sea
         status: s.status.clone().unwrap_or_default(),
         sort: s.sort.clone().unwrap_or_default(),
         communes,
-        categories: CATEGORIES.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect(),
+        categories: category_options(req.lang),
         rows: found.items,
         total_label,
         page,
@@ -124,6 +112,10 @@ struct DossierPage {
     d: registry::Dossier,
     can_propose: bool,
     has_sensitive: bool,
+    merit_options: Vec<(String, String)>,
+    group_options: Vec<(String, String)>,
+    /// Merit or assistance records still in force (that a proposal may end).
+    has_open_records: bool,
     notice: String,
     error: String,
 }
@@ -142,7 +134,23 @@ async fn dossier_page(
                 || !d.assistance.is_empty()
                 || d.payment.iter().any(|p| p.method == "bank");
             let can_propose = req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::REGISTRY_PROPOSE));
-            let page = DossierPage { l: layout(state, req), d, can_propose, has_sensitive, notice, error };
+            let lang = req.lang;
+            let options = |list: &[domain::categories::Category]| {
+                category_options(lang).into_iter().filter(|(c, _)| list.iter().any(|x| x.0 == c)).collect()
+            };
+            let has_open_records =
+                d.merit.iter().any(|m| m.valid_to.is_none()) || d.assistance.iter().any(|a| a.valid_to.is_none());
+            let page = DossierPage {
+                has_open_records,
+                l: layout(state, req),
+                d,
+                can_propose,
+                has_sensitive,
+                notice,
+                error,
+                merit_options: options(&domain::categories::MERIT),
+                group_options: options(&domain::categories::ASSISTANCE),
+            };
             (status, render(&page, req)).into_response()
         }
         Err(e) => fail(e, req),
@@ -151,6 +159,69 @@ async fn dossier_page(
 
 pub async fn dossier(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
     dossier_page(&state, &req, id, String::new(), String::new(), StatusCode::OK).await
+}
+
+/// The dossier page's forms to add a merit or assistance record, or to end one.
+pub async fn propose_record(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {
+    let opt = |k: &str| Some(form.text(k)).filter(|v| !v.is_empty());
+    let input = match form.text("action").as_str() {
+        "add_merit" => {
+            let rate = match opt("injury_rate").map(|r| r.trim_end_matches('%').trim().parse::<i64>()) {
+                None => None,
+                Some(Ok(r)) => Some(r),
+                Some(Err(_)) => {
+                    let e = AppError::field(
+                        "injury_rate",
+                        "tỷ lệ thương tật là số nguyên",
+                        "the injury rate is a whole number",
+                    );
+                    return dossier_page(&state, &req, id, String::new(), e.message(req.lang), e.status()).await;
+                }
+            };
+            registry::ProposeRecord::AddMerit {
+                category: form.text("category"),
+                decision_no: form.text("decision_no"),
+                decision_date: form.text("decision_date"),
+                injury_rate: rate,
+                valid_from: form.text("valid_from"),
+                reason: form.text("reason"),
+            }
+        }
+        "add_assistance" => registry::ProposeRecord::AddAssistance {
+            group_code: form.text("group_code"),
+            decision_no: form.text("decision_no"),
+            decision_date: form.text("decision_date"),
+            disability_level: opt("disability_level"),
+            valid_from: form.text("valid_from"),
+            reason: form.text("reason"),
+        },
+        _ => {
+            // "merit_records:12"
+            let record = form.text("record");
+            let (table, rid) = record.split_once(':').unwrap_or(("", ""));
+            registry::ProposeRecord::EndRecord {
+                table: table.to_string(),
+                record_id: rid.parse().unwrap_or(0),
+                valid_to: form.text("valid_to"),
+                reason: form.text("reason"),
+            }
+        }
+    };
+    match registry::propose_record(&state.store, &req.ctx, id, &input).await {
+        Ok(c) => {
+            let msg = match req.lang {
+                Lang::Vi => format!("Đã gửi đề nghị #{} ({}). Thay đổi có hiệu lực khi được duyệt.", c.id, c.summary),
+                Lang::En => format!("Proposal #{} sent ({}). It takes effect once approved.", c.id, c.summary),
+            };
+            dossier_page(&state, &req, id, msg, String::new(), StatusCode::CREATED).await
+        }
+        Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
+            let status = e.status();
+            let msg = e.message(req.lang);
+            dossier_page(&state, &req, id, String::new(), msg, status).await
+        }
+        Err(e) => fail(e, &req),
+    }
 }
 
 pub async fn propose(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {

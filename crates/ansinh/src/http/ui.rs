@@ -62,6 +62,21 @@ impl Layout {
         }
     }
 
+    /// A category code with its short name: `g — Thương binh`.
+    pub fn category(&self, code: &str) -> String {
+        match domain::categories::find(code) {
+            Some((c, short, _, en)) => {
+                let name = if self.lang == Lang::Vi { short } else { en };
+                if *c == "relative" {
+                    name.to_string()
+                } else {
+                    format!("{} — {name}", domain::categories::printed(c))
+                }
+            }
+            None => code.to_string(),
+        }
+    }
+
     pub fn disability<'a>(&self, level: &'a str) -> &'a str {
         match (level, self.lang) {
             ("severe", Lang::Vi) => "nặng",

@@ -39,10 +39,15 @@ pub const COLUMNS: [(&str, &str, bool); 21] = [
     ("deceased_on", "Ngày từ trần", false),
 ];
 
-/// Merit categories of Pháp lệnh 02/2020 Art. 3 (and relatives) as stored.
-pub const MERIT: [&str; 13] = ["a", "b", "c", "d", "dd", "e", "g", "h", "i", "k", "l", "m", "relative"];
-/// Social-assistance groups of Decree 20/2021 Art. 5 as stored.
-pub const GROUPS: [&str; 11] = ["k1", "k2", "k3", "k4", "k5a", "k5b", "k5c", "k5d", "k6", "k7", "k8"];
+/// Is this a merit category of Pháp lệnh 02/2020 Art. 3 (or `relative`) as stored?
+pub fn is_merit(code: &str) -> bool {
+    domain::categories::MERIT.iter().any(|c| c.0 == code)
+}
+
+/// Is this a social-assistance group of Decree 20/2021 Art. 5 as stored?
+pub fn is_group(code: &str) -> bool {
+    domain::categories::ASSISTANCE.iter().any(|c| c.0 == code)
+}
 
 /// Progress of a long import, reported to the caller (the CLI prints it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -401,7 +406,7 @@ impl Checker {
         };
         let merit = domain::text::search_key(cell_of(col, r, "merit_category")).replace('đ', "dd");
         let merit = if merit == "than nhan" { "relative".to_string() } else { merit };
-        if !merit.is_empty() && !MERIT.contains(&merit.as_str()) {
+        if !merit.is_empty() && !is_merit(&merit) {
             err(
                 "merit_category",
                 cell_of(col, r, "merit_category"),
@@ -409,7 +414,7 @@ impl Checker {
             );
         }
         let group = domain::text::search_key(cell_of(col, r, "assistance_group"));
-        if !group.is_empty() && !GROUPS.contains(&group.as_str()) {
+        if !group.is_empty() && !is_group(&group) {
             err(
                 "assistance_group",
                 cell_of(col, r, "assistance_group"),
@@ -819,7 +824,8 @@ mod tests {
         let pid = format!("075072{i:06}");
         // even rows: a war invalid (category c) with a decision; every third row: paid by bank
         let merit = if i.is_multiple_of(2) { format!("c,QĐ-{i},01/02/2000,{}", 20 + i) } else { ",,,".into() };
-        let pay = if i.is_multiple_of(3) { format!("chuyển khoản,Agribank,{:010}", i) } else { "tiền mặt,,".into() };
+        let pay =
+            if i.is_multiple_of(3) { format!("chuyển khoản,Agribank,{:010}", i) } else { "tiền mặt,,".into() };
         format!("{pid},Nguyễn Văn An {i},04/03/1972,Nam,Kinh,25210,Ấp {i},,,{household},,{merit},,,{pay},")
     }
 

@@ -749,10 +749,10 @@ pub async fn propose_record(
     let p = ctx.require(perm::REGISTRY_PROPOSE)?.clone();
     let person = store.person(id).await?.ok_or_else(|| AppError::NotFound(format!("hồ sơ {id}")))?;
     p.require_commune(&person.commune_code)?;
-    use crate::services::import::{GROUPS, MERIT};
+    use crate::services::import::{is_group, is_merit};
     let (payload, reason) = match req {
         ProposeRecord::AddMerit { category, decision_no, decision_date, injury_rate, valid_from, reason } => {
-            if !MERIT.contains(&category.as_str()) {
+            if !is_merit(category) {
                 return Err(AppError::field(
                     "category",
                     "diện không có (a … m, relative)",
@@ -781,7 +781,7 @@ pub async fn propose_record(
             valid_from,
             reason,
         } => {
-            if !GROUPS.contains(&group_code.as_str()) {
+            if !is_group(group_code) {
                 return Err(AppError::field("group_code", "nhóm không có (k1 … k8)", "unknown group (k1 … k8)"));
             }
             if disability_level.as_deref().is_some_and(|d| !matches!(d, "severe" | "especially_severe")) {
