@@ -24,7 +24,8 @@ use crate::services::AppState;
 
 /// mimalloc instead of glibc malloc: bulk imports and entitlement runs allocate and free
 /// millions of short strings, where glibc's allocator spent a third of the import's time
-/// (perf, docs/benchmarks.md).
+/// (perf, docs/benchmarks.md). Built with `no_thp`: mimalloc returns freed pages to the OS
+/// quickly, and re-faulting them as 2 MB transparent huge pages cost more than it saved.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
