@@ -35,6 +35,17 @@ fn import_file(base: &str, cookie: &str, csrf: &str, mode: &str, file_name: &str
     panic!("import {job} did not finish");
 }
 
+/// Another person of the same commune as `first`, who lives in a household.
+fn r_items_same_commune(list: &serde_json::Value, first: &serde_json::Value) -> serde_json::Value {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["commune_code"] == first["commune_code"] && p["id"] != first["id"])
+        .unwrap()
+        .clone()
+}
+
 fn multipart(csrf: &str, mode: &str, file_name: &str, content: &[u8]) -> (String, Vec<u8>) {
     let boundary = "----ansinhtestboundary";
     let mut body = Vec::new();
@@ -134,6 +145,45 @@ async fn flow(backend: Backend) {
         Some(("application/json", r#"{"reason":"thiếu giấy tờ"}"#.as_bytes())),
     );
     assert_eq!((r.status, json(&r)["status"].as_str()), (200, Some("rejected")));
+
+    // a household move and a new relationship, proposed together as one change
+    let other =
+        r_items_same_commune(&json(&get(&format!("{base}/api/v1/persons?per_page=200"), &xa.headers())), &first);
+    let od = json(&get(&format!("{base}/api/v1/persons/{}", other["id"]), &so.headers()));
+    let hh = od["household_code"].as_str().unwrap().to_string();
+    let change = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({"valid_from": "01/03/2027", "reason": "Kết hôn"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        send(
+            "POST",
+            &format!("{base}/api/v1/persons/{id}/changes"),
+            &xa.headers(),
+            Some(("application/json", body.to_string().as_bytes())),
+        )
+    };
+    let r = change(serde_json::json!({"related_personal_id": other["personal_id"], "relationship": "uncle"}));
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("relationship")));
+    let r = change(serde_json::json!({"household_code": "KHONG-CO"}));
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("household_code")));
+    let r = change(serde_json::json!({"related_personal_id": "075099999999", "relationship": "spouse"}));
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("related_personal_id")));
+    let r = change(
+        serde_json::json!({"household_code": hh, "relation_to_head": "vợ", "related_personal_id": other["personal_id"], "relationship": "spouse"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(json(&r)["summary"].as_str().unwrap().contains("vợ/chồng"), "{}", r.body);
+    let c = json(&r)["id"].as_i64().unwrap();
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{c}/approve"), &so.headers(), Some(("application/json", empty)))
+            .status,
+        200
+    );
+    let d = json(&get(&format!("{base}/api/v1/persons/{id}"), &so.headers()));
+    assert_eq!(d["household_code"].as_str(), Some(hh.as_str()));
+    assert!(
+        d["relatives"].as_array().unwrap().iter().any(|r| r["person_id"] == other["id"] && r["relation"] == "spouse"),
+        "{d}"
+    );
 
     // a new dossier proposed through the API: validated like an import row
     let bad = serde_json::json!({"fields": {"personal_id": "075058000777", "full_name": "Hồ Văn Mới", "birth_date": "1960", "sex": "Nam", "commune_code": "26068", "address_line": "Ấp 2"}, "reason": "Hồ sơ mới"}).to_string();

@@ -299,6 +299,22 @@ pub struct PersonPatch {
     pub phone: Option<String>,
     pub deceased_on: Option<String>,
     pub ethnicity: Option<String>,
+    /// Move into this existing household (its code).
+    #[serde(default)]
+    pub household_code: Option<String>,
+    #[serde(default)]
+    pub relation_to_head: Option<String>,
+    /// A relationship to add, in force from the change's date.
+    #[serde(default)]
+    pub add_relationship: Option<NewRelationship>,
+}
+
+/// A relationship to record: `kind` is the related person's relation to this one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewRelationship {
+    pub related_personal_id: String,
+    /// `father`, `mother`, `spouse`, `child` or `foster_carer`.
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -924,6 +940,17 @@ impl Store {
         Ok(row)
     }
 
+    /// A household by its code.
+    pub async fn household_by_code(&self, code: &str) -> Result<Option<HouseholdRow>> {
+        let h = on_pool!(self, pool => sqlx::query_as::<_, HouseholdRow>(
+            "SELECT id, code, commune_code, address_line FROM households WHERE code = $1",
+        )
+        .bind(code)
+        .fetch_optional(pool)
+        .await)?;
+        Ok(h)
+    }
+
     pub async fn household(&self, id: i64) -> Result<Option<(HouseholdRow, Vec<PersonRow>, Option<String>)>> {
         let h: Option<HouseholdRow> = on_pool!(self, pool => sqlx::query_as::<_, HouseholdRow>(
             "SELECT id, code, commune_code, address_line FROM households WHERE id = $1",
@@ -1206,13 +1233,38 @@ impl Store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
+                    let household_id = match &patch.household_code {
+                        Some(code) => {
+                            let hh: Option<i64> = sqlx::query_scalar("SELECT id FROM households WHERE code = $1")
+                                .bind(code)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            Some(hh.ok_or_else(|| StoreError::Invalid(format!("household {code} does not exist")))?)
+                        }
+                        None => current.household_id,
+                    };
+                    if let Some(r) = &patch.add_relationship {
+                        let other: Option<i64> = sqlx::query_scalar("SELECT id FROM persons WHERE personal_id = $1")
+                            .bind(&r.related_personal_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        let other = other.ok_or_else(|| StoreError::Invalid(format!("person {} does not exist", r.related_personal_id)))?;
+                        sqlx::query("INSERT INTO relationships (person_id, related_person_id, kind, valid_from, valid_to) VALUES ($1, $2, $3, $4, NULL)")
+                            .bind(person_id)
+                            .bind(other)
+                            .bind(&r.kind)
+                            .bind(valid_from)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(|e| StoreError::from_write(e, "the relationship"))?;
+                    }
                     let name = patch.full_name.clone().unwrap_or(current.full_name.clone());
                     let (key, given) = name_keys(&name);
                     let deceased = patch.deceased_on.clone().or(current.deceased_on.clone());
                     sqlx::query(
                         "UPDATE persons SET full_name = $1, name_key = $2, given_key = $3, address_line = $4, commune_code = $5, \
-                         phone = $6, deceased_on = $7, ethnicity = $8, status = $9, version = version + 1, valid_from = $10, updated_at = $11 \
-                         WHERE id = $12",
+                         phone = $6, deceased_on = $7, ethnicity = $8, status = $9, version = version + 1, valid_from = $10, updated_at = $11, \
+                         household_id = $12, relation_to_head = $13 WHERE id = $14",
                     )
                     .bind(&name)
                     .bind(&key)
@@ -1225,6 +1277,8 @@ impl Store {
                     .bind(if deceased.is_some() { "deceased" } else { "living" })
                     .bind(valid_from)
                     .bind(&now)
+                    .bind(household_id)
+                    .bind(patch.relation_to_head.clone().or(current.relation_to_head.clone()))
                     .bind(person_id)
                     .execute(&mut *tx)
                     .await

@@ -116,6 +116,7 @@ struct DossierPage {
     group_options: Vec<(String, String)>,
     /// Merit or assistance records still in force (that a proposal may end).
     has_open_records: bool,
+    relations: Vec<(&'static str, &'static str)>,
     notice: String,
     error: String,
 }
@@ -141,6 +142,7 @@ async fn dossier_page(
             let has_open_records =
                 d.merit.iter().any(|m| m.valid_to.is_none()) || d.assistance.iter().any(|a| a.valid_to.is_none());
             let page = DossierPage {
+                relations: registry::RELATIONS.to_vec(),
                 has_open_records,
                 l: layout(state, req),
                 d,
@@ -233,6 +235,10 @@ pub async fn propose(State(state): State<AppState>, req: Req, Path(id): Path<i64
         phone: opt("phone"),
         deceased_on: opt("deceased_on"),
         ethnicity: opt("ethnicity"),
+        household_code: opt("household_code"),
+        relation_to_head: opt("relation_to_head"),
+        related_personal_id: opt("related_personal_id"),
+        relationship: opt("relationship"),
         valid_from: form.text("valid_from"),
         reason: form.text("reason"),
     };

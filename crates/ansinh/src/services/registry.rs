@@ -28,6 +28,8 @@ pub struct PersonView {
     pub phone: Option<String>,
     pub deceased_on: Option<String>,
     pub status: String,
+    /// Relation to the head of the household, as recorded (`chủ hộ`, `vợ`, …).
+    pub relation_to_head: Option<String>,
     /// Merit categories (a–m, relative) and assistance groups (k1–k8) in force.
     pub categories: Vec<String>,
     pub version: i64,
@@ -52,6 +54,7 @@ pub fn view(g: &domain::Gazetteer, p: &PersonRow) -> PersonView {
         phone: p.phone.clone(),
         deceased_on: p.deceased_on.clone(),
         status: p.status.clone(),
+        relation_to_head: p.relation_to_head.clone(),
         categories: p.categories.split('|').filter(|c| !c.is_empty()).map(str::to_string).collect(),
         version: p.version,
         valid_from: p.valid_from.clone(),
@@ -237,6 +240,19 @@ pub struct ChangeView {
 }
 
 /// `yyyy-mm-dd` → `dd/mm/yyyy`.
+/// The relationship kinds the registry records, with their Vietnamese names.
+pub const RELATIONS: [(&str, &str); 5] = [
+    ("father", "cha"),
+    ("mother", "mẹ"),
+    ("spouse", "vợ/chồng"),
+    ("child", "con"),
+    ("foster_carer", "người nuôi dưỡng"),
+];
+
+pub fn relation_vi(kind: &str) -> &str {
+    RELATIONS.iter().find(|r| r.0 == kind).map_or(kind, |r| r.1)
+}
+
 fn vn_date(iso: &str) -> String {
     domain::PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
 }
@@ -262,6 +278,15 @@ pub fn change_view(c: &ChangeRequest) -> ChangeView {
             }
             if let Some(v) = &patch.ethnicity {
                 parts.push(format!("dân tộc → {v}"));
+            }
+            if let Some(v) = &patch.household_code {
+                parts.push(format!("chuyển sang hộ {v}"));
+            }
+            if let Some(v) = &patch.relation_to_head {
+                parts.push(format!("quan hệ với chủ hộ → {v}"));
+            }
+            if let Some(r) = &patch.add_relationship {
+                parts.push(format!("thêm {} là {}", r.related_personal_id, relation_vi(&r.kind)));
             }
             format!("{} (từ {})", parts.join("; "), vn_date(&valid_from))
         }
@@ -513,6 +538,17 @@ pub struct ProposeUpdate {
     /// Date of death (dd/mm/yyyy or yyyy-mm-dd).
     pub deceased_on: Option<String>,
     pub ethnicity: Option<String>,
+    /// Move into this existing household (its code).
+    #[serde(default)]
+    pub household_code: Option<String>,
+    #[serde(default)]
+    pub relation_to_head: Option<String>,
+    /// Add a relationship: the related person's personal ID ...
+    #[serde(default)]
+    pub related_personal_id: Option<String>,
+    /// ... and their relation to this person: father, mother, spouse, child, foster_carer.
+    #[serde(default)]
+    pub relationship: Option<String>,
     /// The date the change takes effect (dd/mm/yyyy or yyyy-mm-dd).
     pub valid_from: String,
     /// Why (required; kept in the history).
@@ -546,7 +582,76 @@ pub async fn propose_update(
             None => None,
         },
         ethnicity: clean(&req.ethnicity).filter(|v| v != &person.ethnicity),
+        household_code: None,
+        relation_to_head: clean(&req.relation_to_head).filter(|v| Some(v) != person.relation_to_head.as_ref()),
+        add_relationship: None,
     };
+    let mut patch = patch;
+    if let Some(code) = clean(&req.household_code) {
+        let current = match person.household_id {
+            Some(h) => store.household(h).await?.map(|(h, _, _)| h.code),
+            None => None,
+        };
+        if current.as_deref() != Some(code.as_str()) {
+            let Some(hh) = store.household_by_code(&code).await? else {
+                return Err(AppError::field(
+                    "household_code",
+                    format!("không có hộ mã {code}"),
+                    format!("no household with code {code}"),
+                ));
+            };
+            // a household of another commune: only if the person moves there too
+            let commune = patch.commune_code.as_deref().unwrap_or(&person.commune_code);
+            if hh.commune_code != commune {
+                return Err(AppError::field(
+                    "household_code",
+                    format!("hộ {code} ở xã khác ({})", hh.commune_code),
+                    format!("household {code} is in another commune ({})", hh.commune_code),
+                ));
+            }
+            patch.household_code = Some(code);
+        }
+    }
+    match (clean(&req.related_personal_id), clean(&req.relationship)) {
+        (None, None) => {}
+        (Some(pid), Some(kind)) => {
+            if !RELATIONS.iter().any(|r| r.0 == kind) {
+                return Err(AppError::field(
+                    "relationship",
+                    "quan hệ không có (cha, mẹ, vợ/chồng, con, người nuôi dưỡng)",
+                    "unknown relationship",
+                ));
+            }
+            let pid = domain::PersonalId::parse(&pid)
+                .map_err(|e| AppError::field("related_personal_id", e.vi(), e.to_string()))?
+                .to_string();
+            if pid == person.personal_id {
+                return Err(AppError::field(
+                    "related_personal_id",
+                    "không thể là chính người này",
+                    "cannot be the person themselves",
+                ));
+            }
+            if store.person_by_personal_id(&pid).await?.is_none() {
+                return Err(AppError::field(
+                    "related_personal_id",
+                    format!("số định danh {pid} chưa có trong sổ"),
+                    format!("{pid} is not in the registry"),
+                ));
+            }
+            patch.add_relationship = Some(store::registry::NewRelationship { related_personal_id: pid, kind });
+        }
+        (Some(_), None) => {
+            return Err(AppError::field("relationship", "chọn quan hệ", "choose the relationship"));
+        }
+        (None, Some(_)) => {
+            return Err(AppError::field(
+                "related_personal_id",
+                "ghi số định danh của người thân",
+                "give the relative's personal ID",
+            ));
+        }
+    }
     if patch == PersonPatch::default() {
         return Err(AppError::field("full_name", "không có gì thay đổi", "nothing changes"));
     }
