@@ -99,8 +99,62 @@ pub enum Command {
     /// Import into the registry (sổ đối tượng) from the CSV or XLSX template.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Policy packs (policies/): the amounts, coefficients and standard levels with citations.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+    /// Compute or explain entitlements from a facts file (no database needed).
+    #[command(subcommand)]
+    Entitlements(EntitlementsCommand),
     /// Print version, schema and reference-data versions.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Load and check the packs: types, dates, overlapping rows, citations, parameters and
+    /// items the rules need; list the values still to confirm.
+    Check {
+        /// Read the packs from this directory instead of the built-in ones.
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EntitlementsCommand {
+    /// Compute every person's monthly and one-off entitlements for a range of months
+    /// (docs/entitlements.md describes the facts file). With --paid, writes the arrears
+    /// (truy lĩnh) and overpayments (truy thu) instead.
+    Compute {
+        /// Facts, one person per line (JSON Lines).
+        #[arg(long, value_name = "FILE")]
+        facts: PathBuf,
+        /// First month (yyyy-mm or mm/yyyy).
+        #[arg(long, value_name = "MONTH")]
+        from: String,
+        /// Last month (yyyy-mm or mm/yyyy).
+        #[arg(long, value_name = "MONTH")]
+        to: String,
+        /// What was paid: CSV person,month,item,amount.
+        #[arg(long, value_name = "FILE")]
+        paid: Option<PathBuf>,
+        /// Where to write the CSV (not written at all if anything fails).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
+    },
+    /// Explain one person's month: the facts in force, each rule, amount and citation.
+    Explain {
+        #[arg(long, value_name = "FILE")]
+        facts: PathBuf,
+        #[arg(long, value_name = "ID")]
+        person: String,
+        #[arg(long, value_name = "MONTH")]
+        month: String,
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

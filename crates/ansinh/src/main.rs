@@ -16,7 +16,9 @@ use std::time::Instant;
 use clap::Parser;
 use tokio::net::TcpListener;
 
-use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ImportCommand, ServeArgs, UserCommand};
+use crate::cli::{
+    AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, RulesCommand, ServeArgs, UserCommand,
+};
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
 use crate::services::setup::{self, DemoOutcome};
@@ -131,6 +133,46 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let res = cli_user(&store, cmd).await;
             store.close().await;
             res
+        }
+        Command::Rules(RulesCommand::Check { policies }) => {
+            let packs = services::entitlements::load(policies.as_deref())?;
+            print!("{}", services::entitlements::check_report(&packs));
+            Ok(())
+        }
+        Command::Entitlements(EntitlementsCommand::Compute { facts, from, to, paid, output, policies }) => {
+            let packs = services::entitlements::load(policies.as_deref())?;
+            let month = |flag: &str, v: &str| {
+                v.parse::<domain::Month>().map_err(|e| AppError::Invalid(format!("--{flag} {v}: {}", e.vi())))
+            };
+            let (from, to) = (month("from", from)?, month("to", to)?);
+            let read = |p: &std::path::Path| {
+                std::fs::read_to_string(p).map_err(|e| AppError::io(format!("reading {}", p.display()), e))
+            };
+            let people = services::entitlements::read_facts(&read(facts)?)?;
+            let paid =
+                paid.as_deref().map(|p| read(p).and_then(|t| services::entitlements::read_paid(&t))).transpose()?;
+            let started = Instant::now();
+            let (bytes, rows, total) = services::entitlements::compute_csv(&packs, &people, from, to, paid.as_deref())?;
+            std::fs::write(output, bytes).map_err(|e| AppError::io(format!("writing {}", output.display()), e))?;
+            println!(
+                "{} persons, {from}–{to}: {rows} {} totalling {total}, written to {} ({:.2} s)",
+                people.len(),
+                if paid.is_some() { "differences" } else { "lines" },
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Entitlements(EntitlementsCommand::Explain { facts, person, month, policies }) => {
+            let packs = services::entitlements::load(policies.as_deref())?;
+            let m = month
+                .parse::<domain::Month>()
+                .map_err(|e| AppError::Invalid(format!("--month {month}: {}", e.vi())))?;
+            let text =
+                std::fs::read_to_string(facts).map_err(|e| AppError::io(format!("reading {}", facts.display()), e))?;
+            let people = services::entitlements::read_facts(&text)?;
+            print!("{}", services::entitlements::explain_text(&packs, &people, person, m)?);
+            Ok(())
         }
         Command::Import(ImportCommand::Template) => {
             use std::io::Write;

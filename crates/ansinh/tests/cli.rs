@@ -363,3 +363,152 @@ fn import_xlsx_sheets_and_merged_headers() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("ô gộp"), "{}", stdout(&o));
 }
+
+/// The worked examples of docs/entitlements.md, run exactly as documented.
+#[test]
+fn entitlement_examples_of_the_docs_are_reproduced() {
+    let d = tmp();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ex = repo.join("docs/examples");
+    let facts = ex.join("facts.jsonl");
+    let out = d.path().join("out.csv");
+    let o = run(
+        d.path(),
+        &[
+            "entitlements",
+            "compute",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--from",
+            "2024-06",
+            "--to",
+            "2024-08",
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 persons") && stdout(&o).contains("117.191.000"), "{}", stdout(&o));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(ex.join("entitlements-2024-06-to-08.csv")).unwrap()
+    );
+    let paid = ex.join("paid-2023.csv");
+    let o = run(
+        d.path(),
+        &[
+            "entitlements",
+            "compute",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--from",
+            "2023-07",
+            "--to",
+            "2023-08",
+            "--paid",
+            paid.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        std::fs::read_to_string(ex.join("arrears-2023-07-to-08.csv")).unwrap()
+    );
+    let o = run(
+        d.path(),
+        &[
+            "entitlements",
+            "explain",
+            "--facts",
+            facts.to_str().unwrap(),
+            "--person",
+            "075145000303",
+            "--month",
+            "2024-07",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let doc = std::fs::read_to_string(repo.join("docs/entitlements.md")).unwrap();
+    for line in stdout(&o).lines() {
+        assert!(doc.contains(line), "docs/entitlements.md lacks the line «{line}»");
+    }
+    let o = run(d.path(), &["rules", "check"]);
+    assert!(o.status.success() && stdout(&o).contains("ok: the packs are valid"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("muc_chuan_tro_giup from 07/2024"), "unconfirmed values are listed");
+}
+
+#[test]
+fn bad_facts_and_packs_are_refused_with_line_and_field_and_write_nothing() {
+    let d = tmp();
+    let out = d.path().join("out.csv");
+    let cases: [(&str, &str); 5] = [
+        ("{\"person\": \"1\", \"birth_date\": \"1950\"}\n{\"person\": \"2\", \"birth_date\": ", "line 2"),
+        ("{\"person\": \"1\", \"birth_date\": 1950}", "line 1"),
+        ("{\"person\": \"1\", \"birth_date\": \"1950\", \"merits\": []}", "unknown field `merits`"),
+        ("{\"person\": \"1\", \"birth_date\": \"31/02/1950\"}", "birth_date"),
+        ("{\"person\": \"1\", \"birth_date\": \"1950\", \"merit\": [{\"category\": \"g\", \"from\": \"2021-07-01\", \"injury_rate\": 150}]}", "merit[0].injury_rate"),
+    ];
+    for (text, needle) in cases {
+        std::fs::write(d.path().join("f.jsonl"), text).unwrap();
+        let o = run(
+            d.path(),
+            &[
+                "entitlements",
+                "compute",
+                "--facts",
+                "f.jsonl",
+                "--from",
+                "2024-01",
+                "--to",
+                "2024-02",
+                "--output",
+                "out.csv",
+            ],
+        );
+        assert_one_line_error(&o, 1, needle);
+        assert!(!out.exists(), "no output file after an error ({needle})");
+    }
+    // a missing fact is an error naming person, rule and fact
+    std::fs::write(
+        d.path().join("f.jsonl"),
+        "{\"person\": \"P1\", \"birth_date\": \"1950\", \"merit\": [{\"category\": \"g\", \"from\": \"2021-07-01\"}]}",
+    )
+    .unwrap();
+    let o = run(
+        d.path(),
+        &[
+            "entitlements",
+            "compute",
+            "--facts",
+            "f.jsonl",
+            "--from",
+            "2024-01",
+            "--to",
+            "2024-02",
+            "--output",
+            "out.csv",
+        ],
+    );
+    let err = assert_one_line_error(&o, 1, "person P1, rule 6.1");
+    assert!(err.contains("injury_rate"), "{err}");
+    assert!(!out.exists());
+    // a broken pack directory: refused with its file and line
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies");
+    let pol = d.path().join("policies");
+    for f in ["nguoi-co-cong", "tro-giup-xa-hoi"] {
+        std::fs::create_dir_all(pol.join(f)).unwrap();
+    }
+    for f in rules::pack::FILES {
+        let text = std::fs::read_to_string(repo.join(f)).unwrap();
+        let text = if f.ends_with("coefficients.csv") && f.starts_with("tro") {
+            text.replacen("k8,any,,1.5", "k8,any,,abc", 1)
+        } else {
+            text
+        };
+        std::fs::write(pol.join(f), text).unwrap();
+    }
+    let o = run(d.path(), &["rules", "check", "--policies", "policies"]);
+    assert_one_line_error(&o, 1, "tro-giup-xa-hoi/coefficients.csv line 18");
+}

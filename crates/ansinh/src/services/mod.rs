@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod demo_data;
+pub mod entitlements;
 pub mod import;
 pub mod jobs;
 pub mod registry;
