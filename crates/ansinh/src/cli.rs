@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Port, overriding the port of --bind; 0 picks a free one. Env: ANSINH_PORT
     #[arg(long, value_name = "N")]
     pub port: Option<u16>,
+    /// Policy packs from this directory instead of the built-in ones (the server refuses to
+    /// start if they do not pass `ansinh rules check`).
+    #[arg(long, value_name = "DIR")]
+    pub policies: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -289,10 +289,11 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             logging::init(c.log_format.value, &c.log_level.value);
             let url = c.database_url()?;
             let g = setup::gazetteer()?;
+            let packs = services::entitlements::load(args.policies.as_deref())?;
             // Bind first: a port in use is reported before touching the database.
             let listener = bind(c.bind.value).await?;
             let store = setup::open_store(&url, &c, &g).await?;
-            serve(listener, store, g, &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
+            serve(listener, store, (g, packs), &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
         }
         Command::Demo { serve: args, no_serve, persons, seed } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
@@ -302,6 +303,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             logging::init(c.log_format.value, &c.log_level.value);
             let url = c.database_url()?;
             let g = setup::gazetteer()?;
+            let packs = services::entitlements::load(args.policies.as_deref())?;
             let listener = if *no_serve { None } else { Some(bind(c.bind.value).await?) };
             let store = setup::open_store(&url, &c, &g).await?;
             let started = Instant::now();
@@ -318,7 +320,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     store.close().await;
                     Ok(())
                 }
-                Some(l) => serve(l, store, g, &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await,
+                Some(l) => {
+                    serve(l, store, (g, packs), &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
+                }
             }
         }
     }
@@ -421,7 +425,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
 async fn serve(
     listener: TcpListener,
     store: store::Store,
-    g: domain::Gazetteer,
+    (g, packs): (domain::Gazetteer, rules::Packs),
     url: &store::DatabaseUrl,
     (cookie_secure, trust_forwarded_for): (bool, bool),
 ) -> Result<(), AppError> {
@@ -439,6 +443,7 @@ async fn serve(
         trust_forwarded_for,
         reports: Arc::new(services::ReportCache::default()),
         import_jobs: Arc::new(services::jobs::ImportJobs::default()),
+        packs: Arc::new(packs),
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

@@ -52,6 +52,7 @@ fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
         api("GET", &format!("/api/v1/persons/{inside}"), None, REGISTRY),
         api("GET", &format!("/api/v1/persons/{outside}"), None, [401, 403, 200, 403, 403, 403, 200]),
         api("GET", &format!("/api/v1/persons/{inside}/as-of?date=01/01/2026"), None, REGISTRY),
+        api("GET", &format!("/api/v1/persons/{inside}/entitlements?from=2025-01&to=2025-12"), None, REGISTRY),
         api("GET", "/api/v1/changes", None, REGISTRY),
         api(
             "POST",

@@ -379,6 +379,25 @@ async fn flow(backend: Backend) {
     let r = import_file(&base, &xa.cookie, &xa.csrf, "all", "cu.csv", &legacy);
     assert!(r.body.contains("không phải UTF-8"), "{}", r.body);
 
+    // entitlements computed from the registry, with their citations, on the API and the dossier
+    let invalids = json(&get(&format!("{base}/api/v1/persons?category=g&status=living&per_page=20"), &so.headers()));
+    let gid = invalids["items"][0]["id"].as_i64().unwrap();
+    let e = json(&get(&format!("{base}/api/v1/persons/{gid}/entitlements?from=2024-06&to=2024-07"), &so.headers()));
+    assert!(e["error"].is_null(), "{e}");
+    let lines = e["lines"].as_array().unwrap();
+    let june = lines.iter().find(|l| l["month"] == "2024-06" && (l["item"] == "II" || l["item"] == "III")).unwrap();
+    let july = lines.iter().find(|l| l["month"] == "2024-07" && l["item"] == june["item"]).unwrap();
+    assert!(
+        july["amount"].as_i64().unwrap() > june["amount"].as_i64().unwrap(),
+        "Decree 77/2024 raised July 2024: {e}"
+    );
+    assert!(july["citation"].as_str().unwrap().starts_with("Nghị định 77/2024/NĐ-CP"), "{e}");
+    assert_eq!(e["totals"].as_array().unwrap().len(), 2);
+    let r = get(&format!("{base}/api/v1/persons/{gid}/entitlements?from=2024-13"), &so.headers());
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("from")));
+    let page = get(&format!("{base}/registry/persons/{gid}"), &[("cookie", &so.cookie)]);
+    assert!(page.body.contains("id=\"entitlements-h\"") && page.body.contains("Phụ lục II"), "{}", page.body);
+
     // sensitive fields: shown to those who need them, each read audited
     let ins = login(&base, "thanhtra", DEMO_PASSWORD).unwrap();
     let invalid = json(&get(&format!("{base}/api/v1/persons?category=g&per_page=1"), &ins.headers()));

@@ -555,7 +555,15 @@ impl<'p> Engine<'p> {
             })
         };
         // social pension: ≥ 75 without pension, or 70–74 in a poor or near-poor household
-        let pension = self.pension.at(m).filter(|_| !f.has_pension && (age >= 75 || (age >= 70 && f.poor_household)));
+        let pension_age = age >= 75 || (age >= 70 && f.poor_household);
+        let pension = self.pension.at(m).filter(|_| pension_age && f.has_pension == Some(false));
+        if pension_age && f.has_pension.is_none() && self.pension.at(m).is_some() {
+            if let Some(t) = trace.as_deref_mut() {
+                t.push(format!(
+                    "{m}: {age} tuổi — chưa rõ có lương hưu hay không (has_pension): chưa xét trợ cấp hưu trí xã hội"
+                ));
+            }
+        }
         let assistance = best.map(|(c, gi, cit)| amount_of(c).map(|a| (a, gi, cit))).transpose()?;
         match (assistance, pension) {
             (Some((a, _, _)), Some(p)) if p.value > a => {

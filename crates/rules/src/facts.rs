@@ -20,9 +20,10 @@ pub struct PersonFacts {
     pub merit: Vec<MeritFact>,
     #[serde(default)]
     pub assistance: Vec<AssistanceFact>,
-    /// Receives a pension or a monthly social-insurance allowance (social pension rules).
+    /// Receives a pension or a monthly social-insurance allowance. The social pension is
+    /// assessed only when this is known (`false`); absent, the explanation says so.
     #[serde(default)]
-    pub has_pension: bool,
+    pub has_pension: Option<bool>,
     /// Member of a poor or near-poor household (social pension from 70).
     #[serde(default)]
     pub poor_household: bool,
@@ -133,7 +134,7 @@ pub struct Checked {
     pub died: Option<Month>,
     pub merit: Vec<(Span, MeritFact)>,
     pub assistance: Vec<(Span, AssistanceFact)>,
-    pub has_pension: bool,
+    pub has_pension: Option<bool>,
     pub poor_household: bool,
 }
 

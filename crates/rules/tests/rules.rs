@@ -20,7 +20,7 @@ fn person(merit: Vec<MeritFact>, assistance: Vec<AssistanceFact>) -> PersonFacts
         deceased_on: None,
         merit,
         assistance,
-        has_pension: false,
+        has_pension: Some(false),
         poor_household: false,
     }
 }
@@ -107,7 +107,7 @@ fn social_pension_or_assistance_whichever_is_higher() {
     p.poor_household = true;
     assert_eq!(items(&compute(&e, &p, m("2025-07"), m("2025-07")).unwrap()), vec![("htxh".into(), 500_000)]);
     // with a pension: nothing
-    p.has_pension = true;
+    p.has_pension = Some(true);
     assert!(compute(&e, &p, m("2025-07"), m("2025-07")).unwrap().is_empty());
 }
 

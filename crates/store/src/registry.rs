@@ -124,6 +124,21 @@ pub struct MeritRecord {
     pub relation: Option<String>,
     pub valid_from: String,
     pub valid_to: Option<String>,
+    /// Category a: diện thoát ly (1.1a) or not (1.1b).
+    #[serde(default)]
+    pub thoat_ly: Option<bool>,
+    /// Category m: `to_quoc_ghi_cong` or `huan_chuong_khang_chien`.
+    #[serde(default)]
+    pub award: Option<String>,
+    /// Relatives: the category of the person with merit (a, b, c, g, h, i).
+    #[serde(default)]
+    pub of_category: Option<String>,
+    /// Relatives of g, h, i: the deceased's rate.
+    #[serde(default)]
+    pub of_injury_rate: Option<i64>,
+    /// Relatives: entitled to the extra nurture allowance.
+    #[serde(default)]
+    pub nurture: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -425,14 +440,20 @@ fn merit_values(m: &MeritRecord, person_id: i64, by: &str, now: &str) -> Vec<Opt
         m.valid_to.clone(),
         Some(now.to_string()),
         Some(by.to_string()),
+        m.thoat_ly.and_then(b),
+        m.award.clone(),
+        m.of_category.clone(),
+        n(m.of_injury_rate),
+        b(m.nurture),
     ]
 }
 const MERIT_COLUMNS: &str =
     "person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, especially_severe, \
-     seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, recorded_at, recorded_by";
-const MERIT_INT: [usize; 6] = [0, 5, 6, 7, 9, 10];
+     seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, recorded_at, recorded_by, \
+     thoat_ly, award, of_category, of_injury_rate, nurture";
+const MERIT_INT: [usize; 9] = [0, 5, 6, 7, 9, 10, 16, 19, 20];
 /// Boolean columns (PostgreSQL needs them bound as booleans).
-const MERIT_BOOL: [usize; 2] = [6, 7];
+const MERIT_BOOL: [usize; 4] = [6, 7, 16, 20];
 
 fn assistance_values(a: &AssistanceRecord, person_id: i64, by: &str, now: &str) -> Vec<Option<String>> {
     vec![
@@ -973,7 +994,8 @@ impl Store {
     pub async fn merit_records(&self, person_id: i64) -> Result<Vec<MeritRecord>> {
         let rows = on_pool!(self, pool => sqlx::query_as::<_, MeritRecord>(
             "SELECT id, person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, especially_severe, \
-             seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to \
+             seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, thoat_ly, award, \
+             of_category, of_injury_rate, nurture \
              FROM merit_records WHERE person_id = $1 ORDER BY valid_from, id",
         )
         .bind(person_id)

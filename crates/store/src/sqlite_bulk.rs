@@ -118,6 +118,9 @@ struct RecordOut<'a, T> {
     person_id: i64,
     r: &'a T,
     flags: (i64, i64),
+    /// Merit records: `thoat_ly` and `nurture` as 0/1.
+    thoat_ly: Option<i64>,
+    nurture: i64,
 }
 
 /// Writes one batch inside the open transaction; returns the persons written.
@@ -230,14 +233,20 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
     };
     let mut merits = Vec::with_capacity(batch.merits.len());
     for (p, m) in &batch.merits {
-        merits.push(RecordOut { person_id: lookup(p)?, r: m, flags: (b(m.type_b), b(m.especially_severe)) });
+        merits.push(RecordOut {
+            person_id: lookup(p)?,
+            r: m,
+            flags: (b(m.type_b), b(m.especially_severe)),
+            thoat_ly: m.thoat_ly.map(b),
+            nurture: b(m.nurture),
+        });
     }
     insert_all(
         conn,
         "INSERT INTO merit_records (person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, \
          especially_severe, seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, \
-         recorded_at, recorded_by)",
-        16,
+         recorded_at, recorded_by, thoat_ly, award, of_category, of_injury_rate, nurture)",
+        21,
         &merits,
         "a merit record",
         |o, v| {
@@ -259,12 +268,23 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
                 &m.valid_to,
                 &now,
                 &recorded_by,
+                &o.thoat_ly,
+                &m.award,
+                &m.of_category,
+                &m.of_injury_rate,
+                &o.nurture,
             ])
         },
     )?;
     let mut assistance = Vec::with_capacity(batch.assistance.len());
     for (p, a) in &batch.assistance {
-        assistance.push(RecordOut { person_id: lookup(p)?, r: a, flags: (b(a.single_parent), b(a.hiv)) });
+        assistance.push(RecordOut {
+            person_id: lookup(p)?,
+            r: a,
+            flags: (b(a.single_parent), b(a.hiv)),
+            thoat_ly: None,
+            nurture: 0,
+        });
     }
     insert_all(
         conn,
@@ -292,7 +312,7 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
     )?;
     let mut payments = Vec::with_capacity(batch.payments.len());
     for (p, m) in &batch.payments {
-        payments.push(RecordOut { person_id: lookup(p)?, r: m, flags: (0, 0) });
+        payments.push(RecordOut { person_id: lookup(p)?, r: m, flags: (0, 0), thoat_ly: None, nurture: 0 });
     }
     insert_all(
         conn,

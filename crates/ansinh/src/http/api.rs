@@ -37,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/persons/proposals", post(person_propose_new))
         .route("/api/v1/persons/{id}", get(person_dossier))
         .route("/api/v1/persons/{id}/as-of", get(person_as_of))
+        .route("/api/v1/persons/{id}/entitlements", get(person_entitlements))
         .route("/api/v1/persons/{id}/changes", post(person_propose))
         .route("/api/v1/persons/{id}/records", post(person_propose_record))
         .route("/api/v1/changes", get(changes_list))
@@ -464,6 +465,53 @@ pub async fn person_as_of(
     respond(&req, registry::as_of(&state.store, &state.gazetteer, &req.ctx, id, &q.date).await)
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthRange {
+    /// First month, yyyy-mm or mm/yyyy (default: 11 months before `to`)
+    pub from: Option<String>,
+    /// Last month, yyyy-mm or mm/yyyy (default: this month)
+    pub to: Option<String>,
+}
+
+/// The range asked for, or the twelve months ending this month.
+pub fn month_range(q: &MonthRange) -> Result<(domain::Month, domain::Month), crate::error::AppError> {
+    use crate::error::AppError;
+    let parse = |field: &'static str, v: &str| {
+        v.parse::<domain::Month>().map_err(|e| AppError::field(field, e.vi(), e.to_string()))
+    };
+    let to = match &q.to {
+        Some(t) => parse("to", t)?,
+        None => domain::Month::of(chrono::Local::now().date_naive()),
+    };
+    let from = match &q.from {
+        Some(f) => parse("from", f)?,
+        None => to.add_months(-11).unwrap_or(to),
+    };
+    Ok((from, to))
+}
+
+/// The person's entitlements month by month (monthly and one-off lines with their legal
+/// citations), computed by the rules engine from the registry; `error` names a missing fact.
+#[utoipa::path(get, path = "/api/v1/persons/{id}/entitlements", tag = "registry", params(("id" = i64, Path), MonthRange),
+    responses((status = 200, body = crate::services::entitlements::Entitlements), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn person_entitlements(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    Query(q): Query<MonthRange>,
+) -> Response {
+    let (from, to) = match month_range(&q) {
+        Ok(r) => r,
+        Err(e) => return req.api_error(e),
+    };
+    respond(
+        &req,
+        crate::services::entitlements::person_entitlements(&state.store, &state.packs, &req.ctx, id, from, to).await,
+    )
+}
+
 /// Propose a change to a dossier (maker); it takes effect when approved.
 #[utoipa::path(post, path = "/api/v1/persons/{id}/changes", tag = "registry", params(("id" = i64, Path)), request_body = registry::ProposeUpdate,
     responses((status = 201, body = registry::ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -724,7 +772,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
     paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
           users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, persons_search, person_dossier,
-          person_as_of, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify),
+          person_as_of, person_entitlements, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),

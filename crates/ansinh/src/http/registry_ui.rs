@@ -117,6 +117,10 @@ struct DossierPage {
     /// Merit or assistance records still in force (that a proposal may end).
     has_open_records: bool,
     relations: Vec<(&'static str, &'static str)>,
+    /// The last twelve months of entitlements.
+    ent: crate::services::entitlements::Entitlements,
+    /// This month's lines.
+    current_lines: Vec<crate::services::entitlements::EntitlementView>,
     notice: String,
     error: String,
 }
@@ -131,6 +135,22 @@ async fn dossier_page(
 ) -> Response {
     match registry::dossier(&state.store, &state.gazetteer, &req.ctx, id).await {
         Ok(d) => {
+            let to = domain::Month::of(chrono::Local::now().date_naive());
+            let from = to.add_months(-11).unwrap_or(to);
+            let ent = match crate::services::entitlements::person_entitlements(
+                &state.store,
+                &state.packs,
+                &req.ctx,
+                id,
+                from,
+                to,
+            )
+            .await
+            {
+                Ok(e) => e,
+                Err(e) => return fail(e, req),
+            };
+            let current = crate::services::entitlements::iso(to);
             let has_sensitive = d.merit.iter().any(|m| m.category == "g" || m.category == "h")
                 || !d.assistance.is_empty()
                 || d.payment.iter().any(|p| p.method == "bank");
@@ -142,6 +162,8 @@ async fn dossier_page(
             let has_open_records =
                 d.merit.iter().any(|m| m.valid_to.is_none()) || d.assistance.iter().any(|a| a.valid_to.is_none());
             let page = DossierPage {
+                current_lines: ent.lines.iter().filter(|l| l.month == current).cloned().collect(),
+                ent,
                 relations: registry::RELATIONS.to_vec(),
                 has_open_records,
                 l: layout(state, req),

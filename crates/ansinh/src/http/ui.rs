@@ -62,6 +62,16 @@ impl Layout {
         }
     }
 
+    /// An amount in đồng as Vietnamese write it: `2.789.000 ₫`.
+    pub fn money(&self, dong: &i64) -> String {
+        domain::Money::from_dong(*dong).to_string()
+    }
+
+    /// `yyyy-mm` as `mm/yyyy`.
+    pub fn month(&self, iso: &str) -> String {
+        iso.parse::<domain::Month>().map_or_else(|_| iso.to_string(), |m| m.to_string())
+    }
+
     /// A category code with its short name: `g — Thương binh`.
     pub fn category(&self, code: &str) -> String {
         match domain::categories::find(code) {

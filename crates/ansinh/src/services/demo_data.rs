@@ -246,6 +246,8 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
                         (Some(r), r >= 81 && rng.chance(4_000))
                     } else if cat == "h" {
                         (Some(rng.range(41, 90)), false)
+                    } else if cat == "i" {
+                        (Some(rng.range(21, 95)), false)
                     } else {
                         (None, false)
                     };
@@ -262,6 +264,7 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
                             seniority_from: matches!(cat, "a" | "b")
                                 .then(|| format!("{}-07-01", rng.range(1936, 1945))),
                             martyrs_count: None,
+                            thoat_ly: (cat == "a").then(|| rng.chance(5_000)),
                             valid_from: if dead.is_some() && cat == "c" {
                                 decision_date.clone()
                             } else {
@@ -281,6 +284,7 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
                             decision_date,
                             issuer: "UBND tỉnh".into(),
                             martyrs_count: Some(martyrs),
+                            of_category: Some("c".into()),
                             relation: Some(rng.pick(&["cha đẻ", "mẹ đẻ", "vợ", "chồng", "con"]).to_string()),
                             valid_from: "2021-07-01".into(),
                             ..Default::default()

@@ -187,3 +187,175 @@ pub fn explain_text(packs: &Packs, facts: &[PersonFacts], person: &str, month: M
     let (trace, _) = explain(&engine, f, month).map_err(|e| AppError::Invalid(e.to_string()))?;
     Ok(trace.join("\n") + "\n")
 }
+
+// ---------- database mode ----------
+
+/// Whole years of seniority before the August Revolution (19/08/1945) from the recorded
+/// start; leftover months of 6 or more count as a year (docs/entitlements.md). An unknown
+/// day or month counts from 1 July, as the registry records it.
+fn seniority_years(from: &str) -> Option<u8> {
+    let start = domain::PartialDate::parse(from).ok()?.earliest();
+    let end = chrono::NaiveDate::from_ymd_opt(1945, 8, 19)?;
+    if start >= end {
+        return Some(0);
+    }
+    use chrono::Datelike;
+    let months = (end.year() - start.year()) * 12 + end.month() as i32 - start.month() as i32;
+    let years = months / 12 + i32::from(months % 12 >= 6);
+    u8::try_from(years).ok()
+}
+
+/// A registry person's facts as the engine reads them. Whether the person draws a pension
+/// is not recorded in the registry, so the social pension is not assessed here.
+pub async fn registry_facts(
+    store: &store::Store,
+    person: &store::registry::PersonRow,
+) -> Result<PersonFacts, AppError> {
+    let merits = store.merit_records(person.id).await?;
+    let assistance = store.assistance_records(person.id).await?;
+    let poor = match person.household_id {
+        Some(h) => store.household(h).await?.and_then(|(_, _, s)| s).is_some_and(|s| s == "poor" || s == "near_poor"),
+        None => false,
+    };
+    let rate = |r: Option<i64>| r.and_then(|r| u8::try_from(r).ok());
+    Ok(PersonFacts {
+        person: person.personal_id.clone(),
+        birth_date: person.birth_date.clone(),
+        deceased_on: person.deceased_on.clone(),
+        merit: merits
+            .iter()
+            .map(|m| rules::MeritFact {
+                category: m.category.clone(),
+                from: m.valid_from.clone(),
+                to: m.valid_to.clone(),
+                injury_rate: rate(m.injury_rate),
+                type_b: m.type_b,
+                especially_severe: m.especially_severe,
+                thoat_ly: m.thoat_ly,
+                seniority_years: m.seniority_from.as_deref().and_then(seniority_years),
+                award: m.award.clone(),
+                of_category: m.of_category.clone(),
+                martyrs_count: m.martyrs_count.and_then(|n| u8::try_from(n).ok()),
+                of_injury_rate: rate(m.of_injury_rate),
+                nurture: m.nurture,
+            })
+            .collect(),
+        assistance: assistance
+            .iter()
+            .map(|a| rules::AssistanceFact {
+                group: a.group_code.clone(),
+                from: a.valid_from.clone(),
+                to: a.valid_to.clone(),
+                disability_level: a.disability_level.clone(),
+            })
+            .collect(),
+        has_pension: None,
+        poor_household: poor,
+    })
+}
+
+/// One entitlement line as the dossier and the API show it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct EntitlementView {
+    /// `yyyy-mm`
+    pub month: String,
+    pub item: String,
+    /// What the item is, in Vietnamese.
+    pub name: String,
+    /// `monthly` or `one_off`.
+    pub kind: String,
+    /// Đồng.
+    pub amount: i64,
+    pub citation: String,
+}
+
+/// A person's entitlements over a range of months, or why they cannot be computed.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Entitlements {
+    pub from: String,
+    pub to: String,
+    pub lines: Vec<EntitlementView>,
+    /// (month, total in đồng), one per month of the range.
+    pub totals: Vec<(String, i64)>,
+    /// The rule error (fail closed: a missing fact is named, never taken as zero).
+    pub error: Option<String>,
+}
+
+/// The name of a line's item, in Vietnamese.
+pub fn item_name(packs: &Packs, item: &str) -> String {
+    match item {
+        "II" => "Trợ cấp thương binh (Phụ lục II)".into(),
+        "III" => "Trợ cấp thương binh loại B (Phụ lục III)".into(),
+        "htxh" => "Trợ cấp hưu trí xã hội".into(),
+        "tu_tran.3_thang" => "Trợ cấp một lần khi từ trần (3 tháng)".into(),
+        "mai_tang" => "Trợ cấp mai táng".into(),
+        "VI.a" | "VI.b" | "VI.c" => format!("Trợ cấp một lần thương tật 5–20% (mục {item})"),
+        _ => {
+            if let Some(g) = item.strip_prefix("tgxh.") {
+                let name = domain::categories::find(g).map_or(g, |c| c.1);
+                return format!("Trợ cấp xã hội hằng tháng — {g}: {name}");
+            }
+            let kind = packs.monthly_meta.get(item).map_or("", |(k, _)| k.as_str());
+            let what = match kind {
+                "tro_cap" => "Trợ cấp hằng tháng",
+                "phu_cap" => "Phụ cấp hằng tháng",
+                "phu_cap_per_year" => "Phụ cấp thâm niên",
+                "tuat" => "Trợ cấp tuất hằng tháng",
+                "tuat_nuoi_duong" => "Trợ cấp tuất nuôi dưỡng",
+                "nguoi_phuc_vu" => "Trợ cấp người phục vụ",
+                "hoc_tap" => "Trợ cấp ưu đãi học tập",
+                _ => "Khoản",
+            };
+            format!("{what} (Phụ lục I, mục {item})")
+        }
+    }
+}
+
+/// A registry person's entitlements for `from..=to` (same authorization as the dossier).
+pub async fn person_entitlements(
+    store: &store::Store,
+    packs: &Packs,
+    ctx: &crate::services::authz::Ctx,
+    id: i64,
+    from: Month,
+    to: Month,
+) -> Result<Entitlements, AppError> {
+    if to < from || from.count_through(to) > 120 {
+        return Err(AppError::field(
+            "to",
+            "khoảng tháng không hợp lệ (tối đa 120 tháng)",
+            "invalid month range (at most 120)",
+        ));
+    }
+    let (person, principal) = crate::services::registry::load_in_area(store, ctx, id).await?;
+    // a citation of Appendix II/III names the injury rate: sensitive
+    let sensitive = principal.can(crate::services::authz::perm::REGISTRY_SENSITIVE);
+    let cite = |c: &str| match c.find("tỷ lệ ") {
+        Some(i) if !sensitive => format!("{}tỷ lệ …", &c[..i]),
+        _ => c.to_string(),
+    };
+    let facts = registry_facts(store, &person).await?;
+    let engine = Engine::new(packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
+    let mut out = Entitlements { from: iso(from), to: iso(to), lines: Vec::new(), totals: Vec::new(), error: None };
+    match compute(&engine, &facts, from, to) {
+        Ok(lines) => {
+            for m in from.through(to) {
+                let total = lines.iter().filter(|l| l.month == m).map(|l| l.amount.dong()).sum();
+                out.totals.push((iso(m), total));
+            }
+            out.lines = lines
+                .iter()
+                .map(|l| EntitlementView {
+                    month: iso(l.month),
+                    item: l.item.to_string(),
+                    name: item_name(packs, l.item),
+                    kind: l.kind.code().to_string(),
+                    amount: l.amount.dong(),
+                    citation: cite(l.citation),
+                })
+                .collect();
+        }
+        Err(e) => out.error = Some(e.to_string()),
+    }
+    Ok(out)
+}

@@ -41,6 +41,8 @@ pub struct AppState {
     pub reports: Arc<ReportCache>,
     /// Imports running (or recently finished) in the background for the web page.
     pub import_jobs: Arc<jobs::ImportJobs>,
+    /// The policy packs, checked at start.
+    pub packs: Arc<rules::Packs>,
 }
 
 /// Error reports of recent imports, kept in memory for an hour for their download link.

@@ -344,7 +344,7 @@ pub struct AuditLine {
     pub detail: Option<String>,
 }
 
-async fn load_in_area(store: &store::Store, ctx: &Ctx, id: i64) -> Result<(PersonRow, Principal), AppError> {
+pub async fn load_in_area(store: &store::Store, ctx: &Ctx, id: i64) -> Result<(PersonRow, Principal), AppError> {
     let p = ctx.require(perm::REGISTRY_READ)?.clone();
     let person = store.person(id).await?.ok_or_else(|| AppError::NotFound(format!("hồ sơ {id}")))?;
     p.require_commune(&person.commune_code)?;
