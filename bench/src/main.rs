@@ -5,6 +5,8 @@
 //! - `reference`: loading the administrative units (set-based upsert / COPY) versus the
 //!   per-row INSERT loop of an ORM, on either database, in the same run.
 //! - `http`: latency and throughput of a running server's pages.
+//! - `entitlements`: the rules engine over a facts file (bench/entitlements/), on one core
+//!   and on all, with totals per month to compare with OpenFisca's.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::hint::black_box;
@@ -53,6 +55,20 @@ enum Cmd {
         database_url: String,
         #[arg(long, default_value_t = 2000)]
         queries: usize,
+    },
+    /// Entitlements of every person of a facts file for a range of months: the engine on one
+    /// thread and on `threads`, totals per month (compare with bench/entitlements/openfisca_bench.py).
+    Entitlements {
+        #[arg(long)]
+        facts: String,
+        #[arg(long)]
+        policies: String,
+        #[arg(long, default_value = "2024-01")]
+        from: String,
+        #[arg(long, default_value = "2024-12")]
+        to: String,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
     },
     /// GET the given paths of a running server with C concurrent clients for N requests each.
     Http {
@@ -419,8 +435,72 @@ fn main() {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
             rt.block_on(audit(&database_url, entries, concurrency));
         }
+        Cmd::Entitlements { facts, policies, from, to, threads } => entitlements(&facts, &policies, &from, &to, threads),
         Cmd::Http { login, base, paths, requests, concurrency } => {
             http(&base, &paths, requests, concurrency, login.as_deref())
         }
     }
+}
+
+fn entitlements(facts: &str, policies: &str, from: &str, to: &str, threads: usize) {
+    let dir = std::path::PathBuf::from(policies);
+    let packs = rules::Packs::load(&|f| std::fs::read_to_string(dir.join(f)).ok()).unwrap();
+    let engine = rules::Engine::new(&packs).unwrap();
+    let (from, to): (domain::Month, domain::Month) = (from.parse().unwrap(), to.parse().unwrap());
+    let t = Instant::now();
+    let text = std::fs::read_to_string(facts).unwrap();
+    let people: Vec<rules::PersonFacts> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    drop(text);
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let checked: Vec<rules::facts::Checked> = people.iter().map(|p| p.check().unwrap()).collect();
+    drop(people);
+    let check = t.elapsed();
+    let months: Vec<domain::Month> = from.through(to).collect();
+    // one reused line buffer per thread; totals per month, in đồng
+    let run = |chunk: &[rules::facts::Checked]| -> (Vec<i64>, usize) {
+        let mut totals = vec![0i64; months.len()];
+        let mut out = Vec::with_capacity(64);
+        let mut lines = 0usize;
+        for c in chunk {
+            out.clear();
+            engine.person(c, from, to, &mut out, None).unwrap();
+            lines += out.len();
+            for l in &out {
+                let i = (l.month.index() - from.index()) as usize;
+                totals[i] += l.amount.dong();
+            }
+        }
+        (totals, lines)
+    };
+    let t = Instant::now();
+    let (single, lines) = run(&checked);
+    let one = t.elapsed();
+    let t = Instant::now();
+    let per = checked.len().div_ceil(threads.max(1));
+    let parts: Vec<(Vec<i64>, usize)> = std::thread::scope(|s| {
+        let hs: Vec<_> = checked.chunks(per.max(1)).map(|c| s.spawn(move || run(c))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let many = t.elapsed();
+    let mut multi = vec![0i64; months.len()];
+    for (p, _) in &parts {
+        for (a, b) in multi.iter_mut().zip(p) {
+            *a += b;
+        }
+    }
+    assert_eq!(single, multi, "the same totals on one thread and on {threads}");
+    println!("persons {}  months {}  lines {lines}", checked.len(), months.len());
+    println!("parse JSON {:.2} s  check facts {:.2} s", parse.as_secs_f64(), check.as_secs_f64());
+    println!(
+        "engine, 1 thread: {:.2} s ({:.0} person-months/s); {threads} threads: {:.2} s",
+        one.as_secs_f64(),
+        (checked.len() * months.len()) as f64 / one.as_secs_f64(),
+        many.as_secs_f64()
+    );
+    let total: i64 = single.iter().sum();
+    for (m, t) in months.iter().zip(&single) {
+        println!("total {m}: {t}");
+    }
+    println!("total: {total}");
 }
