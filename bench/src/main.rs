@@ -435,7 +435,9 @@ fn main() {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
             rt.block_on(audit(&database_url, entries, concurrency));
         }
-        Cmd::Entitlements { facts, policies, from, to, threads } => entitlements(&facts, &policies, &from, &to, threads),
+        Cmd::Entitlements { facts, policies, from, to, threads } => {
+            entitlements(&facts, &policies, &from, &to, threads)
+        }
         Cmd::Http { login, base, paths, requests, concurrency } => {
             http(&base, &paths, requests, concurrency, login.as_deref())
         }

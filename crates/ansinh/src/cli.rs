@@ -109,6 +109,27 @@ pub enum Command {
     /// Compute or explain entitlements from a facts file (no database needed).
     #[command(subcommand)]
     Entitlements(EntitlementsCommand),
+    /// Budget simulation over the registry: the cost of a policy change (a standard level or
+    /// an Appendix I amount from a month on) against the baseline, by month, commune and item.
+    Simulate {
+        /// NAME=VALUE@yyyy-mm, e.g. muc_chuan=3000000@2027-01 or item:6.1p=1500000@2027-01
+        /// (parameters: muc_chuan, muc_chuan_tro_giup, luong_co_so, tro_cap_huu_tri_xa_hoi).
+        /// Repeatable; none = the baseline alone.
+        #[arg(long = "set", value_name = "CHANGE")]
+        set: Vec<String>,
+        #[arg(long, value_name = "MONTH")]
+        from: String,
+        #[arg(long, value_name = "MONTH")]
+        to: String,
+        /// Only this commune (5-digit code).
+        #[arg(long)]
+        commune: Option<String>,
+        /// Also write every total (dimension, key, baseline, scenario, difference) as CSV.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
+    },
     /// Print version, schema and reference-data versions.
     Version,
 }

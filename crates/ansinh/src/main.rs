@@ -174,6 +174,37 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             print!("{}", services::entitlements::explain_text(&packs, &people, person, m)?);
             Ok(())
         }
+        Command::Simulate { set, from, to, commune, output, policies } => {
+            let packs = services::entitlements::load(policies.as_deref())?;
+            let overrides = set
+                .iter()
+                .map(|s| {
+                    s.parse::<services::entitlements::Override>()
+                        .map_err(|e| AppError::Invalid(format!("--set {s}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let month = |flag: &str, v: &str| {
+                v.parse::<domain::Month>().map_err(|e| AppError::Invalid(format!("--{flag} {v}: {}", e.vi())))
+            };
+            let (from, to) = (month("from", from)?, month("to", to)?);
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, "warn");
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            let store = setup::open_store(&url, &c, &g).await?;
+            let started = Instant::now();
+            let res = services::entitlements::simulate(&store, &packs, commune.as_deref(), from, to, &overrides).await;
+            store.close().await;
+            let sim = res?;
+            print!("{}", services::entitlements::simulation_text(&sim, &g));
+            println!("({} persons, {:.1} s)", sim.baseline.persons, started.elapsed().as_secs_f64());
+            if let Some(path) = output {
+                std::fs::write(path, services::entitlements::simulation_csv(&sim)?)
+                    .map_err(|e| AppError::io(format!("writing {}", path.display()), e))?;
+                println!("written to {}", path.display());
+            }
+            Ok(())
+        }
         Command::Import(ImportCommand::Template) => {
             use std::io::Write;
             std::io::stdout()

@@ -71,6 +71,13 @@ fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
         ui("GET", &format!("/registry/persons/{inside}"), None, UI_REGISTRY),
         ui("GET", &format!("/registry/persons/{outside}"), None, [303, 403, 200, 403, 403, 403, 200]),
         ui("GET", "/registry/changes", None, UI_REGISTRY),
+        ui("GET", "/simulate?from=2027-01&to=2027-02&name=muc_chuan&value=3000000", None, [303, 403, 200, 403, 403, 200, 200]),
+        api(
+            "POST",
+            "/api/v1/simulations",
+            Some(serde_json::json!({"from": "2027-01", "to": "2027-01"})),
+            [401, 403, 200, 403, 403, 200, 200],
+        ),
         ui(
             "POST",
             &format!("/registry/persons/{inside}/records"),

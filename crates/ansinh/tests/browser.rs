@@ -365,5 +365,24 @@ fn registry_search_propose_and_approve_in_a_browser() {
     b.click("#changes button[value=approve]");
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(b.text("#notice").starts_with("Đã duyệt"), "{}", b.source());
+    // the budget simulation page draws its chart
+    b.click("a[href='/simulate']");
+    b.wait_url("/simulate");
+    b.type_into("#s-from", "01/2027");
+    b.type_into("#s-to", "12/2027");
+    b.type_into("#s-value", "3000000");
+    b.type_into("#s-change", "07/2027");
+    b.click("#simulate-submit");
+    let mut drawn = false;
+    for _ in 0..50 {
+        if b.find("#sim-chart").is_some() {
+            drawn = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(drawn, "{}", b.source());
+    assert!(b.text("#sim-summary").contains("Tổng chênh lệch"));
+    b.screenshot(&shots.join("simulate.png"));
     b.logout();
 }

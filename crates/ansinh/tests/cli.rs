@@ -512,3 +512,42 @@ fn bad_facts_and_packs_are_refused_with_line_and_field_and_write_nothing() {
     let o = run(d.path(), &["rules", "check", "--policies", "policies"]);
     assert_one_line_error(&o, 1, "tro-giup-xa-hoi/coefficients.csv line 18");
 }
+
+#[test]
+fn simulate_reports_the_cost_of_a_change_against_the_baseline() {
+    let d = tmp();
+    let o = run(d.path(), &["demo", "--no-serve", "--persons", "400"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let url = "sqlite://ansinh-demo.db";
+    let o = run(
+        d.path(),
+        &[
+            "--database-url",
+            url,
+            "simulate",
+            "--from",
+            "2027-01",
+            "--to",
+            "2027-12",
+            "--set",
+            "muc_chuan=3000000@2027-07",
+            "--output",
+            "sim.csv",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("2027-06") && out.contains("total"), "{out}");
+    let csv = std::fs::read_to_string(d.path().join("sim.csv")).unwrap();
+    let diff = |key: &str| -> i64 {
+        let line = csv.lines().find(|l| l.starts_with(&format!("month,{key},"))).unwrap();
+        line.rsplit(',').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(diff("2027-06"), 0, "nothing changes before July");
+    assert!(diff("2027-07") > 0, "a higher standard level costs more from July");
+    let o = run(
+        d.path(),
+        &["--database-url", url, "simulate", "--from", "2027-01", "--to", "2027-12", "--set", "muc_chuan=abc"],
+    );
+    assert_one_line_error(&o, 1, "--set muc_chuan=abc");
+}

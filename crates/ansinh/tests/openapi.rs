@@ -49,6 +49,7 @@ fn openapi_document_validates_and_covers_the_api() {
         ("get", "/api/v1/persons/{id}"),
         ("get", "/api/v1/persons/{id}/as-of"),
         ("get", "/api/v1/persons/{id}/entitlements"),
+        ("post", "/api/v1/simulations"),
         ("post", "/api/v1/persons/{id}/changes"),
         ("post", "/api/v1/persons/proposals"),
         ("post", "/api/v1/persons/{id}/records"),

@@ -398,6 +398,36 @@ async fn flow(backend: Backend) {
     let page = get(&format!("{base}/registry/persons/{gid}"), &[("cookie", &so.cookie)]);
     assert!(page.body.contains("id=\"entitlements-h\"") && page.body.contains("Phụ lục II"), "{}", page.body);
 
+    // budget simulation: a new standard level costs more, month by month, for the province
+    let body = serde_json::json!({"from": "2027-01", "to": "2027-03", "changes": [{"name": "muc_chuan_tro_giup", "value": 600000, "from": "2027-02"}]}).to_string();
+    let r =
+        send("POST", &format!("{base}/api/v1/simulations"), &so.headers(), Some(("application/json", body.as_bytes())));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let sim = json(&r);
+    let (b, s) = (&sim["baseline"]["by_month"], &sim["scenario"]["by_month"]);
+    assert_eq!(b["2027-01"], s["2027-01"], "nothing changes before the change: {sim}");
+    assert!(s["2027-02"].as_i64().unwrap() > b["2027-02"].as_i64().unwrap(), "{sim}");
+    // 600,000 / 500,000 for two of the three months: assistance grows, by less than a fifth;
+    // amounts for people with merit do not change
+    let (bi, si) = (&sim["baseline"]["by_item"], &sim["scenario"]["by_item"]);
+    let (k6, k6s) = (bi["tgxh.k6"].as_i64().unwrap(), si["tgxh.k6"].as_i64().unwrap());
+    assert!(k6 > 0 && k6s > k6 && k6s < k6 * 6 / 5, "{sim}");
+    assert_eq!(bi["II"], si["II"]);
+    assert_eq!(
+        sim["baseline"]["total"].as_i64().unwrap(),
+        b.as_object().unwrap().values().map(|v| v.as_i64().unwrap()).sum::<i64>()
+    );
+    let body = serde_json::json!({"from": "2027-01", "to": "2027-01", "changes": [{"name": "khong_co", "value": 1000, "from": "2027-01"}]}).to_string();
+    let r =
+        send("POST", &format!("{base}/api/v1/simulations"), &so.headers(), Some(("application/json", body.as_bytes())));
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("name")));
+    let page = get(
+        &format!("{base}/simulate?from=01%2F2027&to=12%2F2027&name=muc_chuan&value=3.000.000&change_from=07%2F2027"),
+        &[("cookie", &so.cookie)],
+    );
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("id=\"sim-chart\"") && page.body.contains("Tổng chênh lệch"), "{}", page.body);
+
     // sensitive fields: shown to those who need them, each read audited
     let ins = login(&base, "thanhtra", DEMO_PASSWORD).unwrap();
     let invalid = json(&get(&format!("{base}/api/v1/persons?category=g&per_page=1"), &ins.headers()));

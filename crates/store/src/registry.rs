@@ -206,6 +206,26 @@ pub struct PersonVersion {
     pub change_id: Option<i64>,
 }
 
+/// A beneficiary as the entitlement engine needs them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BeneficiaryRow {
+    pub id: i64,
+    pub personal_id: String,
+    pub birth_date: String,
+    pub deceased_on: Option<String>,
+    pub commune_code: String,
+    /// Member of a poor or near-poor household now.
+    pub poor: bool,
+}
+
+/// See [`Store::entitlement_inputs`]: every list ordered by person id.
+#[derive(Debug, Clone, Default)]
+pub struct EntitlementInputs {
+    pub persons: Vec<BeneficiaryRow>,
+    pub merits: Vec<MeritRecord>,
+    pub assistance: Vec<AssistanceRecord>,
+}
+
 /// Everything inserted in one bulk load; records refer to persons by personal ID.
 #[derive(Debug, Clone, Default)]
 pub struct PersonBatch {
@@ -1013,6 +1033,46 @@ impl Store {
         .fetch_all(pool)
         .await)?;
         Ok(rows)
+    }
+
+    /// Everything the entitlement engine reads about the beneficiaries of the province (or
+    /// of one commune), set-based: one query per table, each ordered by person.
+    pub async fn entitlement_inputs(&self, commune: Option<&str>) -> Result<EntitlementInputs> {
+        let filter = if commune.is_some() { "AND p.commune_code = $1" } else { "" };
+        let persons_sql = format!(
+            "SELECT p.id, p.personal_id, p.birth_date, p.deceased_on, p.commune_code, \
+             EXISTS (SELECT 1 FROM household_status s WHERE s.household_id = p.household_id AND s.valid_to IS NULL \
+                     AND s.status IN ('poor', 'near_poor')) AS poor \
+             FROM persons p WHERE (EXISTS (SELECT 1 FROM merit_records m WHERE m.person_id = p.id) \
+                OR EXISTS (SELECT 1 FROM assistance_records a WHERE a.person_id = p.id)) {filter} ORDER BY p.id"
+        );
+        let merit_sql = format!(
+            "SELECT m.id, m.person_id, m.category, m.decision_no, m.decision_date, m.issuer, m.injury_rate, m.type_b, \
+             m.especially_severe, m.seniority_from, m.martyrs_count, m.linked_person_id, m.relation, m.valid_from, \
+             m.valid_to, m.thoat_ly, m.award, m.of_category, m.of_injury_rate, m.nurture \
+             FROM merit_records m JOIN persons p ON p.id = m.person_id WHERE 1 = 1 {filter} ORDER BY m.person_id, m.valid_from, m.id"
+        );
+        let assistance_sql = format!(
+            "SELECT a.id, a.person_id, a.group_code, a.disability_level, a.single_parent, a.hiv, a.decision_no, \
+             a.decision_date, a.valid_from, a.valid_to \
+             FROM assistance_records a JOIN persons p ON p.id = a.person_id WHERE 1 = 1 {filter} \
+             ORDER BY a.person_id, a.valid_from, a.id"
+        );
+        macro_rules! fetch {
+            ($t:ty, $sql:expr) => {{
+                let sql: &str = $sql;
+                on_pool!(self, pool => {
+                    let q = sqlx::query_as::<_, $t>(sql);
+                    let q = match commune { Some(c) => q.bind(c), None => q };
+                    q.fetch_all(pool).await
+                })?
+            }};
+        }
+        Ok(EntitlementInputs {
+            persons: fetch!(BeneficiaryRow, &persons_sql),
+            merits: fetch!(MeritRecord, &merit_sql),
+            assistance: fetch!(AssistanceRecord, &assistance_sql),
+        })
     }
 
     pub async fn payment_methods(&self, person_id: i64) -> Result<Vec<PaymentMethod>> {

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/persons/{id}", get(person_dossier))
         .route("/api/v1/persons/{id}/as-of", get(person_as_of))
         .route("/api/v1/persons/{id}/entitlements", get(person_entitlements))
+        .route("/api/v1/simulations", post(simulation_run))
         .route("/api/v1/persons/{id}/changes", post(person_propose))
         .route("/api/v1/persons/{id}/records", post(person_propose_record))
         .route("/api/v1/changes", get(changes_list))
@@ -512,6 +513,55 @@ pub async fn person_entitlements(
     )
 }
 
+/// A budget simulation request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SimulationRequest {
+    /// yyyy-mm
+    pub from: String,
+    /// yyyy-mm
+    pub to: String,
+    /// One commune (5-digit code), or the whole province.
+    #[serde(default)]
+    pub commune: Option<String>,
+    /// Parameter changes, each from a month on (none = the baseline).
+    #[serde(default)]
+    pub changes: Vec<crate::services::entitlements::Override>,
+}
+
+/// Budget simulation: the cost of parameter changes against the baseline over the registry,
+/// by month, commune and item (aggregates only; no personal data).
+#[utoipa::path(post, path = "/api/v1/simulations", tag = "registry", request_body = SimulationRequest,
+    responses((status = 200, body = crate::services::entitlements::Simulation), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn simulation_run(
+    State(state): State<AppState>,
+    req: Req,
+    ApiJson(body): ApiJson<SimulationRequest>,
+) -> Response {
+    if let Err(e) = req.ctx.require(crate::services::authz::perm::DASHBOARDS_READ) {
+        return req.api_error(e);
+    }
+    let month = |field: &'static str, v: &str| {
+        v.parse::<domain::Month>().map_err(|e| crate::error::AppError::field(field, e.vi(), e.to_string()))
+    };
+    let (from, to) = match (month("from", &body.from), month("to", &body.to)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return req.api_error(e),
+    };
+    respond(
+        &req,
+        crate::services::entitlements::simulate(
+            &state.store,
+            &state.packs,
+            body.commune.as_deref(),
+            from,
+            to,
+            &body.changes,
+        )
+        .await,
+    )
+}
+
 /// Propose a change to a dossier (maker); it takes effect when approved.
 #[utoipa::path(post, path = "/api/v1/persons/{id}/changes", tag = "registry", params(("id" = i64, Path)), request_body = registry::ProposeUpdate,
     responses((status = 201, body = registry::ChangeView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
@@ -772,7 +822,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
     paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
           users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, persons_search, person_dossier,
-          person_as_of, person_entitlements, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify),
+          person_as_of, person_entitlements, simulation_run, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
@@ -830,6 +880,7 @@ fn permission_of(path: &str, method: &str) -> &'static str {
         (_, "/api/v1/audit") => perm::AUDIT_READ,
         (_, "/api/v1/audit/verify") => perm::AUDIT_VERIFY,
         (_, "/api/v1/communes/{code}") => perm::COMMUNE_WORKSPACE,
+        (_, "/api/v1/simulations") => perm::DASHBOARDS_READ,
         (_, "/api/v1/persons/{id}/changes")
         | (_, "/api/v1/persons/proposals")
         | (_, "/api/v1/persons/{id}/records") => perm::REGISTRY_PROPOSE,

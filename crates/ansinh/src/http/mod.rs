@@ -8,6 +8,7 @@ pub mod extract;
 pub mod i18n;
 pub mod metrics;
 pub mod registry_ui;
+pub mod simulate_ui;
 pub mod ui;
 
 use std::net::SocketAddr;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/registry/import/template.csv", get(registry_ui::import_template))
         .route("/registry/import/report/{file}", get(registry_ui::import_report))
         .route("/registry/import/jobs/{id}", get(registry_ui::import_job))
+        .route("/simulate", get(simulate_ui::page))
         .route("/registry/export.csv", get(registry_ui::export_csv))
         .route("/registry/export.xlsx", get(registry_ui::export_xlsx))
         .route("/healthz", get(healthz))

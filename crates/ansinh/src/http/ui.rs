@@ -26,6 +26,22 @@ pub struct NavUser {
     pub can_registry: bool,
     pub can_changes: bool,
     pub can_import: bool,
+    pub can_simulate: bool,
+}
+
+/// An amount in đồng however a template holds it (by value or behind references).
+pub trait Dong {
+    fn dong(&self) -> i64;
+}
+impl Dong for i64 {
+    fn dong(&self) -> i64 {
+        *self
+    }
+}
+impl<T: Dong + ?Sized> Dong for &T {
+    fn dong(&self) -> i64 {
+        (**self).dong()
+    }
 }
 
 /// What every page's layout needs.
@@ -63,8 +79,8 @@ impl Layout {
     }
 
     /// An amount in đồng as Vietnamese write it: `2.789.000 ₫`.
-    pub fn money(&self, dong: &i64) -> String {
-        domain::Money::from_dong(*dong).to_string()
+    pub fn money(&self, dong: impl Dong) -> String {
+        domain::Money::from_dong(dong.dong()).to_string()
     }
 
     /// `yyyy-mm` as `mm/yyyy`.
@@ -121,6 +137,7 @@ pub fn layout(state: &AppState, req: &Req) -> Layout {
             can_registry: p.can(perm::REGISTRY_READ),
             can_changes: p.can(perm::REGISTRY_APPROVE) || p.can(perm::REGISTRY_PROPOSE),
             can_import: p.can(perm::REGISTRY_IMPORT),
+            can_simulate: p.can(perm::DASHBOARDS_READ),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }

@@ -207,21 +207,19 @@ fn seniority_years(from: &str) -> Option<u8> {
 
 /// A registry person's facts as the engine reads them. Whether the person draws a pension
 /// is not recorded in the registry, so the social pension is not assessed here.
-pub async fn registry_facts(
-    store: &store::Store,
-    person: &store::registry::PersonRow,
-) -> Result<PersonFacts, AppError> {
-    let merits = store.merit_records(person.id).await?;
-    let assistance = store.assistance_records(person.id).await?;
-    let poor = match person.household_id {
-        Some(h) => store.household(h).await?.and_then(|(_, _, s)| s).is_some_and(|s| s == "poor" || s == "near_poor"),
-        None => false,
-    };
+pub fn facts_of(
+    personal_id: &str,
+    birth_date: &str,
+    deceased_on: Option<&str>,
+    poor: bool,
+    merits: &[store::registry::MeritRecord],
+    assistance: &[store::registry::AssistanceRecord],
+) -> PersonFacts {
     let rate = |r: Option<i64>| r.and_then(|r| u8::try_from(r).ok());
-    Ok(PersonFacts {
-        person: person.personal_id.clone(),
-        birth_date: person.birth_date.clone(),
-        deceased_on: person.deceased_on.clone(),
+    PersonFacts {
+        person: personal_id.to_string(),
+        birth_date: birth_date.to_string(),
+        deceased_on: deceased_on.map(str::to_string),
         merit: merits
             .iter()
             .map(|m| rules::MeritFact {
@@ -251,7 +249,241 @@ pub async fn registry_facts(
             .collect(),
         has_pension: None,
         poor_household: poor,
+    }
+}
+
+/// One registry person's facts.
+pub async fn registry_facts(
+    store: &store::Store,
+    person: &store::registry::PersonRow,
+) -> Result<PersonFacts, AppError> {
+    let merits = store.merit_records(person.id).await?;
+    let assistance = store.assistance_records(person.id).await?;
+    let poor = match person.household_id {
+        Some(h) => store.household(h).await?.and_then(|(_, _, s)| s).is_some_and(|s| s == "poor" || s == "near_poor"),
+        None => false,
+    };
+    Ok(facts_of(&person.personal_id, &person.birth_date, person.deceased_on.as_deref(), poor, &merits, &assistance))
+}
+
+/// Every beneficiary of the registry (or of one commune) as facts, with their commune.
+pub async fn registry_people(
+    store: &store::Store,
+    commune: Option<&str>,
+) -> Result<Vec<(String, PersonFacts)>, AppError> {
+    let inputs = store.entitlement_inputs(commune).await?;
+    let (mut mi, mut ai) = (0usize, 0usize);
+    let mut out = Vec::with_capacity(inputs.persons.len());
+    for p in &inputs.persons {
+        let m0 = mi;
+        while inputs.merits.get(mi).is_some_and(|m| m.person_id == p.id) {
+            mi += 1;
+        }
+        let a0 = ai;
+        while inputs.assistance.get(ai).is_some_and(|a| a.person_id == p.id) {
+            ai += 1;
+        }
+        let facts = facts_of(
+            &p.personal_id,
+            &p.birth_date,
+            p.deceased_on.as_deref(),
+            p.poor,
+            &inputs.merits[m0..mi],
+            &inputs.assistance[a0..ai],
+        );
+        out.push((p.commune_code.clone(), facts));
+    }
+    Ok(out)
+}
+
+/// Totals of a run over many people: by month, commune and item, in đồng.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    pub persons: usize,
+    pub by_month: std::collections::BTreeMap<String, i64>,
+    pub by_commune: std::collections::BTreeMap<String, i64>,
+    pub by_item: std::collections::BTreeMap<String, i64>,
+    pub total: i64,
+    /// People whose entitlements cannot be computed (fail closed), with the first reasons.
+    pub errors: usize,
+    pub first_errors: Vec<String>,
+}
+
+/// Computes everyone's entitlements for `from..=to` on all cores and adds them up.
+pub fn run(packs: &Packs, people: &[(String, PersonFacts)], from: Month, to: Month) -> Result<Totals, AppError> {
+    let engine = Engine::new(packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
+    let per = people.len().div_ceil(threads).max(1);
+    let part = |chunk: &[(String, PersonFacts)]| {
+        let mut t = Totals::default();
+        let mut out = Vec::with_capacity(32);
+        for (commune, f) in chunk {
+            t.persons += 1;
+            out.clear();
+            let res = f
+                .check()
+                .map_err(|e| e.to_string())
+                .and_then(|c| engine.person(&c, from, to, &mut out, None).map_err(|e| e.to_string()));
+            if let Err(e) = res {
+                t.errors += 1;
+                if t.first_errors.len() < 20 {
+                    t.first_errors.push(e);
+                }
+                continue;
+            }
+            for l in &out {
+                let a = l.amount.dong();
+                *t.by_month.entry(iso(l.month)).or_default() += a;
+                *t.by_commune.entry(commune.clone()).or_default() += a;
+                *t.by_item.entry(l.item.to_string()).or_default() += a;
+                t.total += a;
+            }
+        }
+        t
+    };
+    let parts: Vec<Totals> = std::thread::scope(|s| {
+        let hs: Vec<_> = people.chunks(per).map(|c| s.spawn(move || part(c))).collect();
+        hs.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut t = Totals::default();
+    for m in from.through(to) {
+        t.by_month.insert(iso(m), 0);
+    }
+    for p in parts {
+        t.persons += p.persons;
+        t.errors += p.errors;
+        t.total += p.total;
+        for e in p.first_errors {
+            if t.first_errors.len() < 20 {
+                t.first_errors.push(e);
+            }
+        }
+        for (k, v) in p.by_month {
+            *t.by_month.entry(k).or_default() += v;
+        }
+        for (k, v) in p.by_commune {
+            *t.by_commune.entry(k).or_default() += v;
+        }
+        for (k, v) in p.by_item {
+            *t.by_item.entry(k).or_default() += v;
+        }
+    }
+    Ok(t)
+}
+
+/// A change to simulate: a parameter (`muc_chuan`, `muc_chuan_tro_giup`, `luong_co_so`,
+/// `tro_cap_huu_tri_xa_hoi`) or an Appendix I item (`item:6.1p`) takes `value` from `from`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub struct Override {
+    pub name: String,
+    /// Đồng.
+    pub value: i64,
+    /// yyyy-mm
+    pub from: String,
+}
+
+impl std::str::FromStr for Override {
+    type Err = String;
+    /// `muc_chuan=3000000@2027-01`
+    fn from_str(s: &str) -> Result<Override, String> {
+        let (name, rest) = s.split_once('=').ok_or("expected NAME=VALUE@yyyy-mm")?;
+        let (value, from) = rest.split_once('@').ok_or("expected NAME=VALUE@yyyy-mm")?;
+        let value =
+            value.replace(['.', ',', '_'], "").parse::<i64>().map_err(|_| format!("'{value}' is not an amount"))?;
+        Ok(Override { name: name.trim().to_string(), value, from: from.trim().to_string() })
+    }
+}
+
+/// The packs with the overrides applied (each a new dated row, as a decree would add).
+pub fn with_overrides(packs: &Packs, overrides: &[Override]) -> Result<Packs, AppError> {
+    let mut p = packs.clone();
+    for o in overrides {
+        let from: Month = o.from.parse().map_err(|e: domain::calendar::DateError| {
+            AppError::field("from", format!("tháng không hợp lệ: {}", e.vi()), e.to_string())
+        })?;
+        if o.value <= 0 || o.value % 1000 != 0 {
+            return Err(AppError::field(
+                "value",
+                "số tiền phải là bội số dương của 1.000 đồng",
+                "the amount must be a positive multiple of 1,000 đồng",
+            ));
+        }
+        if o.name == "muc_chuan" {
+            // Appendices I–III are absolute amounts per decree, not multiples of the standard
+            // level; each decree so far re-tabulated them roughly in proportion to it. A new
+            // standard level is simulated the same way: every amount scaled by new/old level.
+            let old = p.param("muc_chuan").and_then(|s| s.at(from)).map(|d| d.value.dong());
+            if let Some(old) = old.filter(|o| *o > 0) {
+                let scale = |series: &mut rules::pack::Series<Money>| {
+                    if let Some(cur) = series.at(from).map(|d| d.value.dong()) {
+                        let v = (i128::from(cur) * i128::from(o.value) * 2 / i128::from(old) / 1000 + 1) / 2 * 1000;
+                        series.0.retain(|d| d.from != from);
+                        series.0.push(rules::pack::Dated {
+                            from,
+                            value: Money::from_dong(i64::try_from(v).unwrap_or(cur)),
+                            citation: format!("mô phỏng: theo tỷ lệ mức chuẩn {} từ {from}", Money::from_dong(o.value)),
+                            check: Some("simulation".into()),
+                        });
+                        series.0.sort_by_key(|d| d.from);
+                    }
+                };
+                p.monthly.values_mut().for_each(scale);
+                p.invalid.values_mut().for_each(scale);
+            }
+        }
+        let series = match o.name.strip_prefix("item:") {
+            Some(item) => p.monthly.get_mut(item),
+            None => p.params.get_mut(&o.name).map(|(_, s)| s),
+        }
+        .ok_or_else(|| {
+            AppError::field("name", format!("không có tham số {}", o.name), format!("no parameter {}", o.name))
+        })?;
+        series.0.retain(|d| d.from != from);
+        series.0.push(rules::pack::Dated {
+            from,
+            value: Money::from_dong(o.value),
+            citation: format!("mô phỏng: {} = {} từ {from}", o.name, Money::from_dong(o.value)),
+            check: Some("simulation".into()),
+        });
+        series.0.sort_by_key(|d| d.from);
+    }
+    Ok(p)
+}
+
+/// Baseline and scenario over the registry (or one commune).
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Simulation {
+    pub from: String,
+    pub to: String,
+    pub baseline: Totals,
+    pub scenario: Totals,
+}
+
+pub async fn simulate(
+    store: &store::Store,
+    packs: &Packs,
+    commune: Option<&str>,
+    from: Month,
+    to: Month,
+    overrides: &[Override],
+) -> Result<Simulation, AppError> {
+    if to < from || from.count_through(to) > 120 {
+        return Err(AppError::field(
+            "to",
+            "khoảng tháng không hợp lệ (tối đa 120 tháng)",
+            "invalid month range (at most 120)",
+        ));
+    }
+    let scenario_packs = with_overrides(packs, overrides)?;
+    let people = registry_people(store, commune).await?;
+    // CPU-bound: on the blocking pool, so that the server keeps answering meanwhile
+    let base_packs = packs.clone();
+    let (baseline, scenario) = tokio::task::spawn_blocking(move || {
+        Ok::<_, AppError>((run(&base_packs, &people, from, to)?, run(&scenario_packs, &people, from, to)?))
     })
+    .await
+    .map_err(|e| AppError::Internal(format!("simulation task: {e}")))??;
+    Ok(Simulation { from: iso(from), to: iso(to), baseline, scenario })
 }
 
 /// One entitlement line as the dossier and the API show it.
@@ -358,4 +590,67 @@ pub async fn person_entitlements(
         Err(e) => out.error = Some(e.to_string()),
     }
     Ok(out)
+}
+
+/// Rows of a simulation: (dimension, key, baseline, scenario).
+pub fn simulation_rows(sim: &Simulation) -> Vec<(&'static str, String, i64, i64)> {
+    let mut rows = Vec::new();
+    type Sums = std::collections::BTreeMap<String, i64>;
+    let dims: [(&'static str, &Sums, &Sums); 3] = [
+        ("month", &sim.baseline.by_month, &sim.scenario.by_month),
+        ("commune", &sim.baseline.by_commune, &sim.scenario.by_commune),
+        ("item", &sim.baseline.by_item, &sim.scenario.by_item),
+    ];
+    for (dim, b, s) in dims {
+        let keys: std::collections::BTreeSet<&String> = b.keys().chain(s.keys()).collect();
+        for k in keys {
+            rows.push((dim, k.clone(), b.get(k).copied().unwrap_or(0), s.get(k).copied().unwrap_or(0)));
+        }
+    }
+    rows.push(("total", String::new(), sim.baseline.total, sim.scenario.total));
+    rows
+}
+
+pub fn simulation_csv(sim: &Simulation) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| AppError::Internal(format!("writing CSV: {e}"));
+    w.write_record(["dimension", "key", "baseline", "scenario", "difference"]).map_err(err)?;
+    for (dim, key, b, s) in simulation_rows(sim) {
+        w.write_record([dim, key.as_str(), &b.to_string(), &s.to_string(), &(s - b).to_string()]).map_err(err)?;
+    }
+    w.into_inner().map_err(|e| AppError::Internal(format!("writing CSV: {e}")))
+}
+
+/// The simulation as a short report for the terminal.
+pub fn simulation_text(sim: &Simulation, g: &domain::Gazetteer) -> String {
+    let m = |v: i64| Money::from_dong(v).to_string();
+    let mut out = format!("{:<10} {:>22} {:>22} {:>20}\n", "month", "baseline", "scenario", "difference");
+    for (k, b) in &sim.baseline.by_month {
+        let s = sim.scenario.by_month.get(k).copied().unwrap_or(0);
+        out.push_str(&format!("{:<10} {:>22} {:>22} {:>20}\n", k, m(*b), m(s), m(s - b)));
+    }
+    let (b, s) = (sim.baseline.total, sim.scenario.total);
+    out.push_str(&format!("{:<10} {:>22} {:>22} {:>20}\n", "total", m(b), m(s), m(s - b)));
+    let mut communes: Vec<(String, i64)> = sim
+        .scenario
+        .by_commune
+        .iter()
+        .map(|(c, s)| (c.clone(), s - sim.baseline.by_commune.get(c).copied().unwrap_or(0)))
+        .collect();
+    communes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    if communes.iter().any(|c| c.1 != 0) {
+        out.push_str("largest differences by commune:\n");
+        for (c, d) in communes.iter().take(5) {
+            let name = g.commune(c).map_or(c.as_str(), |x| x.name.as_str());
+            out.push_str(&format!("  {c} {name}: {}\n", m(*d)));
+        }
+    }
+    if sim.baseline.errors > 0 {
+        out.push_str(&format!(
+            "{} persons could not be computed (missing facts), e.g.: {}\n",
+            sim.baseline.errors,
+            sim.baseline.first_errors.first().map_or("", String::as_str)
+        ));
+    }
+    out
 }
