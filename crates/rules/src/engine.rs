@@ -115,6 +115,10 @@ const PENSION_ITEM: &str = "htxh";
 /// The engine over loaded packs.
 pub struct Engine<'p> {
     p: &'p Packs,
+    /// Appendix I by item with a fast hasher (the rules look items up by name every month).
+    monthly: rustc_hash::FxHashMap<&'p str, &'p Series<Money>>,
+    /// Appendices II and III densely: `type_b as usize * 80 + rate - 21`.
+    invalid: Vec<&'p Series<Money>>,
     muc_chuan: &'p Series<Money>,
     luong_co_so: &'p Series<Money>,
     muc_chuan_tgxh: &'p Series<Money>,
@@ -150,8 +154,20 @@ impl<'p> Engine<'p> {
                 message: format!("parameter {n} missing"),
             })
         };
+        let mut invalid = Vec::with_capacity(160);
+        for type_b in [false, true] {
+            for rate in 21..=100u8 {
+                invalid.push(p.invalid.get(&(type_b, rate)).ok_or_else(|| PackError {
+                    file: "nguoi-co-cong/war_invalid_by_rate.csv".into(),
+                    line: 0,
+                    message: format!("rate {rate}% missing"),
+                })?);
+            }
+        }
         Ok(Engine {
             p,
+            monthly: p.monthly.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+            invalid,
             muc_chuan: param("muc_chuan")?,
             luong_co_so: param("luong_co_so")?,
             muc_chuan_tgxh: param("muc_chuan_tro_giup")?,
@@ -161,7 +177,7 @@ impl<'p> Engine<'p> {
     }
 
     fn monthly_amount(&self, person: &str, item: &'p str, m: Month) -> Result<(Money, &'p str), RuleError> {
-        match self.p.monthly.get(item).and_then(|s| s.at(m)) {
+        match self.monthly.get(item).and_then(|s| s.at(m)) {
             Some(d) => Ok((d.value, d.citation.as_str())),
             None => missing(person, item, format!("the pack has no amount for {m}")),
         }
@@ -303,7 +319,7 @@ impl<'p> Engine<'p> {
                         return missing(person, "6.1", format!("injury rate {r}% is below 5%: not a war invalid"));
                     }
                     if r >= 21 {
-                        let series = self.p.invalid.get(&(fact.type_b, r));
+                        let series = self.invalid.get(usize::from(fact.type_b) * 80 + usize::from(r) - 21);
                         let Some(d) = series.and_then(|s| s.at(m)) else {
                             return missing(person, "6.1", format!("the pack has no amount for rate {r}% in {m}"));
                         };
