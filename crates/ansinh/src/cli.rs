@@ -152,8 +152,17 @@ pub enum EntitlementsCommand {
     /// (truy lĩnh) and overpayments (truy thu) instead.
     Compute {
         /// Facts, one person per line (JSON Lines).
-        #[arg(long, value_name = "FILE")]
-        facts: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "registry")]
+        facts: Option<PathBuf>,
+        /// Read the facts from the registry database instead (--database-url).
+        #[arg(long, conflicts_with = "facts")]
+        registry: bool,
+        /// With --registry: only this commune (5-digit code).
+        #[arg(long, requires = "registry")]
+        commune: Option<String>,
+        /// With --registry: only this person (personal ID).
+        #[arg(long, requires = "registry")]
+        person: Option<String>,
         /// First month (yyyy-mm or mm/yyyy).
         #[arg(long, value_name = "MONTH")]
         from: String,

@@ -139,7 +139,17 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             print!("{}", services::entitlements::check_report(&packs));
             Ok(())
         }
-        Command::Entitlements(EntitlementsCommand::Compute { facts, from, to, paid, output, policies }) => {
+        Command::Entitlements(EntitlementsCommand::Compute {
+            facts,
+            registry,
+            commune,
+            person,
+            from,
+            to,
+            paid,
+            output,
+            policies,
+        }) => {
             let packs = services::entitlements::load(policies.as_deref())?;
             let month = |flag: &str, v: &str| {
                 v.parse::<domain::Month>().map_err(|e| AppError::Invalid(format!("--{flag} {v}: {}", e.vi())))
@@ -148,7 +158,27 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let read = |p: &std::path::Path| {
                 std::fs::read_to_string(p).map_err(|e| AppError::io(format!("reading {}", p.display()), e))
             };
-            let people = services::entitlements::read_facts(&read(facts)?)?;
+            let people = match facts {
+                Some(f) => services::entitlements::read_facts(&read(f)?)?,
+                None => {
+                    debug_assert!(*registry);
+                    let c = load_config(&flags(&cli, None))?;
+                    logging::init(c.log_format.value, "warn");
+                    let url = c.database_url()?;
+                    let g = setup::gazetteer()?;
+                    let store = setup::open_store(&url, &c, &g).await?;
+                    let res = services::entitlements::registry_people(&store, commune.as_deref()).await;
+                    store.close().await;
+                    let mut people: Vec<rules::PersonFacts> = res?.into_iter().map(|(_, f)| f).collect();
+                    if let Some(p) = person {
+                        people.retain(|f| &f.person == p);
+                        if people.is_empty() {
+                            return Err(AppError::NotFound(format!("person {p} among the registry's beneficiaries")));
+                        }
+                    }
+                    people
+                }
+            };
             let paid =
                 paid.as_deref().map(|p| read(p).and_then(|t| services::entitlements::read_paid(&t))).transpose()?;
             let started = Instant::now();
