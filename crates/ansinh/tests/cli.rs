@@ -511,6 +511,9 @@ fn bad_facts_and_packs_are_refused_with_line_and_field_and_write_nothing() {
     }
     let o = run(d.path(), &["rules", "check", "--policies", "policies"]);
     assert_one_line_error(&o, 1, "tro-giup-xa-hoi/coefficients.csv line 18");
+    // the server refuses to start with it, before binding a port
+    let o = run(d.path(), &["--database-url", "sqlite://x.db", "serve", "--port", "0", "--policies", "policies"]);
+    assert_one_line_error(&o, 1, "policy pack error: tro-giup-xa-hoi/coefficients.csv line 18");
 }
 
 #[test]

@@ -65,10 +65,11 @@ pub type Trace = Vec<String>;
 const MONTHLY_ITEMS: &[&str] = &[
     "1.1a", "1.1at", "1.1b", "1.2", "1.2n", "2.1", "2.2", "2.2n", "3.1", "3.2", "3.3", "3.4", "4", "4p", "5", "6.1p",
     "6.1ps", "6.2", "6.2n", "7.1a", "7.1b", "7.1c", "7.1d", "7.1e", "7.1f", "7.1p", "7.1ps", "7.2", "7.2n", "8.1a",
-    "8.1b", "8.1c", "8.1d", "8.1p", "8.1ps", "8.2", "8.2n", "9", "10.1", "10.2",
+    "8.1b", "8.1c", "8.1d", "8.1p", "8.1ps", "8.2", "8.2n", "9", "10.1", "10.2", "3.5", "4c", "6.1c", "6.1cs", "7.1c1",
+    "7.1c2", "8.1cg", "8.2k1", "8.2k2", "10.3", "11.1", "11.2",
 ];
 /// Items of Appendices IV and VI the rules use.
-const ONE_OFF_ITEMS: [&str; 3] = ["VI.a", "VI.b", "VI.c"];
+const ONE_OFF_ITEMS: [&str; 6] = ["VI.a", "VI.b", "VI.c", "IV.3a", "IV.3b", "IV.7"];
 
 /// Checks that every item and parameter the rules use is in the packs (part of loading).
 pub(crate) fn check_references(p: &Packs) -> Result<(), PackError> {
@@ -197,6 +198,13 @@ impl<'p> Engine<'p> {
             return missing(&f.person, "pack", format!("the packs cover months from {} only", self.covers_from));
         }
         for m in from.through(to) {
+            // a martyr recognised (posthumously) in this month: one-offs to the relatives
+            for (span, fact) in &f.merit {
+                if fact.category == "c" && span.from == m {
+                    self.one_off(f, m, "IV.3a", out, trace.as_deref_mut())?;
+                    self.one_off(f, m, "IV.3b", out, trace.as_deref_mut())?;
+                }
+            }
             if f.died.is_some_and(|d| m > d) {
                 if let Some(t) = trace.as_deref_mut() {
                     t.push(format!(
@@ -253,7 +261,22 @@ impl<'p> Engine<'p> {
         let mut tuat: Vec<(Money, &'p str, &'p str)> = Vec::new();
         let mut nurture: Option<(Money, &'p str, &'p str)> = None;
         let mut multi_martyr = false;
+        // caregiver and study allowances: only the single highest (Art. 6)
+        let mut caregiver: Option<(Money, &'p str, &'p str)> = None;
+        let mut study: Option<(Money, &'p str, &'p str)> = None;
+        let highest = |slot: &mut Option<(Money, &'p str, &'p str)>, cand: (Money, &'p str, &'p str)| {
+            if slot.is_none_or(|(a, i, _)| cand.0 > a || (cand.0 == a && cand.1 < i)) {
+                *slot = Some(cand);
+            }
+        };
         for (span, fact) in &f.merit {
+            // one-offs in the month a record takes effect: Appendix IV item 7 (category l, per
+            // year of seniority)
+            if fact.category == "l" && span.from == m {
+                if let Some(months) = fact.seniority_months {
+                    self.seniority_one_off(f, m, months, out, trace.as_deref_mut())?;
+                }
+            }
             // one-off for a 5–20 % injury, in the month the rate takes effect
             if fact.category == "g" && span.from == m {
                 if let Some(r @ 5..=20) = fact.injury_rate {
@@ -311,8 +334,18 @@ impl<'p> Engine<'p> {
                 "d" => {
                     push(out, "4", trace.as_deref_mut(), "Bà mẹ Việt Nam anh hùng")?;
                     push(out, "4p", trace.as_deref_mut(), "Bà mẹ Việt Nam anh hùng: phụ cấp")?;
+                    if fact.caregiver {
+                        let (a, c) = self.monthly_amount(person, "4c", m)?;
+                        highest(&mut caregiver, (a, "4c", c));
+                    }
                 }
-                "dd" | "e" => push(out, "5", trace.as_deref_mut(), "anh hùng: phụ cấp")?,
+                "dd" | "e" => {
+                    push(out, "5", trace.as_deref_mut(), "anh hùng: phụ cấp")?;
+                    if fact.studying {
+                        let (a, c) = self.monthly_amount(person, "11.1", m)?;
+                        highest(&mut study, (a, "11.1", c));
+                    }
+                }
                 "g" => {
                     let r = rate("6.1")?;
                     if r < 5 {
@@ -342,6 +375,15 @@ impl<'p> Engine<'p> {
                         if r >= 81 {
                             let item = if fact.especially_severe { "6.1ps" } else { "6.1p" };
                             push(out, item, trace.as_deref_mut(), "thương binh từ 81%: phụ cấp")?;
+                            if fact.caregiver {
+                                let item = if fact.especially_severe { "6.1cs" } else { "6.1c" };
+                                let (a, c) = self.monthly_amount(person, item, m)?;
+                                highest(&mut caregiver, (a, item, c));
+                            }
+                        }
+                        if fact.studying {
+                            let (a, c) = self.monthly_amount(person, "11.1", m)?;
+                            highest(&mut study, (a, "11.1", c));
                         }
                     } else if let Some(t) = trace.as_deref_mut() {
                         t.push(format!("{m}: thương binh tỷ lệ {r}% (dưới 21%) — không có trợ cấp hằng tháng (trợ cấp một lần Phụ lục VI)"));
@@ -364,6 +406,11 @@ impl<'p> Engine<'p> {
                     if r >= 81 {
                         let item = if fact.especially_severe { "7.1ps" } else { "7.1p" };
                         push(out, item, trace.as_deref_mut(), "bệnh binh từ 81%: phụ cấp")?;
+                        if fact.caregiver {
+                            let item = if fact.especially_severe { "7.1c2" } else { "7.1c1" };
+                            let (a, c) = self.monthly_amount(person, item, m)?;
+                            highest(&mut caregiver, (a, item, c));
+                        }
                     }
                 }
                 "i" => {
@@ -379,6 +426,10 @@ impl<'p> Engine<'p> {
                     if r >= 81 {
                         let item = if fact.especially_severe { "8.1ps" } else { "8.1p" };
                         push(out, item, trace.as_deref_mut(), "nhiễm chất độc hóa học từ 81%: phụ cấp")?;
+                        if fact.caregiver {
+                            let (a, c) = self.monthly_amount(person, "8.1cg", m)?;
+                            highest(&mut caregiver, (a, "8.1cg", c));
+                        }
                     }
                 }
                 "k" => push(out, "9", trace.as_deref_mut(), "bị địch bắt tù, đày")?,
@@ -388,6 +439,11 @@ impl<'p> Engine<'p> {
                             "{m}: tham gia kháng chiến — không có trợ cấp hằng tháng (trợ cấp một lần theo thâm niên)"
                         ));
                     }
+                }
+                "m" if fact.nurture && fact.award.is_some() => {
+                    let item = if fact.award.as_deref() == Some("to_quoc_ghi_cong") { "10.1" } else { "10.2" };
+                    push(out, item, trace.as_deref_mut(), "có công giúp đỡ cách mạng")?;
+                    push(out, "10.3", trace.as_deref_mut(), "có công giúp đỡ cách mạng sống cô đơn: nuôi dưỡng")?;
                 }
                 "m" => match fact.award.as_deref() {
                     Some("to_quoc_ghi_cong") => {
@@ -405,6 +461,29 @@ impl<'p> Engine<'p> {
                     }
                 },
                 "relative" => {
+                    if fact.studying {
+                        let rate = fact.of_injury_rate.unwrap_or(0);
+                        let item = match fact.of_category.as_deref() {
+                            Some("c" | "a" | "b") => "11.1",
+                            Some("g" | "h" | "i") if rate >= 61 => "11.1",
+                            Some("g" | "i") if rate >= 21 => "11.2",
+                            Some("h") if rate >= 41 => "11.2",
+                            _ => {
+                                return missing(person, "11", "study allowance: of_category and of_injury_rate needed")
+                            }
+                        };
+                        let (a, c) = self.monthly_amount(person, item, m)?;
+                        highest(&mut study, (a, item, c));
+                    }
+                    if fact.ao_child {
+                        let item = match fact.of_injury_rate {
+                            Some(61..=80) => "8.2k1",
+                            Some(81..) => "8.2k2",
+                            _ => return missing(person, "8.2k", "the fact of_injury_rate (61% or more) is missing"),
+                        };
+                        push(out, item, trace.as_deref_mut(), "con đẻ người nhiễm chất độc hóa học")?;
+                        continue;
+                    }
                     let (item, nurture_item, why): (&'p str, &'p str, String) = match fact.of_category.as_deref() {
                         Some("c") => {
                             let n = fact
@@ -415,11 +494,25 @@ impl<'p> Engine<'p> {
                             }
                             let item = match n {
                                 0 => return missing(person, "3", "martyrs_count must be at least 1"),
+                                1 if fact.remarried => "3.5",
                                 1 => "3.1",
                                 2 => "3.2",
                                 _ => "3.3",
                             };
                             (item, "3.4", format!("thân nhân của {n} liệt sĩ"))
+                        }
+                        Some(_) if fact.of_deceased.is_none() => {
+                            return missing(
+                                person,
+                                "tuat",
+                                "the fact of_deceased is missing (has the person with merit died?)",
+                            )
+                        }
+                        Some(_) if fact.of_deceased == Some(false) => {
+                            if let Some(t) = trace.as_deref_mut() {
+                                t.push(format!("{m}: người có công còn sống — thân nhân chưa hưởng tuất"));
+                            }
+                            continue;
                         }
                         Some("a") => ("1.2", "1.2n", "thân nhân lão thành cách mạng".to_string()),
                         Some("b") => ("2.2", "2.2n", "thân nhân tiền khởi nghĩa".to_string()),
@@ -480,10 +573,52 @@ impl<'p> Engine<'p> {
             }
             if let Some((amount, item, citation)) = nurture {
                 out.push(Line { month: m, item, kind: LineKind::Monthly, amount, citation });
-                if let Some(t) = trace {
+                if let Some(t) = trace.as_deref_mut() {
                     t.push(format!("{m}: tuất nuôi dưỡng (một lần duy nhất) mục {item}: {amount} ({citation})"));
                 }
             }
+        }
+        for (slot, why) in [(caregiver, "người phục vụ"), (study, "ưu đãi học tập")] {
+            if let Some((amount, item, citation)) = slot {
+                out.push(Line { month: m, item, kind: LineKind::Monthly, amount, citation });
+                if let Some(t) = trace.as_deref_mut() {
+                    t.push(format!("{m}: trợ cấp {why} (chỉ một, mức cao nhất) mục {item}: {amount} ({citation})"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appendix IV item 7: 0.3 × the standard level per year of seniority, computed on the
+    /// total and then rounded; leftover months of 6 or more count as a year, fewer as half.
+    fn seniority_one_off(
+        &self,
+        f: &Checked,
+        m: Month,
+        months: u16,
+        out: &mut Vec<Line<'p>>,
+        trace: Option<&mut Trace>,
+    ) -> Result<(), RuleError> {
+        let Some((per_year, citation)) = self.p.one_off.get("IV.7") else {
+            return missing(&f.person, "IV.7", "the pack has no such one-off item");
+        };
+        let rest = months % 12;
+        let halves = i64::from(months / 12) * 2 + if rest >= 6 { 2 } else { i64::from(rest > 0) };
+        let Some(level) = self.muc_chuan.at(m) else {
+            return missing(&f.person, "IV.7", format!("no standard level for {m}"));
+        };
+        let c = Coefficient::from_ten_thousandths(per_year.ten_thousandths() * halves / 2);
+        let amount = level.value.mul_coefficient_round_thousand(c).map_err(|e| RuleError {
+            person: f.person.clone(),
+            rule: "IV.7".into(),
+            message: e.to_string(),
+        })?;
+        out.push(Line { month: m, item: "IV.7", kind: LineKind::OneOff, amount, citation });
+        if let Some(t) = trace {
+            t.push(format!(
+                "{m}: trợ cấp một lần theo thâm niên {months} tháng = {c} × mức chuẩn {} = {amount} ({citation})",
+                level.value
+            ));
         }
         Ok(())
     }

@@ -66,9 +66,31 @@ pub struct MeritFact {
     /// Relatives of an invalid, sick soldier or Agent Orange victim: the deceased's rate.
     #[serde(default)]
     pub of_injury_rate: Option<u8>,
-    /// Relatives: also entitled to the extra nurture allowance (tuất nuôi dưỡng).
+    /// Relatives: also entitled to the extra nurture allowance (tuất nuôi dưỡng); category
+    /// m: living alone (nurture allowance 10.3).
     #[serde(default)]
     pub nurture: bool,
+    /// Relatives of a, b, g, h, i: whether the person with merit has died (survivor
+    /// allowances are paid only then).
+    #[serde(default)]
+    pub of_deceased: Option<bool>,
+    /// Relative of a martyr: the spouse who remarried but raised the martyr's child or cared
+    /// for the martyr's parents (3.5).
+    #[serde(default)]
+    pub remarried: bool,
+    /// Relative of an Agent Orange victim: a living biological child affected (8.2k1, 8.2k2).
+    #[serde(default)]
+    pub ao_child: bool,
+    /// Categories d, g, h, i: a caregiver looks after the person at home (4c, 6.1c, 7.1c, 8.1c).
+    #[serde(default)]
+    pub caregiver: bool,
+    /// Studying (boarding ethnic school, vocational school, college, university): the monthly
+    /// study allowance 11.1 or 11.2.
+    #[serde(default)]
+    pub studying: bool,
+    /// Category l: months of resistance activity, for the one-off of Appendix IV item 7.
+    #[serde(default)]
+    pub seniority_months: Option<u16>,
 }
 
 /// A social-assistance record (Decree 20/2021 Art. 5).

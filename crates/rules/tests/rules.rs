@@ -49,6 +49,7 @@ fn every_category_is_paid_but_survivor_allowances_are_limited() {
     let rel = |of: &str, rate: Option<u8>| MeritFact {
         of_category: Some(of.into()),
         of_injury_rate: rate,
+        of_deceased: Some(true),
         ..merit("relative")
     };
     let p = person(vec![rel("b", None), rel("a", None), rel("h", Some(70))], vec![]);
@@ -60,10 +61,32 @@ fn every_category_is_paid_but_survivor_allowances_are_limited() {
     let got = items(&compute(&e, &p, m("2024-07"), m("2024-07")).unwrap());
     assert_eq!(got, vec![("3.2".into(), 5_578_000)]);
     // the extra nurture allowance at most once
-    let nurture = |of: &str| MeritFact { of_category: Some(of.into()), nurture: true, ..merit("relative") };
+    let nurture = |of: &str| MeritFact {
+        of_category: Some(of.into()),
+        nurture: true,
+        of_deceased: Some(true),
+        ..merit("relative")
+    };
     let p = person(vec![nurture("a"), nurture("b")], vec![]);
     let got = items(&compute(&e, &p, m("2024-07"), m("2024-07")).unwrap());
     assert_eq!(got.iter().filter(|(i, _)| i.ends_with('n')).count(), 1, "{got:?}");
+    // a relative of a living person with merit: no survivor allowance; unknown: an error
+    let living = MeritFact { of_deceased: Some(false), ..rel("g", Some(81)) };
+    assert!(compute(&e, &person(vec![living], vec![]), m("2024-07"), m("2024-07")).unwrap().is_empty());
+    let unknown = MeritFact { of_deceased: None, ..rel("g", Some(81)) };
+    let err = compute(&e, &person(vec![unknown], vec![]), m("2024-07"), m("2024-07")).unwrap_err();
+    assert!(err.message.contains("of_deceased"), "{err}");
+    // caregiver allowances: only the single highest (a Heroic Mother who is also an especially
+    // severe invalid with a caregiver: 6.1cs 3,582,000, not also 4c)
+    let p = person(
+        vec![
+            MeritFact { caregiver: true, ..merit("d") },
+            MeritFact { injury_rate: Some(95), especially_severe: true, caregiver: true, ..merit("g") },
+        ],
+        vec![],
+    );
+    let got = items(&compute(&e, &p, m("2024-07"), m("2024-07")).unwrap());
+    assert!(got.contains(&("6.1cs".into(), 3_582_000)) && !got.iter().any(|(i, _)| i == "4c"), "{got:?}");
 }
 
 #[test]

@@ -236,6 +236,8 @@ pub fn facts_of(
                 martyrs_count: m.martyrs_count.and_then(|n| u8::try_from(n).ok()),
                 of_injury_rate: rate(m.of_injury_rate),
                 nurture: m.nurture,
+                // not yet held by the registry (docs/entitlements.md)
+                ..Default::default()
             })
             .collect(),
         assistance: assistance
