@@ -231,21 +231,8 @@ pub async fn propose_record(State(state): State<AppState>, req: Req, Path(id): P
             }
         }
     };
-    match registry::propose_record(&state.store, &req.ctx, id, &input).await {
-        Ok(c) => {
-            let msg = match req.lang {
-                Lang::Vi => format!("Đã gửi đề nghị #{} ({}). Thay đổi có hiệu lực khi được duyệt.", c.id, c.summary),
-                Lang::En => format!("Proposal #{} sent ({}). It takes effect once approved.", c.id, c.summary),
-            };
-            dossier_page(&state, &req, id, msg, String::new(), StatusCode::CREATED).await
-        }
-        Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
-            let status = e.status();
-            let msg = e.message(req.lang);
-            dossier_page(&state, &req, id, String::new(), msg, status).await
-        }
-        Err(e) => fail(e, &req),
-    }
+    let res = registry::propose_record(&state.store, &req.ctx, id, &input).await;
+    proposal_sent(&state, &req, id, res).await
 }
 
 pub async fn propose(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {
@@ -264,20 +251,26 @@ pub async fn propose(State(state): State<AppState>, req: Req, Path(id): Path<i64
         valid_from: form.text("valid_from"),
         reason: form.text("reason"),
     };
-    match registry::propose_update(&state.store, &req.ctx, id, &input).await {
+    let res = registry::propose_update(&state.store, &req.ctx, id, &input).await;
+    proposal_sent(&state, &req, id, res).await
+}
+
+/// The dossier again after a proposal: with its notice, or with the field's error.
+async fn proposal_sent(state: &AppState, req: &Req, id: i64, res: Result<registry::ChangeView, AppError>) -> Response {
+    match res {
         Ok(c) => {
             let msg = match req.lang {
                 Lang::Vi => format!("Đã gửi đề nghị #{} ({}). Thay đổi có hiệu lực khi được duyệt.", c.id, c.summary),
                 Lang::En => format!("Proposal #{} sent ({}). It takes effect once approved.", c.id, c.summary),
             };
-            dossier_page(&state, &req, id, msg, String::new(), StatusCode::CREATED).await
+            dossier_page(state, req, id, msg, String::new(), StatusCode::CREATED).await
         }
         Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
             let status = e.status();
             let msg = e.message(req.lang);
-            dossier_page(&state, &req, id, String::new(), msg, status).await
+            dossier_page(state, req, id, String::new(), msg, status).await
         }
-        Err(e) => fail(e, &req),
+        Err(e) => fail(e, req),
     }
 }
 
