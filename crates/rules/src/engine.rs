@@ -120,6 +120,8 @@ pub struct Engine<'p> {
     monthly: rustc_hash::FxHashMap<&'p str, &'p Series<Money>>,
     /// Appendices II and III densely: `type_b as usize * 80 + rate - 21`.
     invalid: Vec<&'p Series<Money>>,
+    /// Decree 20/2021 Art. 6 rows by group, with the group's position in Art. 5.
+    coefficients: rustc_hash::FxHashMap<&'p str, (usize, Vec<&'p crate::pack::CoefficientRow>)>,
     muc_chuan: &'p Series<Money>,
     luong_co_so: &'p Series<Money>,
     muc_chuan_tgxh: &'p Series<Money>,
@@ -169,6 +171,11 @@ impl<'p> Engine<'p> {
             p,
             monthly: p.monthly.iter().map(|(k, v)| (k.as_str(), v)).collect(),
             invalid,
+            coefficients: GROUP_ITEMS
+                .iter()
+                .enumerate()
+                .map(|(i, (g, _))| (*g, (i, p.coefficients.iter().filter(|c| c.group == *g).collect())))
+                .collect(),
             muc_chuan: param("muc_chuan")?,
             luong_co_so: param("luong_co_so")?,
             muc_chuan_tgxh: param("muc_chuan_tro_giup")?,
@@ -666,7 +673,11 @@ impl<'p> Engine<'p> {
             if a.group == "k6" && a.disability_level.is_none() {
                 return missing(&f.person, "tgxh.k6", "the fact disability_level is missing");
             }
-            let row = self.p.coefficients.iter().filter(|c| c.group == a.group).find(|c| {
+            let Some((gi, rows)) = self.coefficients.get(a.group.as_str()) else {
+                return missing(&f.person, "tgxh", format!("unknown group {}", a.group));
+            };
+            let gi = *gi;
+            let row = rows.iter().copied().find(|c| {
                 c.condition.holds(age) && (c.disability_level.is_none() || c.disability_level == a.disability_level)
             });
             let Some(row) = row else {
@@ -675,7 +686,6 @@ impl<'p> Engine<'p> {
                 }
                 continue;
             };
-            let gi = GROUP_ITEMS.iter().position(|g| g.0 == a.group).unwrap_or(0);
             if let Some(t) = trace.as_deref_mut() {
                 t.push(format!(
                     "{m}: nhóm {} ({}, {age} tuổi) → hệ số {} ({})",

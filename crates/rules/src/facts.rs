@@ -256,10 +256,7 @@ pub fn read_jsonl(text: &str) -> Result<Vec<PersonFacts>, (usize, String)> {
 /// Completed years on the first day of month `m` (the age rules of the engine).
 pub fn age_at(born: NaiveDate, m: Month) -> i32 {
     use chrono::Datelike;
-    let d = m.first_day();
-    let mut age = d.year() - born.year();
-    if (d.month(), d.day()) < (born.month(), born.day()) {
-        age -= 1;
-    }
-    age
+    // integer arithmetic: this runs for every person and month of a batch
+    let before_birthday = (m.month(), 1) < (born.month(), born.day());
+    m.year() - born.year() - i32::from(before_birthday)
 }
