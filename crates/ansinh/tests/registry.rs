@@ -264,11 +264,14 @@ async fn flow(backend: Backend) {
         Some(("application/json", bad.as_bytes())),
     );
     assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("category")));
-    // and through the dossier page's forms: add a record, then propose ending it
+    // and through the dossier page's forms: add a record, then propose ending it (a living person
+    // of the area, so that the new record's entitlements can be checked)
+    let living = json(&get(&format!("{base}/api/v1/persons?status=living&per_page=1"), &xa.headers()));
+    let id = living["items"][0]["id"].as_i64().unwrap();
     let page = get(&format!("{base}/registry/persons/{id}"), &[("cookie", &xa.cookie)]);
     assert!(page.body.contains("id=\"add-merit\"") && page.body.contains("g — Thương binh"), "{}", page.body);
     let form = format!(
-        "_csrf={}&action=add_merit&category=g&decision_no=88%2FQ%C4%90&decision_date=02%2F03%2F2027&injury_rate=41&valid_from=02%2F03%2F2027&reason=Gi%C3%A1m+%C4%91%E1%BB%8Bnh",
+        "_csrf={}&action=add_merit&category=g&decision_no=88%2FQ%C4%90&decision_date=02%2F03%2F2027&injury_rate=41&studying=on&valid_from=02%2F03%2F2027&reason=Gi%C3%A1m+%C4%91%E1%BB%8Bnh",
         xa.csrf
     );
     let r = send(
@@ -289,6 +292,10 @@ async fn flow(backend: Backend) {
     );
     let page = get(&format!("{base}/registry/persons/{id}"), &[("cookie", &xa.cookie)]);
     assert!(page.body.contains("88/QĐ") && page.body.contains("41%"), "the approved record is on the dossier");
+    // its rule facts were recorded: the invalid who studies receives the study allowance 11.1
+    let e = json(&get(&format!("{base}/api/v1/persons/{id}/entitlements?from=2027-03&to=2027-03"), &so.headers()));
+    let lines = e["lines"].as_array().unwrap();
+    assert!(lines.iter().any(|l| l["item"] == "11.1") && lines.iter().any(|l| l["item"] == "II"), "{e}");
     let rid = page.body.split("value=\"merit_records:").nth(1).unwrap().split('"').next().unwrap().to_string();
     let form =
         format!("_csrf={}&action=end_record&record=merit_records%3A{rid}&valid_to=31%2F12%2F2027&reason=x", xa.csrf);

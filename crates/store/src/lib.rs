@@ -36,7 +36,7 @@ use sqlx::sqlite::SqlitePool;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The newest migration version this binary knows (same on both backends).
-pub const LATEST_MIGRATION: i64 = 4;
+pub const LATEST_MIGRATION: i64 = 5;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

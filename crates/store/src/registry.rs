@@ -139,6 +139,20 @@ pub struct MeritRecord {
     /// Relatives: entitled to the extra nurture allowance.
     #[serde(default)]
     pub nurture: bool,
+    /// Relatives of a, b, g, h, i: whether the person with merit has died.
+    #[serde(default)]
+    pub of_deceased: Option<bool>,
+    #[serde(default)]
+    pub remarried: bool,
+    #[serde(default)]
+    pub ao_child: bool,
+    #[serde(default)]
+    pub caregiver: bool,
+    #[serde(default)]
+    pub studying: bool,
+    /// Category l: months of resistance activity.
+    #[serde(default)]
+    pub seniority_months: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
@@ -465,15 +479,22 @@ fn merit_values(m: &MeritRecord, person_id: i64, by: &str, now: &str) -> Vec<Opt
         m.of_category.clone(),
         n(m.of_injury_rate),
         b(m.nurture),
+        m.of_deceased.and_then(b),
+        b(m.remarried),
+        b(m.ao_child),
+        b(m.caregiver),
+        b(m.studying),
+        n(m.seniority_months),
     ]
 }
 const MERIT_COLUMNS: &str =
     "person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, especially_severe, \
      seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, recorded_at, recorded_by, \
-     thoat_ly, award, of_category, of_injury_rate, nurture";
-const MERIT_INT: [usize; 9] = [0, 5, 6, 7, 9, 10, 16, 19, 20];
+     thoat_ly, award, of_category, of_injury_rate, nurture, of_deceased, remarried, ao_child, caregiver, studying, \
+     seniority_months";
+const MERIT_INT: [usize; 15] = [0, 5, 6, 7, 9, 10, 16, 19, 20, 21, 22, 23, 24, 25, 26];
 /// Boolean columns (PostgreSQL needs them bound as booleans).
-const MERIT_BOOL: [usize; 4] = [6, 7, 16, 20];
+const MERIT_BOOL: [usize; 9] = [6, 7, 16, 20, 21, 22, 23, 24, 25];
 
 fn assistance_values(a: &AssistanceRecord, person_id: i64, by: &str, now: &str) -> Vec<Option<String>> {
     vec![
@@ -1015,7 +1036,7 @@ impl Store {
         let rows = on_pool!(self, pool => sqlx::query_as::<_, MeritRecord>(
             "SELECT id, person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, especially_severe, \
              seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, thoat_ly, award, \
-             of_category, of_injury_rate, nurture \
+             of_category, of_injury_rate, nurture, of_deceased, remarried, ao_child, caregiver, studying, seniority_months \
              FROM merit_records WHERE person_id = $1 ORDER BY valid_from, id",
         )
         .bind(person_id)
@@ -1049,7 +1070,8 @@ impl Store {
         let merit_sql = format!(
             "SELECT m.id, m.person_id, m.category, m.decision_no, m.decision_date, m.issuer, m.injury_rate, m.type_b, \
              m.especially_severe, m.seniority_from, m.martyrs_count, m.linked_person_id, m.relation, m.valid_from, \
-             m.valid_to, m.thoat_ly, m.award, m.of_category, m.of_injury_rate, m.nurture \
+             m.valid_to, m.thoat_ly, m.award, m.of_category, m.of_injury_rate, m.nurture, m.of_deceased, m.remarried, \
+             m.ao_child, m.caregiver, m.studying, m.seniority_months \
              FROM merit_records m JOIN persons p ON p.id = m.person_id WHERE 1 = 1 {filter} ORDER BY m.person_id, m.valid_from, m.id"
         );
         let assistance_sql = format!(

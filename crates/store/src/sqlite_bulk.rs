@@ -245,8 +245,9 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
         conn,
         "INSERT INTO merit_records (person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, \
          especially_severe, seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, \
-         recorded_at, recorded_by, thoat_ly, award, of_category, of_injury_rate, nurture)",
-        21,
+         recorded_at, recorded_by, thoat_ly, award, of_category, of_injury_rate, nurture, of_deceased, remarried, \
+         ao_child, caregiver, studying, seniority_months)",
+        27,
         &merits,
         "a merit record",
         |o, v| {
@@ -273,6 +274,12 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
                 &m.of_category,
                 &m.of_injury_rate,
                 &o.nurture,
+                &m.of_deceased,
+                &m.remarried,
+                &m.ao_child,
+                &m.caregiver,
+                &m.studying,
+                &m.seniority_months,
             ])
         },
     )?;

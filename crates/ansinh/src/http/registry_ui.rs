@@ -202,6 +202,13 @@ pub async fn propose_record(State(state): State<AppState>, req: Req, Path(id): P
                     return dossier_page(&state, &req, id, String::new(), e.message(req.lang), e.status()).await;
                 }
             };
+            let num = |k: &str| opt(k).and_then(|v| v.trim().trim_end_matches('%').parse::<i64>().ok());
+            let yes_no = |k: &str| match form.text(k).as_str() {
+                "yes" => Some(true),
+                "no" => Some(false),
+                _ => None,
+            };
+            let on = |k: &str| form.text(k) == "on";
             registry::ProposeRecord::AddMerit {
                 category: form.text("category"),
                 decision_no: form.text("decision_no"),
@@ -209,6 +216,22 @@ pub async fn propose_record(State(state): State<AppState>, req: Req, Path(id): P
                 injury_rate: rate,
                 valid_from: form.text("valid_from"),
                 reason: form.text("reason"),
+                facts: registry::MeritRuleFacts {
+                    type_b: on("type_b"),
+                    especially_severe: on("especially_severe"),
+                    thoat_ly: yes_no("thoat_ly"),
+                    award: opt("award"),
+                    of_category: opt("of_category"),
+                    of_injury_rate: num("of_injury_rate"),
+                    martyrs_count: num("martyrs_count"),
+                    of_deceased: yes_no("of_deceased"),
+                    nurture: on("nurture"),
+                    remarried: on("remarried"),
+                    ao_child: on("ao_child"),
+                    caregiver: on("caregiver"),
+                    studying: on("studying"),
+                    seniority_months: num("seniority_months"),
+                },
             }
         }
         "add_assistance" => registry::ProposeRecord::AddAssistance {

@@ -236,8 +236,12 @@ pub fn facts_of(
                 martyrs_count: m.martyrs_count.and_then(|n| u8::try_from(n).ok()),
                 of_injury_rate: rate(m.of_injury_rate),
                 nurture: m.nurture,
-                // not yet held by the registry (docs/entitlements.md)
-                ..Default::default()
+                of_deceased: m.of_deceased,
+                remarried: m.remarried,
+                ao_child: m.ao_child,
+                caregiver: m.caregiver,
+                studying: m.studying,
+                seniority_months: m.seniority_months.and_then(|n| u16::try_from(n).ok()),
             })
             .collect(),
         assistance: assistance

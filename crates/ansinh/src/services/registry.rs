@@ -816,6 +816,37 @@ fn change_placeholder() -> ChangeView {
     }
 }
 
+/// Facts of a merit record that the entitlement rules read; all optional.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeritRuleFacts {
+    #[serde(default)]
+    pub type_b: bool,
+    #[serde(default)]
+    pub especially_severe: bool,
+    /// Category a: diện thoát ly.
+    pub thoat_ly: Option<bool>,
+    /// Category m: to_quoc_ghi_cong or huan_chuong_khang_chien.
+    pub award: Option<String>,
+    /// Relatives: category of the person with merit (a, b, c, g, h, i).
+    pub of_category: Option<String>,
+    pub of_injury_rate: Option<i64>,
+    pub martyrs_count: Option<i64>,
+    pub of_deceased: Option<bool>,
+    #[serde(default)]
+    pub nurture: bool,
+    #[serde(default)]
+    pub remarried: bool,
+    #[serde(default)]
+    pub ao_child: bool,
+    #[serde(default)]
+    pub caregiver: bool,
+    #[serde(default)]
+    pub studying: bool,
+    /// Category l: months of resistance activity.
+    pub seniority_months: Option<i64>,
+}
+
 /// A proposal to add a merit or assistance record to a dossier, or to end one.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -830,6 +861,9 @@ pub enum ProposeRecord {
         /// dd/mm/yyyy
         valid_from: String,
         reason: String,
+        /// The facts the entitlement rules read (docs/entitlements.md).
+        #[serde(default)]
+        facts: MeritRuleFacts,
     },
     /// Decree 20/2021 Art. 5 group (k1 … k8).
     AddAssistance {
@@ -856,7 +890,7 @@ pub async fn propose_record(
     p.require_commune(&person.commune_code)?;
     use crate::services::import::{is_group, is_merit};
     let (payload, reason) = match req {
-        ProposeRecord::AddMerit { category, decision_no, decision_date, injury_rate, valid_from, reason } => {
+        ProposeRecord::AddMerit { category, decision_no, decision_date, injury_rate, valid_from, reason, facts } => {
             if !is_merit(category) {
                 return Err(AppError::field(
                     "category",
@@ -867,6 +901,30 @@ pub async fn propose_record(
             if injury_rate.is_some_and(|r| !(1..=100).contains(&r)) {
                 return Err(AppError::field("injury_rate", "từ 1 đến 100", "1 to 100"));
             }
+            let f = facts;
+            if f.award.as_deref().is_some_and(|a| !matches!(a, "to_quoc_ghi_cong" | "huan_chuong_khang_chien")) {
+                return Err(AppError::field(
+                    "award",
+                    "to_quoc_ghi_cong hoặc huan_chuong_khang_chien",
+                    "to_quoc_ghi_cong or huan_chuong_khang_chien",
+                ));
+            }
+            if f.of_category.as_deref().is_some_and(|c| !matches!(c, "a" | "b" | "c" | "g" | "h" | "i")) {
+                return Err(AppError::field(
+                    "of_category",
+                    "diện của người có công: a, b, c, g, h, i",
+                    "a, b, c, g, h or i",
+                ));
+            }
+            if f.of_injury_rate.is_some_and(|r| !(1..=100).contains(&r)) {
+                return Err(AppError::field("of_injury_rate", "từ 1 đến 100", "1 to 100"));
+            }
+            if f.martyrs_count.is_some_and(|n| !(1..=20).contains(&n)) {
+                return Err(AppError::field("martyrs_count", "từ 1 đến 20", "1 to 20"));
+            }
+            if f.seniority_months.is_some_and(|n| !(0..=1200).contains(&n)) {
+                return Err(AppError::field("seniority_months", "từ 0 đến 1200 tháng", "0 to 1200 months"));
+            }
             let record = store::registry::MeritRecord {
                 category: category.clone(),
                 decision_no: decision_no.trim().to_string(),
@@ -874,6 +932,20 @@ pub async fn propose_record(
                 issuer: "Sở Nội vụ".into(),
                 injury_rate: *injury_rate,
                 valid_from: iso_date("valid_from", valid_from)?,
+                type_b: f.type_b,
+                especially_severe: f.especially_severe,
+                thoat_ly: f.thoat_ly,
+                award: f.award.clone(),
+                of_category: f.of_category.clone(),
+                of_injury_rate: f.of_injury_rate,
+                martyrs_count: f.martyrs_count,
+                of_deceased: f.of_deceased,
+                nurture: f.nurture,
+                remarried: f.remarried,
+                ao_child: f.ao_child,
+                caregiver: f.caregiver,
+                studying: f.studying,
+                seniority_months: f.seniority_months,
                 ..Default::default()
             };
             (ChangePayload::AddMerit { record }, reason)
