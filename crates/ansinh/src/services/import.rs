@@ -219,12 +219,20 @@ const CHUNK_ROWS: usize = 50_000;
 /// Chunks being checked ahead of the one being merged and written.
 const CHECKS_IN_FLIGHT: usize = 2;
 
-fn cell_of<'a>(col: &HashMap<&str, usize>, r: &'a Row, key: &str) -> &'a str {
-    col.get(key).and_then(|&i| r.get(i)).unwrap_or("")
+/// The cell of template column `key` (its position in `COLUMNS`) in a row: the file's
+/// column positions are resolved once per file, not looked up by name for every cell.
+fn cell_of<'a>(col: &[Option<usize>; COLUMNS.len()], r: &'a Row, key: usize) -> &'a str {
+    col.get(key).copied().flatten().and_then(|i| r.get(i)).unwrap_or("")
 }
 
 fn header_of(key: &str) -> String {
     COLUMNS.iter().find(|c| c.0 == key).map_or(key, |c| c.1).to_string()
+}
+
+/// `yyyy-mm-dd` without chrono's format-string interpreter (it runs for every row).
+fn iso_date(d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
 }
 
 /// A row that passed every check that needs only the row itself.
@@ -250,7 +258,8 @@ struct RowCheck {
 /// The row-local checks: everything but duplicates, which need the whole file and the
 /// registry. Owns what it needs, so that chunks can be checked on a blocking thread.
 struct Checker {
-    col: HashMap<&'static str, usize>,
+    /// For each template column (by position in `COLUMNS`), its position in the file.
+    col: [Option<usize>; COLUMNS.len()],
     g: Arc<Gazetteer>,
     province: String,
     area: Option<HashSet<String>>,
@@ -265,18 +274,18 @@ impl Checker {
         province: &str,
         area: Option<HashSet<String>>,
     ) -> Result<Checker, Vec<RowError>> {
-        let mut col: HashMap<&'static str, usize> = HashMap::new();
+        let mut col = [None; COLUMNS.len()];
         for (i, h) in header.iter().enumerate() {
             let k = domain::text::search_key(h);
-            if let Some((key, _, _)) =
-                COLUMNS.iter().find(|(key, vi, _)| domain::text::search_key(vi) == k || *key == k)
-            {
-                col.insert(key, i);
+            if let Some(j) = COLUMNS.iter().position(|(key, vi, _)| domain::text::search_key(vi) == k || *key == k) {
+                col[j] = Some(i);
             }
         }
         let missing: Vec<RowError> = COLUMNS
             .iter()
-            .filter(|(key, _, required)| *required && !col.contains_key(key))
+            .enumerate()
+            .filter(|(j, (_, _, required))| *required && col[*j].is_none())
+            .map(|(_, c)| c)
             .map(|(_, vi, _)| RowError {
                 row: 1,
                 column: (*vi).into(),
@@ -311,24 +320,24 @@ impl Checker {
         };
         let col = &self.col;
         let g = &*self.g;
-        for key in ["full_name", "address_line", "legacy_address", "ethnicity"] {
-            if looks_like_legacy_font(cell_of(col, r, key)) {
-                err(key, cell_of(col, r, key), "chữ có vẻ gõ bằng phông TCVN3/VNI: hãy chuyển sang Unicode (ví dụ bằng công cụ chuyển mã của Unikey) rồi nhập lại".into());
+        for (key, i) in [("full_name", 1), ("address_line", 6), ("legacy_address", 7), ("ethnicity", 4)] {
+            if looks_like_legacy_font(cell_of(col, r, i)) {
+                err(key, cell_of(col, r, i), "chữ có vẻ gõ bằng phông TCVN3/VNI: hãy chuyển sang Unicode (ví dụ bằng công cụ chuyển mã của Unikey) rồi nhập lại".into());
             }
         }
-        let raw_id = cell_of(col, r, "personal_id");
-        let birth = match PartialDate::parse(cell_of(col, r, "birth_date")) {
+        let raw_id = cell_of(col, r, 0 /* personal_id */);
+        let birth = match PartialDate::parse(cell_of(col, r, 2 /* birth_date */)) {
             Ok(d) => Some(d),
             Err(e) => {
-                err("birth_date", cell_of(col, r, "birth_date"), format!("ngày sinh không hợp lệ: {}", e.vi()));
+                err("birth_date", cell_of(col, r, 2 /* birth_date */), format!("ngày sinh không hợp lệ: {}", e.vi()));
                 None
             }
         };
-        let sex = match domain::text::search_key(cell_of(col, r, "sex")).as_str() {
+        let sex = match domain::text::search_key(cell_of(col, r, 3 /* sex */)).as_str() {
             "nam" | "male" | "m" => Some(Sex::Male),
             "nu" | "female" | "f" => Some(Sex::Female),
             _ => {
-                err("sex", cell_of(col, r, "sex"), "ghi Nam hoặc Nữ".into());
+                err("sex", cell_of(col, r, 3 /* sex */), "ghi Nam hoặc Nữ".into());
                 None
             }
         };
@@ -344,11 +353,11 @@ impl Checker {
                 None
             }
         };
-        let name = domain::text::normalize_name(cell_of(col, r, "full_name"));
+        let name = domain::text::normalize_name(cell_of(col, r, 1 /* full_name */));
         if name.is_empty() {
             err("full_name", "", "họ tên không được để trống".into());
         }
-        let code = cell_of(col, r, "commune_code");
+        let code = cell_of(col, r, 5 /* commune_code */);
         let commune = match g.commune(code) {
             Some(c) if c.province_code == self.province => Some(c.code.clone()),
             Some(c) => {
@@ -376,57 +385,57 @@ impl Checker {
                 err("commune_code", code, format!("xã {c} ngoài phạm vi được giao của bạn"));
             }
         }
-        let address = domain::text::clean_whitespace(cell_of(col, r, "address_line"));
+        let address = domain::text::clean_whitespace(cell_of(col, r, 6 /* address_line */));
         if address.is_empty() {
             err("address_line", "", "địa chỉ không được để trống".into());
         }
-        let deceased = match cell_of(col, r, "deceased_on") {
+        let deceased = match cell_of(col, r, 20 /* deceased_on */) {
             "" => None,
             d => match domain::calendar::parse_date(d) {
                 Ok(x) if birth.is_some_and(|b| x < b.earliest()) => {
                     err("deceased_on", d, "ngày từ trần trước ngày sinh".into());
                     None
                 }
-                Ok(x) => Some(x.format("%Y-%m-%d").to_string()),
+                Ok(x) => Some(iso_date(x)),
                 Err(e) => {
                     err("deceased_on", d, format!("ngày không hợp lệ: {}", e.vi()));
                     None
                 }
             },
         };
-        let decision_date = match cell_of(col, r, "decision_date") {
+        let decision_date = match cell_of(col, r, 13 /* decision_date */) {
             "" => None,
             d => match domain::calendar::parse_date(d) {
-                Ok(x) => Some(x.format("%Y-%m-%d").to_string()),
+                Ok(x) => Some(iso_date(x)),
                 Err(e) => {
                     err("decision_date", d, format!("ngày không hợp lệ: {}", e.vi()));
                     None
                 }
             },
         };
-        let merit = domain::text::search_key(cell_of(col, r, "merit_category")).replace('đ', "dd");
+        let merit = domain::text::search_key(cell_of(col, r, 11 /* merit_category */)).replace('đ', "dd");
         let merit = if merit == "than nhan" { "relative".to_string() } else { merit };
         if !merit.is_empty() && !is_merit(&merit) {
             err(
                 "merit_category",
-                cell_of(col, r, "merit_category"),
+                cell_of(col, r, 11 /* merit_category */),
                 "diện không có (a … m theo Điều 3 Pháp lệnh 02/2020, hoặc \"thân nhân\")".into(),
             );
         }
-        let group = domain::text::search_key(cell_of(col, r, "assistance_group"));
+        let group = domain::text::search_key(cell_of(col, r, 15 /* assistance_group */));
         if !group.is_empty() && !is_group(&group) {
             err(
                 "assistance_group",
-                cell_of(col, r, "assistance_group"),
+                cell_of(col, r, 15 /* assistance_group */),
                 "nhóm không có (k1 … k8 theo Điều 5 Nghị định 20/2021)".into(),
             );
         }
         if (!merit.is_empty() || !group.is_empty())
-            && (cell_of(col, r, "decision_no").is_empty() || decision_date.is_none())
+            && (cell_of(col, r, 12 /* decision_no */).is_empty() || decision_date.is_none())
         {
-            err("decision_no", cell_of(col, r, "decision_no"), "diện hưởng cần số và ngày quyết định".into());
+            err("decision_no", cell_of(col, r, 12 /* decision_no */), "diện hưởng cần số và ngày quyết định".into());
         }
-        let injury = match cell_of(col, r, "injury_rate").trim_end_matches('%') {
+        let injury = match cell_of(col, r, 14 /* injury_rate */).trim_end_matches('%') {
             "" => None,
             v => match v.trim().parse::<i64>() {
                 Ok(x) if (1..=100).contains(&x) => Some(x),
@@ -436,42 +445,42 @@ impl Checker {
                 }
             },
         };
-        let disability = match domain::text::search_key(cell_of(col, r, "disability_level")).as_str() {
+        let disability = match domain::text::search_key(cell_of(col, r, 16 /* disability_level */)).as_str() {
             "" => None,
             "nang" | "severe" => Some("severe".to_string()),
             "dac biet nang" | "especially_severe" => Some("especially_severe".to_string()),
             _ => {
                 err(
                     "disability_level",
-                    cell_of(col, r, "disability_level"),
+                    cell_of(col, r, 16 /* disability_level */),
                     "ghi \"nặng\" hoặc \"đặc biệt nặng\"".into(),
                 );
                 None
             }
         };
-        let method = match domain::text::search_key(cell_of(col, r, "payment_method")).as_str() {
+        let method = match domain::text::search_key(cell_of(col, r, 17 /* payment_method */)).as_str() {
             "" | "tien mat" | "cash" => "cash",
             "chuyen khoan" | "bank" => "bank",
             _ => {
                 err(
                     "payment_method",
-                    cell_of(col, r, "payment_method"),
+                    cell_of(col, r, 17 /* payment_method */),
                     "ghi \"tiền mặt\" hoặc \"chuyển khoản\"".into(),
                 );
                 "cash"
             }
         };
-        let account = cell_of(col, r, "account_no").replace([' ', '.', '-'], "");
+        let account = cell_of(col, r, 19 /* account_no */).replace([' ', '.', '-'], "");
         if method == "bank" && (account.len() < 6 || account.len() > 20 || !account.chars().all(|c| c.is_ascii_digit()))
         {
-            err("account_no", cell_of(col, r, "account_no"), "chuyển khoản cần số tài khoản 6–20 chữ số".into());
+            err("account_no", cell_of(col, r, 19 /* account_no */), "chuyển khoản cần số tài khoản 6–20 chữ số".into());
         }
         let personal_id = pid.as_ref().map(|p| p.to_string());
         let (Some(pid), Some(birth), Some(sex), Some(commune), true) = (pid, birth, sex, commune, errors.is_empty())
         else {
             return RowCheck { row_no, personal_id, ok: None, errors, mapped };
         };
-        let household = Some(cell_of(col, r, "household_code").to_string()).filter(|c| !c.is_empty());
+        let household = Some(cell_of(col, r, 9 /* household_code */).to_string()).filter(|c| !c.is_empty());
         let p = pid.to_string();
         let dd = decision_date.clone().unwrap_or_default();
         let ok = RowOk {
@@ -484,7 +493,7 @@ impl Checker {
             }),
             merit: (!merit.is_empty()).then(|| MeritRecord {
                 category: merit,
-                decision_no: cell_of(col, r, "decision_no").to_string(),
+                decision_no: cell_of(col, r, 12 /* decision_no */).to_string(),
                 decision_date: dd.clone(),
                 issuer: "Sở Nội vụ".into(),
                 injury_rate: injury,
@@ -494,14 +503,14 @@ impl Checker {
             assistance: (!group.is_empty()).then(|| AssistanceRecord {
                 group_code: group,
                 disability_level: disability,
-                decision_no: cell_of(col, r, "decision_no").to_string(),
+                decision_no: cell_of(col, r, 12 /* decision_no */).to_string(),
                 decision_date: dd.clone(),
                 valid_from: dd.clone(),
                 ..Default::default()
             }),
-            payment: (!cell_of(col, r, "payment_method").is_empty()).then(|| PaymentMethod {
+            payment: (!cell_of(col, r, 17 /* payment_method */).is_empty()).then(|| PaymentMethod {
                 method: method.into(),
-                bank_name: Some(cell_of(col, r, "bank_name").to_string()).filter(|e| !e.is_empty()),
+                bank_name: Some(cell_of(col, r, 18 /* bank_name */).to_string()).filter(|e| !e.is_empty()),
                 account_no: (method == "bank").then_some(account),
                 valid_from: "2025-07-01".into(),
                 ..Default::default()
@@ -512,19 +521,20 @@ impl Checker {
                 full_name: name,
                 birth_date: birth.to_iso(),
                 sex: if sex == Sex::Male { "male" } else { "female" }.into(),
-                ethnicity: Some(domain::text::clean_whitespace(cell_of(col, r, "ethnicity")))
+                ethnicity: Some(domain::text::clean_whitespace(cell_of(col, r, 4 /* ethnicity */)))
                     .filter(|e| !e.is_empty())
                     .unwrap_or_else(|| "Kinh".into()),
                 commune_code: commune,
                 address_line: address,
-                legacy_address: Some(domain::text::clean_whitespace(cell_of(col, r, "legacy_address")))
+                legacy_address: Some(domain::text::clean_whitespace(cell_of(col, r, 7 /* legacy_address */)))
                     .filter(|e| !e.is_empty()),
-                phone: Some(cell_of(col, r, "phone").to_string()).filter(|e| !e.is_empty()),
+                phone: Some(cell_of(col, r, 8 /* phone */).to_string()).filter(|e| !e.is_empty()),
                 deceased_on: deceased,
                 cmnd: None,
                 bhxh_code: None,
                 household_code: household,
-                relation_to_head: Some(cell_of(col, r, "relation_to_head").to_string()).filter(|e| !e.is_empty()),
+                relation_to_head: Some(cell_of(col, r, 10 /* relation_to_head */).to_string())
+                    .filter(|e| !e.is_empty()),
                 valid_from: "2025-07-01".into(),
             },
         };
