@@ -1,5 +1,38 @@
 //! The `ansinh` binary: command-line entry point.
 
+/// Writes a line to stdout. A reader that went away early (`ansinh user list | head`) ends the
+/// command quietly with success, as other Unix tools do; `println!` would panic instead.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout().lock();
+        if let Err(e) = writeln!(o, $($arg)*).and_then(|_| o.flush()) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// `out!` without the newline.
+macro_rules! out_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut o = std::io::stdout().lock();
+        if let Err(e) = write!(o, $($arg)*).and_then(|_| o.flush()) {
+            $crate::stdout_failed(e);
+        }
+    }};
+}
+
+/// Standard output cannot be written: a closed pipe ends the process with success, anything
+/// else with an error line.
+fn stdout_failed(e: std::io::Error) {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: writing to standard output: {e}");
+    std::process::exit(1);
+}
+
 mod cli;
 mod config;
 mod error;
@@ -91,24 +124,24 @@ fn load_config(f: &Flags) -> Result<Config, AppError> {
 async fn run(cli: Cli) -> Result<(), AppError> {
     match &cli.command {
         Command::Version => {
-            println!("ansinh {}", env!("CARGO_PKG_VERSION"));
-            println!("reference data: {}", domain::admin::DATA_VERSION);
-            println!("database schema: migration {}", store::LATEST_MIGRATION);
-            println!("database backends: sqlite, postgres");
+            out!("ansinh {}", env!("CARGO_PKG_VERSION"));
+            out!("reference data: {}", domain::admin::DATA_VERSION);
+            out!("database schema: migration {}", store::LATEST_MIGRATION);
+            out!("database backends: sqlite, postgres");
             Ok(())
         }
         Command::Config(ConfigCommand::Example) => {
-            print!("{}", config::EXAMPLE);
+            out_raw!("{}", config::EXAMPLE);
             Ok(())
         }
         Command::Config(ConfigCommand::Check) => {
             let c = load_config(&flags(&cli, None))?;
             c.database_url()?;
             match &c.file {
-                Some(p) => println!("# configuration OK (file {})", p.display()),
-                None => println!("# configuration OK (no file; defaults, environment and flags)"),
+                Some(p) => out!("# configuration OK (file {})", p.display()),
+                None => out!("# configuration OK (no file; defaults, environment and flags)"),
             }
-            print!("{}", c.describe());
+            out_raw!("{}", c.describe());
             Ok(())
         }
         Command::Migrate => {
@@ -118,9 +151,11 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let g = setup::gazetteer()?;
             let store = setup::open_store(&url, &c, &g).await?;
             let counts = store.unit_counts().await?;
-            println!(
+            out!(
                 "database {url} is up to date: {} provinces, {} communes, {} pre-2025 communes",
-                counts.provinces, counts.communes, counts.legacy_communes
+                counts.provinces,
+                counts.communes,
+                counts.legacy_communes
             );
             store.close().await;
             Ok(())
@@ -136,7 +171,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Rules(RulesCommand::Check { policies }) => {
             let packs = services::entitlements::load(policies.as_deref())?;
-            print!("{}", services::entitlements::check_report(&packs));
+            out_raw!("{}", services::entitlements::check_report(&packs));
             Ok(())
         }
         Command::Entitlements(EntitlementsCommand::Compute {
@@ -184,7 +219,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let started = Instant::now();
             let (bytes, rows, total) = services::entitlements::compute_csv(&packs, &people, from, to, paid.as_deref())?;
             std::fs::write(output, bytes).map_err(|e| AppError::io(format!("writing {}", output.display()), e))?;
-            println!(
+            out!(
                 "{} persons, {from}–{to}: {rows} {} totalling {total}, written to {} ({:.2} s)",
                 people.len(),
                 if paid.is_some() { "differences" } else { "lines" },
@@ -201,7 +236,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let text =
                 std::fs::read_to_string(facts).map_err(|e| AppError::io(format!("reading {}", facts.display()), e))?;
             let people = services::entitlements::read_facts(&text)?;
-            print!("{}", services::entitlements::explain_text(&packs, &people, person, m)?);
+            out_raw!("{}", services::entitlements::explain_text(&packs, &people, person, m)?);
             Ok(())
         }
         Command::Simulate { set, from, to, commune, output, policies } => {
@@ -226,12 +261,12 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let res = services::entitlements::simulate(&store, &packs, commune.as_deref(), from, to, &overrides).await;
             store.close().await;
             let sim = res?;
-            print!("{}", services::entitlements::simulation_text(&sim, &g));
-            println!("({} persons, {:.1} s)", sim.baseline.persons, started.elapsed().as_secs_f64());
+            out_raw!("{}", services::entitlements::simulation_text(&sim, &g));
+            out!("({} persons, {:.1} s)", sim.baseline.persons, started.elapsed().as_secs_f64());
             if let Some(path) = output {
                 std::fs::write(path, services::entitlements::simulation_csv(&sim)?)
                     .map_err(|e| AppError::io(format!("writing {}", path.display()), e))?;
-                println!("written to {}", path.display());
+                out!("written to {}", path.display());
             }
             Ok(())
         }
@@ -282,7 +317,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             .await;
             store.close().await;
             let r = res?;
-            println!(
+            out!(
                 "{} rows, {} valid, {} imported{}, {} problems, {} pre-2025 commune codes mapped, {:.1} s",
                 r.rows,
                 r.valid_rows,
@@ -293,10 +328,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 started.elapsed().as_secs_f64()
             );
             for e in r.errors.iter().take(20) {
-                println!("  dòng {} · {} · «{}»: {}", e.row, e.column, e.value, e.reason);
+                out!("  dòng {} · {} · «{}»: {}", e.row, e.column, e.value, e.reason);
             }
             if r.errors.len() > 20 {
-                println!("  … and {} more (see --report)", r.errors.len() - 20);
+                out!("  … and {} more (see --report)", r.errors.len() - 20);
             }
             if let Some(path) = report {
                 let bytes = if path.extension().is_some_and(|e| e == "xlsx") {
@@ -309,7 +344,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     services::import::errors_csv(&r.errors)
                 };
                 std::fs::write(path, bytes).map_err(|e| AppError::io(format!("writing {}", path.display()), e))?;
-                println!("error report written to {}", path.display());
+                out!("error report written to {}", path.display());
             }
             if !r.errors.is_empty() && mode != services::import::Mode::ValidRowsOnly {
                 return Err(AppError::Refused(format!(
@@ -329,7 +364,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             store.close().await;
             match res? {
                 store::VerifyOutcome::Intact { entries, head_hash } => {
-                    println!("audit trail intact: {entries} entries, head {head_hash}");
+                    out!("audit trail intact: {entries} entries, head {head_hash}");
                     Ok(())
                 }
                 store::VerifyOutcome::Broken { seq, reason } => {
@@ -342,7 +377,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             logging::init(c.log_format.value, &c.log_level.value);
             let url = c.database_url()?;
             let target = services_backup::run(&url, &c, output.clone()).await?;
-            println!("backup written to {}", target.display());
+            out!("backup written to {}", target.display());
             Ok(())
         }
         Command::Serve(args) => {
@@ -369,13 +404,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let store = setup::open_store(&url, &c, &g).await?;
             let started = Instant::now();
             match setup::prepare_demo(&store, &g, *persons, *seed).await? {
-                DemoOutcome::Created => println!(
+                DemoOutcome::Created => out!(
                     "demo database created: {url} (Tỉnh Đồng Nai, 95 communes, {persons} persons in {:.1} s)",
                     started.elapsed().as_secs_f64()
                 ),
-                DemoOutcome::AlreadyPresent => println!("demo database already present: {url}"),
+                DemoOutcome::AlreadyPresent => out!("demo database already present: {url}"),
             }
-            print!("{}", setup::demo_logins());
+            out_raw!("{}", setup::demo_logins());
             match listener {
                 None => {
                     store.close().await;
@@ -413,15 +448,15 @@ async fn cli_user(store: &store::Store, cmd: &UserCommand) -> Result<(), AppErro
                 password,
             };
             let created = users::create(store, &policy, &ctx, &req).await.map_err(cli_field_error)?;
-            println!("created user {} ({}, {})", created.user.username, created.user.full_name, created.user.role);
+            out!("created user {} ({}, {})", created.user.username, created.user.full_name, created.user.role);
             if let Some(t) = created.temporary_password {
-                println!("temporary password (change at first login): {t}");
+                out!("temporary password (change at first login): {t}");
             }
         }
         UserCommand::List { role, all } => {
             let f = store::UserFilter { q: None, role: role.clone(), include_disabled: *all };
             let mut page = store::Page::new(Some(1), Some(store::Page::MAX_PER_PAGE));
-            println!("{:<20} {:<30} {:<20} {:<16} status", "username", "full name", "role", "area");
+            out!("{:<20} {:<30} {:<20} {:<16} status", "username", "full name", "role", "area");
             loop {
                 let p = store.list_users(&f, page).await?;
                 for u in &p.items {
@@ -430,7 +465,7 @@ async fn cli_user(store: &store::Store, cmd: &UserCommand) -> Result<(), AppErro
                         _ => u.agency_code.clone().unwrap_or_else(|| "-".into()),
                     };
                     let status = if u.disabled { "disabled" } else { "active" };
-                    println!("{:<20} {:<30} {:<20} {:<16} {status}", u.username, u.full_name, u.role_code, area);
+                    out!("{:<20} {:<30} {:<20} {:<16} {status}", u.username, u.full_name, u.role_code, area);
                 }
                 if page.page * page.per_page >= p.total {
                     break;
@@ -445,7 +480,7 @@ async fn cli_user(store: &store::Store, cmd: &UserCommand) -> Result<(), AppErro
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("user '{username}'")))?;
             users::set_disabled(store, &ctx, u.id, disable).await?;
-            println!("user {username} {}", if disable { "disabled" } else { "enabled" });
+            out!("user {username} {}", if disable { "disabled" } else { "enabled" });
         }
         UserCommand::ResetPassword { username } => {
             let u = store
@@ -453,7 +488,7 @@ async fn cli_user(store: &store::Store, cmd: &UserCommand) -> Result<(), AppErro
                 .await?
                 .ok_or_else(|| AppError::NotFound(format!("user '{username}'")))?;
             let t = users::reset_password(store, &ctx, u.id).await?;
-            println!("temporary password for {username} (change at next login): {t}");
+            out!("temporary password for {username} (change at next login): {t}");
         }
     }
     Ok(())
@@ -509,7 +544,7 @@ async fn serve(
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");
     // The first stdout line is the URL (tests and scripts read it).
-    println!("ansinh is serving http://{addr}/ (database {url}); press Ctrl-C to stop");
+    out!("ansinh is serving http://{addr}/ (database {url}); press Ctrl-C to stop");
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await

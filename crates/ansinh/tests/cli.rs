@@ -554,3 +554,19 @@ fn simulate_reports_the_cost_of_a_change_against_the_baseline() {
     );
     assert_one_line_error(&o, 1, "--set muc_chuan=abc");
 }
+
+/// A reader that goes away early (`ansinh version | head -0`) ends the command quietly.
+#[test]
+fn closed_stdout_is_not_a_panic() {
+    let d = tmp();
+    let mut child = cmd(d.path(), &["version"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "{err}");
+}
