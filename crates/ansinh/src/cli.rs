@@ -117,6 +117,11 @@ pub enum Command {
         /// Repeatable; none = the baseline alone.
         #[arg(long = "set", value_name = "CHANGE")]
         set: Vec<String>,
+        /// An added eligibility group: AGE+[:poor]=COEFFICIENT@yyyy-mm, e.g. 75+=1.0@2027-01
+        /// (everyone from 75 receives 1.0 × the social-assistance standard level, or the
+        /// higher of that and what they already receive).
+        #[arg(long, value_name = "GROUP")]
+        add_group: Option<String>,
         #[arg(long, value_name = "MONTH")]
         from: String,
         #[arg(long, value_name = "MONTH")]

@@ -202,7 +202,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     let url = c.database_url()?;
                     let g = setup::gazetteer()?;
                     let store = setup::open_store(&url, &c, &g).await?;
-                    let res = services::entitlements::registry_people(&store, commune.as_deref()).await;
+                    let res = services::entitlements::registry_people(&store, commune.as_deref(), false).await;
                     store.close().await;
                     let mut people: Vec<rules::PersonFacts> = res?.into_iter().map(|(_, f)| f).collect();
                     if let Some(p) = person {
@@ -239,7 +239,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             out_raw!("{}", services::entitlements::explain_text(&packs, &people, person, m)?);
             Ok(())
         }
-        Command::Simulate { set, from, to, commune, output, policies } => {
+        Command::Simulate { set, add_group, from, to, commune, output, policies } => {
             let packs = services::entitlements::load(policies.as_deref())?;
             let overrides = set
                 .iter()
@@ -258,7 +258,23 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let g = setup::gazetteer()?;
             let store = setup::open_store(&url, &c, &g).await?;
             let started = Instant::now();
-            let res = services::entitlements::simulate(&store, &packs, commune.as_deref(), from, to, &overrides).await;
+            let added = add_group
+                .as_deref()
+                .map(|g| {
+                    g.parse::<services::entitlements::AddedGroup>()
+                        .map_err(|e| AppError::Invalid(format!("--add-group {g}: {e}")))
+                })
+                .transpose()?;
+            let res = services::entitlements::simulate(
+                &store,
+                &packs,
+                commune.as_deref(),
+                from,
+                to,
+                &overrides,
+                added.as_ref(),
+            )
+            .await;
             store.close().await;
             let sim = res?;
             out_raw!("{}", services::entitlements::simulation_text(&sim, &g));

@@ -424,6 +424,13 @@ async fn flow(backend: Backend) {
         sim["baseline"]["total"].as_i64().unwrap(),
         b.as_object().unwrap().values().map(|v| v.as_i64().unwrap()).sum::<i64>()
     );
+    let body = serde_json::json!({"from": "2027-01", "to": "2027-01", "add_group": {"min_age": 70, "poor_only": true, "coefficient": "1.5", "from": "2027-01"}}).to_string();
+    let r =
+        send("POST", &format!("{base}/api/v1/simulations"), &so.headers(), Some(("application/json", body.as_bytes())));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let g = json(&r);
+    let added = g["scenario"]["by_item"]["them_nhom"].as_i64().unwrap_or(0);
+    assert_eq!(g["scenario"]["total"].as_i64().unwrap() - g["baseline"]["total"].as_i64().unwrap(), added, "{g}");
     let body = serde_json::json!({"from": "2027-01", "to": "2027-01", "changes": [{"name": "khong_co", "value": 1000, "from": "2027-01"}]}).to_string();
     let r =
         send("POST", &format!("{base}/api/v1/simulations"), &so.headers(), Some(("application/json", body.as_bytes())));

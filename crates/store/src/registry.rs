@@ -1058,14 +1058,20 @@ impl Store {
 
     /// Everything the entitlement engine reads about the beneficiaries of the province (or
     /// of one commune), set-based: one query per table, each ordered by person.
-    pub async fn entitlement_inputs(&self, commune: Option<&str>) -> Result<EntitlementInputs> {
+    /// `everyone`: also the persons without any record (for a simulated new group).
+    pub async fn entitlement_inputs(&self, commune: Option<&str>, everyone: bool) -> Result<EntitlementInputs> {
         let filter = if commune.is_some() { "AND p.commune_code = $1" } else { "" };
+        let who = if everyone {
+            "1 = 1"
+        } else {
+            "(EXISTS (SELECT 1 FROM merit_records m WHERE m.person_id = p.id) \
+             OR EXISTS (SELECT 1 FROM assistance_records a WHERE a.person_id = p.id))"
+        };
         let persons_sql = format!(
             "SELECT p.id, p.personal_id, p.birth_date, p.deceased_on, p.commune_code, \
              EXISTS (SELECT 1 FROM household_status s WHERE s.household_id = p.household_id AND s.valid_to IS NULL \
                      AND s.status IN ('poor', 'near_poor')) AS poor \
-             FROM persons p WHERE (EXISTS (SELECT 1 FROM merit_records m WHERE m.person_id = p.id) \
-                OR EXISTS (SELECT 1 FROM assistance_records a WHERE a.person_id = p.id)) {filter} ORDER BY p.id"
+             FROM persons p WHERE {who} {filter} ORDER BY p.id"
         );
         let merit_sql = format!(
             "SELECT m.id, m.person_id, m.category, m.decision_no, m.decision_date, m.issuer, m.injury_rate, m.type_b, \

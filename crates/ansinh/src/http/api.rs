@@ -526,6 +526,9 @@ pub struct SimulationRequest {
     /// Parameter changes, each from a month on (none = the baseline).
     #[serde(default)]
     pub changes: Vec<crate::services::entitlements::Override>,
+    /// An added eligibility group.
+    #[serde(default)]
+    pub add_group: Option<crate::services::entitlements::AddedGroup>,
 }
 
 /// Budget simulation: the cost of parameter changes against the baseline over the registry,
@@ -557,6 +560,7 @@ pub async fn simulation_run(
             from,
             to,
             &body.changes,
+            body.add_group.as_ref(),
         )
         .await,
     )

@@ -34,6 +34,10 @@ pub struct SimQuery {
     pub value: Option<String>,
     pub change_from: Option<String>,
     pub commune: Option<String>,
+    /// Added group: minimum age, poor households only, coefficient (from `change_from`).
+    pub group_age: Option<String>,
+    pub group_poor: Option<String>,
+    pub group_coefficient: Option<String>,
 }
 
 /// One bar pair of the chart.
@@ -101,16 +105,44 @@ async fn run(state: &AppState, q: &SimQuery) -> Result<Simulation, AppError> {
     };
     let (from, to) = (month("from", &q.from)?, month("to", &q.to)?);
     let mut overrides = Vec::new();
-    if let (Some(name), Some(value)) = (&q.name, q.value.as_deref().filter(|v| !v.trim().is_empty())) {
+    if let (Some(name), Some(value)) =
+        (q.name.as_deref().filter(|n| !n.is_empty()), q.value.as_deref().filter(|v| !v.trim().is_empty()))
+    {
         let value = domain::Money::parse_vnd(value)
             .map_err(|e| AppError::field("value", format!("số tiền không hợp lệ: {e}"), e.to_string()))?;
         let change_from =
             q.change_from.clone().filter(|c| !c.is_empty()).or_else(|| q.from.clone()).unwrap_or_default();
         let change_from = month("change_from", &Some(change_from))?;
-        overrides.push(Override { name: name.clone(), value: value.dong(), from: entitlements::iso(change_from) });
+        overrides.push(Override { name: name.to_string(), value: value.dong(), from: entitlements::iso(change_from) });
     }
     let commune = q.commune.as_deref().map(str::trim).filter(|c| !c.is_empty());
-    entitlements::simulate(&state.store, &state.packs, commune, from, to, &overrides).await
+    let group = match (
+        q.group_age.as_deref().map(str::trim).filter(|v| !v.is_empty()),
+        q.group_coefficient.as_deref().map(str::trim).filter(|v| !v.is_empty()),
+    ) {
+        (Some(age), Some(coefficient)) => {
+            let min_age = age
+                .parse::<i32>()
+                .map_err(|_| AppError::field("group_age", "tuổi là số nguyên", "the age is a whole number"))?;
+            let from = q.change_from.clone().filter(|c| !c.is_empty()).or_else(|| q.from.clone()).unwrap_or_default();
+            let from = month("change_from", &Some(from))?;
+            Some(entitlements::AddedGroup {
+                min_age,
+                poor_only: q.group_poor.as_deref() == Some("on"),
+                coefficient: coefficient.to_string(),
+                from: entitlements::iso(from),
+            })
+        }
+        (None, None) => None,
+        _ => {
+            return Err(AppError::field(
+                "group_age",
+                "nhóm bổ sung cần cả tuổi và hệ số",
+                "an added group needs an age and a coefficient",
+            ))
+        }
+    };
+    entitlements::simulate(&state.store, &state.packs, commune, from, to, &overrides, group.as_ref()).await
 }
 
 fn fill(page: &mut SimulatePage, state: &AppState, sim: Simulation) {

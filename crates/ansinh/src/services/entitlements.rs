@@ -272,12 +272,14 @@ pub async fn registry_facts(
     Ok(facts_of(&person.personal_id, &person.birth_date, person.deceased_on.as_deref(), poor, &merits, &assistance))
 }
 
-/// Every beneficiary of the registry (or of one commune) as facts, with their commune.
+/// Every beneficiary of the registry (or of one commune) as facts, with their commune;
+/// `everyone`: every person, with or without a record.
 pub async fn registry_people(
     store: &store::Store,
     commune: Option<&str>,
+    everyone: bool,
 ) -> Result<Vec<(String, PersonFacts)>, AppError> {
-    let inputs = store.entitlement_inputs(commune).await?;
+    let inputs = store.entitlement_inputs(commune, everyone).await?;
     let (mut mi, mut ai) = (0usize, 0usize);
     let mut out = Vec::with_capacity(inputs.persons.len());
     for p in &inputs.persons {
@@ -316,8 +318,15 @@ pub struct Totals {
 }
 
 /// Computes everyone's entitlements for `from..=to` on all cores and adds them up.
-pub fn run(packs: &Packs, people: &[(String, PersonFacts)], from: Month, to: Month) -> Result<Totals, AppError> {
+pub fn run(
+    packs: &Packs,
+    people: &[(String, PersonFacts)],
+    from: Month,
+    to: Month,
+    extra: Option<&ExtraGroup>,
+) -> Result<Totals, AppError> {
     let engine = Engine::new(packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
+    let level = packs.param("muc_chuan_tro_giup");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let per = people.len().div_ceil(threads).max(1);
     let part = |chunk: &[(String, PersonFacts)]| {
@@ -326,10 +335,13 @@ pub fn run(packs: &Packs, people: &[(String, PersonFacts)], from: Month, to: Mon
         for (commune, f) in chunk {
             t.persons += 1;
             out.clear();
-            let res = f
-                .check()
-                .map_err(|e| e.to_string())
-                .and_then(|c| engine.person(&c, from, to, &mut out, None).map_err(|e| e.to_string()));
+            let res = f.check().map_err(|e| e.to_string()).and_then(|c| {
+                engine.person(&c, from, to, &mut out, None).map_err(|e| e.to_string())?;
+                if let (Some(x), Some(level)) = (extra, level) {
+                    x.top_up(&c, level, from, to, &mut out);
+                }
+                Ok(())
+            });
             if let Err(e) = res {
                 t.errors += 1;
                 if t.first_errors.len() < 20 {
@@ -375,6 +387,99 @@ pub fn run(packs: &Packs, people: &[(String, PersonFacts)], from: Month, to: Mon
         }
     }
     Ok(t)
+}
+
+/// An eligibility group added in a simulation (as a People's Council resolution may add one):
+/// everyone of at least `min_age` (only in poor or near-poor households if `poor_only`) receives
+/// `coefficient` × the social-assistance standard level from `from` — or, if they already
+/// receive social assistance or the social pension, the higher of the two (Decree 20/2021
+/// Art. 6.2), as a top-up line `them_nhom`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub struct AddedGroup {
+    pub min_age: i32,
+    #[serde(default)]
+    pub poor_only: bool,
+    /// e.g. "1.0"
+    pub coefficient: String,
+    /// yyyy-mm
+    pub from: String,
+}
+
+impl std::str::FromStr for AddedGroup {
+    type Err = String;
+    /// `75+=1.0@2027-01` or `70+:poor=1.5@2027-01`
+    fn from_str(s: &str) -> Result<AddedGroup, String> {
+        let bad = || "expected AGE+[:poor]=COEFFICIENT@yyyy-mm, e.g. 75+=1.0@2027-01".to_string();
+        let (who, rest) = s.split_once('=').ok_or_else(bad)?;
+        let (coefficient, from) = rest.split_once('@').ok_or_else(bad)?;
+        let (age, poor) = match who.split_once(':') {
+            Some((a, "poor")) => (a, true),
+            Some(_) => return Err(bad()),
+            None => (who, false),
+        };
+        let min_age = age.trim().trim_end_matches('+').parse::<i32>().map_err(|_| bad())?;
+        Ok(AddedGroup { min_age, poor_only: poor, coefficient: coefficient.trim().into(), from: from.trim().into() })
+    }
+}
+
+/// An `AddedGroup` checked.
+#[derive(Debug, Clone, Copy)]
+pub struct ExtraGroup {
+    min_age: i32,
+    poor_only: bool,
+    coefficient: domain::Coefficient,
+    from: Month,
+}
+
+pub const ADDED_GROUP_ITEM: &str = "them_nhom";
+
+impl ExtraGroup {
+    pub fn new(g: &AddedGroup) -> Result<ExtraGroup, AppError> {
+        if !(0..=120).contains(&g.min_age) {
+            return Err(AppError::field("min_age", "tuổi từ 0 đến 120", "an age from 0 to 120"));
+        }
+        let coefficient = domain::Coefficient::parse(&g.coefficient)
+            .map_err(|e| AppError::field("coefficient", format!("hệ số không hợp lệ: {e}"), e.to_string()))?;
+        let from = g.from.parse::<Month>().map_err(|e: domain::calendar::DateError| {
+            AppError::field("from", format!("tháng không hợp lệ: {}", e.vi()), e.to_string())
+        })?;
+        Ok(ExtraGroup { min_age: g.min_age, poor_only: g.poor_only, coefficient, from })
+    }
+
+    /// Adds the top-up lines of one person (whose computed lines are in `out`).
+    fn top_up<'p>(
+        &self,
+        c: &rules::facts::Checked,
+        level: &'p rules::pack::Series<Money>,
+        from: Month,
+        to: Month,
+        out: &mut Vec<rules::Line<'p>>,
+    ) {
+        if self.poor_only && !c.poor_household {
+            return;
+        }
+        for m in self.from.max(from).through(to) {
+            if c.died.is_some_and(|d| m > d) || rules::facts::age_at(c.born, m) < self.min_age {
+                continue;
+            }
+            let Some(l) = level.at(m) else { continue };
+            let Ok(new) = l.value.mul_coefficient_round_thousand(self.coefficient) else { continue };
+            let existing: i64 = out
+                .iter()
+                .filter(|x| x.month == m && (x.item == "htxh" || (x.item.starts_with("tgxh.") && x.item != "tgxh.k4")))
+                .map(|x| x.amount.dong())
+                .sum();
+            if new.dong() > existing {
+                out.push(rules::Line {
+                    month: m,
+                    item: ADDED_GROUP_ITEM,
+                    kind: rules::LineKind::Monthly,
+                    amount: Money::from_dong(new.dong() - existing),
+                    citation: "mô phỏng: nhóm đối tượng bổ sung",
+                });
+            }
+        }
+    }
 }
 
 /// A change to simulate: a parameter (`muc_chuan`, `muc_chuan_tro_giup`, `luong_co_so`,
@@ -472,6 +577,7 @@ pub async fn simulate(
     from: Month,
     to: Month,
     overrides: &[Override],
+    added: Option<&AddedGroup>,
 ) -> Result<Simulation, AppError> {
     if to < from || from.count_through(to) > 120 {
         return Err(AppError::field(
@@ -481,11 +587,16 @@ pub async fn simulate(
         ));
     }
     let scenario_packs = with_overrides(packs, overrides)?;
-    let people = registry_people(store, commune).await?;
+    let extra = added.map(ExtraGroup::new).transpose()?;
+    // an added group can reach people who have no record yet: then everyone is read
+    let people = registry_people(store, commune, extra.is_some()).await?;
     // CPU-bound: on the blocking pool, so that the server keeps answering meanwhile
     let base_packs = packs.clone();
     let (baseline, scenario) = tokio::task::spawn_blocking(move || {
-        Ok::<_, AppError>((run(&base_packs, &people, from, to)?, run(&scenario_packs, &people, from, to)?))
+        Ok::<_, AppError>((
+            run(&base_packs, &people, from, to, None)?,
+            run(&scenario_packs, &people, from, to, extra.as_ref())?,
+        ))
     })
     .await
     .map_err(|e| AppError::Internal(format!("simulation task: {e}")))??;
@@ -528,6 +639,7 @@ pub fn item_name(packs: &Packs, item: &str) -> String {
         "tu_tran.3_thang" => "Trợ cấp một lần khi từ trần (3 tháng)".into(),
         "mai_tang" => "Trợ cấp mai táng".into(),
         "VI.a" | "VI.b" | "VI.c" => format!("Trợ cấp một lần thương tật 5–20% (mục {item})"),
+        ADDED_GROUP_ITEM => "Nhóm đối tượng bổ sung (mô phỏng)".into(),
         _ => {
             if let Some(g) = item.strip_prefix("tgxh.") {
                 let name = domain::categories::find(g).map_or(g, |c| c.1);
