@@ -69,7 +69,10 @@ const MONTHLY_ITEMS: &[&str] = &[
     "7.1c2", "8.1cg", "8.2k1", "8.2k2", "10.3", "11.1", "11.2",
 ];
 /// Items of Appendices IV and VI the rules use.
-const ONE_OFF_ITEMS: [&str; 6] = ["VI.a", "VI.b", "VI.c", "IV.3a", "IV.3b", "IV.7"];
+const ONE_OFF_ITEMS: [&str; 15] = [
+    "VI.a", "VI.b", "VI.c", "IV.3a", "IV.3b", "IV.7", "IV.1.1", "IV.1.2", "IV.2.1", "IV.2.2", "IV.4", "IV.5", "IV.6",
+    "IV.9", "IV.10",
+];
 
 /// Checks that every item and parameter the rules use is in the packs (part of loading).
 pub(crate) fn check_references(p: &Packs) -> Result<(), PackError> {
@@ -205,11 +208,26 @@ impl<'p> Engine<'p> {
             return missing(&f.person, "pack", format!("the packs cover months from {} only", self.covers_from));
         }
         for m in from.through(to) {
-            // a martyr recognised (posthumously) in this month: one-offs to the relatives
+            // recognised in this month after death (a martyr always; others who died before
+            // receiving their benefits): one-offs of Appendix IV to the relatives
             for (span, fact) in &f.merit {
-                if fact.category == "c" && span.from == m {
-                    self.one_off(f, m, "IV.3a", out, trace.as_deref_mut())?;
-                    self.one_off(f, m, "IV.3b", out, trace.as_deref_mut())?;
+                if span.from != m {
+                    continue;
+                }
+                let died_before = f.died.is_some_and(|d| d < m);
+                let items: &[&'static str] = match fact.category.as_str() {
+                    "c" => &["IV.3a", "IV.3b"],
+                    "a" if died_before => &["IV.1.1", "IV.1.2"],
+                    "b" if died_before => &["IV.2.1", "IV.2.2"],
+                    "d" if died_before => &["IV.4"],
+                    "dd" | "e" if died_before => &["IV.5"],
+                    "k" if died_before => &["IV.6"],
+                    "l" if died_before => &["IV.9"],
+                    "m" if died_before => &["IV.10"],
+                    _ => &[],
+                };
+                for item in items {
+                    self.one_off(f, m, item, out, trace.as_deref_mut())?;
                 }
             }
             if f.died.is_some_and(|d| m > d) {
