@@ -292,6 +292,7 @@ async fn flow(backend: Backend) {
     );
     let page = get(&format!("{base}/registry/persons/{id}"), &[("cookie", &xa.cookie)]);
     assert!(page.body.contains("88/QĐ") && page.body.contains("41%"), "the approved record is on the dossier");
+    assert!(page.body.contains("đang đi học"), "with its rule facts");
     // its rule facts were recorded: the invalid who studies receives the study allowance 11.1
     let e = json(&get(&format!("{base}/api/v1/persons/{id}/entitlements?from=2027-03&to=2027-03"), &so.headers()));
     let lines = e["lines"].as_array().unwrap();

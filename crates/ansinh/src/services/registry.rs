@@ -175,6 +175,48 @@ pub struct MeritView {
     pub relation: Option<String>,
     pub valid_from: String,
     pub valid_to: Option<String>,
+    /// The other facts the entitlement rules read, in Vietnamese (`thoát ly`, `có người phục
+    /// vụ`, `thân nhân của thương binh 81%`…). Rates appear only with `registry.sensitive`.
+    pub rule_facts: Vec<String>,
+}
+
+/// The rule facts of a merit record as short Vietnamese phrases.
+fn rule_facts(m: &store::registry::MeritRecord, sensitive: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    let flag = |on: bool, text: &str, out: &mut Vec<String>| {
+        if on {
+            out.push(text.to_string());
+        }
+    };
+    match m.thoat_ly {
+        Some(true) => out.push("diện thoát ly".into()),
+        Some(false) => out.push("diện không thoát ly".into()),
+        None => {}
+    }
+    match m.award.as_deref() {
+        Some("to_quoc_ghi_cong") => out.push("Kỷ niệm chương / Bằng Có công với nước".into()),
+        Some("huan_chuong_khang_chien") => out.push("Huân chương Kháng chiến".into()),
+        _ => {}
+    }
+    if let Some(c) = &m.of_category {
+        let name = domain::categories::find(c).map_or(c.as_str(), |x| x.1);
+        let rate = m.of_injury_rate.filter(|_| sensitive).map(|r| format!(" {r}%")).unwrap_or_default();
+        out.push(format!("thân nhân của {}{rate}", name.to_lowercase()));
+    }
+    match m.of_deceased {
+        Some(true) => out.push("người có công đã từ trần".into()),
+        Some(false) => out.push("người có công còn sống".into()),
+        None => {}
+    }
+    flag(m.nurture, "tuất nuôi dưỡng / sống cô đơn", &mut out);
+    flag(m.remarried, "vợ/chồng liệt sĩ tái giá", &mut out);
+    flag(m.ao_child, "con đẻ bị ảnh hưởng chất độc hóa học", &mut out);
+    flag(m.caregiver, "có người phục vụ", &mut out);
+    flag(m.studying, "đang đi học", &mut out);
+    if let Some(n) = m.seniority_months {
+        out.push(format!("{n} tháng tham gia kháng chiến"));
+    }
+    out
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -404,6 +446,7 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
                 relation: m.relation.clone(),
                 valid_from: m.valid_from.clone(),
                 valid_to: m.valid_to.clone(),
+                rule_facts: rule_facts(m, sensitive),
             }
         })
         .collect();
