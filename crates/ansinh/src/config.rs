@@ -89,6 +89,9 @@ pub struct Config {
     pub pg_connect_timeout_s: Setting<u64>,
     pub cookie_secure: Setting<bool>,
     pub trust_forwarded_for: Setting<bool>,
+    /// A secret a scraper sends as `Authorization: Bearer …` for `/metrics`; without one,
+    /// `/metrics` answers only clients on this machine.
+    pub metrics_token: Setting<Option<String>>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -121,6 +124,7 @@ struct FileServer {
     port: Option<u16>,
     cookie_secure: Option<bool>,
     trust_forwarded_for: Option<bool>,
+    metrics_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +158,7 @@ pub const ENV_SQLITE_BUSY_TIMEOUT_MS: &str = "ANSINH_SQLITE_BUSY_TIMEOUT_MS";
 pub const ENV_PG_MAX_CONNECTIONS: &str = "ANSINH_PG_MAX_CONNECTIONS";
 pub const ENV_PG_CONNECT_TIMEOUT_S: &str = "ANSINH_PG_CONNECT_TIMEOUT_S";
 pub const ENV_COOKIE_SECURE: &str = "ANSINH_COOKIE_SECURE";
+pub const ENV_METRICS_TOKEN: &str = "ANSINH_METRICS_TOKEN";
 
 fn value_err(source: &Source, key: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
     let shown = if key == "database_url" { store::redact(value) } else { value.to_string() };
@@ -226,6 +231,7 @@ impl Config {
             pg_connect_timeout_s: Setting::new(5),
             cookie_secure: Setting::new(true),
             trust_forwarded_for: Setting::new(false),
+            metrics_token: Setting::new(None),
             file: None,
         }
     }
@@ -277,6 +283,9 @@ impl Config {
         if let Some((s, v)) = e(ENV_PG_CONNECT_TIMEOUT_S) {
             let n = parse_num(&s, "postgres.connect_timeout_s", &v, 1)?;
             c.pg_connect_timeout_s.set(n, s);
+        }
+        if let Some((s, v)) = e(ENV_METRICS_TOKEN) {
+            c.metrics_token.set(Some(v).filter(|t| !t.trim().is_empty()), s);
         }
         if let Some((s, v)) = e(ENV_COOKIE_SECURE) {
             let b = match v.trim().to_ascii_lowercase().as_str() {
@@ -344,6 +353,12 @@ impl Config {
             }
             if let Some(b) = server.trust_forwarded_for {
                 self.trust_forwarded_for.set(b, s());
+            }
+            if let Some(t) = server.metrics_token {
+                if t.trim().len() < 16 {
+                    return Err(value_err(&s(), "server.metrics_token", "***", "must be at least 16 characters"));
+                }
+                self.metrics_token.set(Some(t), s());
             }
         }
         if let Some(log) = f.log {
@@ -414,6 +429,11 @@ impl Config {
                 self.trust_forwarded_for.value.to_string(),
                 &self.trust_forwarded_for.source,
             ),
+            (
+                "server.metrics_token",
+                if self.metrics_token.value.is_some() { "***" } else { "(none: this machine only)" }.to_string(),
+                &self.metrics_token.source,
+            ),
         ];
         rows.into_iter().map(|(k, v, s)| format!("{k:<28} = {v:<40} # {s}\n")).collect()
     }
@@ -448,6 +468,11 @@ cookie_secure = true
 # Behind a reverse proxy, take the client's address from X-Forwarded-For (for the
 # login throttle and the audit trail). Never enable without a proxy that sets it.
 trust_forwarded_for = false
+# /metrics (Prometheus/OpenMetrics): without a token it answers only clients on this
+# machine; with one, any client that sends "Authorization: Bearer <token>". A secret
+# (at least 16 characters), shown as ***.
+# Environment: ANSINH_METRICS_TOKEN
+# metrics_token = "a-long-random-secret"
 
 [log]
 # "human" (readable lines) or "json" (one JSON object per line, for log shippers).

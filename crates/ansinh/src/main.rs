@@ -405,7 +405,15 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             // Bind first: a port in use is reported before touching the database.
             let listener = bind(c.bind.value).await?;
             let store = setup::open_store(&url, &c, &g).await?;
-            serve(listener, store, (g, packs), &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
+            serve(
+                listener,
+                store,
+                (g, packs),
+                &url,
+                (c.cookie_secure.value, c.trust_forwarded_for.value),
+                c.metrics_token.value.clone(),
+            )
+            .await
         }
         Command::Demo { serve: args, no_serve, persons, seed } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
@@ -433,7 +441,15 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     Ok(())
                 }
                 Some(l) => {
-                    serve(l, store, (g, packs), &url, (c.cookie_secure.value, c.trust_forwarded_for.value)).await
+                    serve(
+                        l,
+                        store,
+                        (g, packs),
+                        &url,
+                        (c.cookie_secure.value, c.trust_forwarded_for.value),
+                        c.metrics_token.value.clone(),
+                    )
+                    .await
                 }
             }
         }
@@ -540,6 +556,7 @@ async fn serve(
     (g, packs): (domain::Gazetteer, rules::Packs),
     url: &store::DatabaseUrl,
     (cookie_secure, trust_forwarded_for): (bool, bool),
+    metrics_token: Option<String>,
 ) -> Result<(), AppError> {
     let addr = listener.local_addr().map_err(|e| AppError::io("reading the listening address", e))?;
     let province_code = setup::installation_province(&store).await?;
@@ -556,6 +573,7 @@ async fn serve(
         reports: Arc::new(services::ReportCache::default()),
         import_jobs: Arc::new(services::jobs::ImportJobs::default()),
         packs: Arc::new(packs),
+        metrics_token: metrics_token.map(Arc::from),
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

@@ -315,3 +315,19 @@ async fn bad_input_on_sqlite() {
 async fn bad_input_on_postgres() {
     bad_input(Backend::Postgres).await;
 }
+
+/// With a metrics token, /metrics answers only a scraper that sends it (even on this machine).
+#[test]
+fn metrics_token_guards_the_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::cmd(dir.path(), &["serve", "--database-url", "sqlite://m.db"]);
+    c.env("ANSINH_METRICS_TOKEN", "a-long-random-metrics-secret");
+    let server = Server::start_with(c, dir.path());
+    assert_eq!(get(&server.url("/metrics"), &[]).status, 403);
+    assert_eq!(get(&server.url("/metrics"), &[("authorization", "Bearer wrong-token-of-some-length")]).status, 403);
+    let r = get(&server.url("/metrics"), &[("authorization", "Bearer a-long-random-metrics-secret")]);
+    assert_eq!(r.status, 200);
+    assert!(r.body.trim_end().ends_with("# EOF"));
+    let status = server.terminate();
+    assert!(status.success());
+}

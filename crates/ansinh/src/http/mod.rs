@@ -190,12 +190,14 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     let is_api = wants_api(&path);
     let fail = |e: AppError| if is_api { api_error(&e, lang, &rid) } else { ui::error_page(&e, &rid, lang) };
 
+    // /metrics takes its own bearer token (server.metrics_token), not an API token
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_string());
+        .map(|t| t.trim().to_string())
+        .filter(|_| path != "/metrics");
     let session_token = cookie(req.headers(), SESSION_COOKIE).map(str::to_string);
     let principal = if let Some(t) = &bearer {
         match auth::from_token(&state.store, &state.policy, t).await {
@@ -317,7 +319,26 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+/// Metrics for a scraper: with `server.metrics_token`, to whoever sends it as a bearer token;
+/// without, only to clients on this machine (the counters name routes and error rates).
+async fn metrics_text(State(state): State<AppState>, req: extract::Req, headers: axum::http::HeaderMap) -> Response {
+    let allowed = match &state.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| {
+                // compared in constant time: the token is a secret
+                let (a, b) = (t.as_bytes(), token.as_bytes());
+                a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+            }),
+        None => {
+            req.ctx.ip.as_deref().and_then(|ip| ip.parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback())
+        }
+    };
+    if !allowed {
+        return (StatusCode::FORBIDDEN, "metrics: forbidden\n").into_response();
+    }
     state.metrics.db_up.set(i64::from(state.store.ping().await.is_ok()));
     let body = state.metrics.render(state.started.elapsed().as_secs() as i64);
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()

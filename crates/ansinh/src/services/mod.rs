@@ -43,6 +43,8 @@ pub struct AppState {
     pub import_jobs: Arc<jobs::ImportJobs>,
     /// The policy packs, checked at start.
     pub packs: Arc<rules::Packs>,
+    /// See `config::Config::metrics_token`.
+    pub metrics_token: Option<Arc<str>>,
 }
 
 /// Error reports of recent imports, kept in memory for an hour for their download link.
