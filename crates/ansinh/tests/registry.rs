@@ -297,6 +297,26 @@ async fn flow(backend: Backend) {
     let e = json(&get(&format!("{base}/api/v1/persons/{id}/entitlements?from=2027-03&to=2027-03"), &so.headers()));
     let lines = e["lines"].as_array().unwrap();
     assert!(lines.iter().any(|l| l["item"] == "11.1") && lines.iter().any(|l| l["item"] == "II"), "{e}");
+    // an unknown fact stays unknown through approval: a relative of an invalid without
+    // of_deceased is an error naming the fact, not a relative of a living person
+    let body = serde_json::json!({"action": "add_merit", "category": "relative", "decision_no": "9/QĐ", "decision_date": "01/03/2027", "valid_from": "01/03/2027", "reason": "Thân nhân", "facts": {"of_category": "g", "of_injury_rate": 81}}).to_string();
+    let r = send(
+        "POST",
+        &format!("{base}/api/v1/persons/{id}/records"),
+        &xa.headers(),
+        Some(("application/json", body.as_bytes())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c7 = json(&r)["id"].as_i64().unwrap();
+    assert_eq!(
+        send("POST", &format!("{base}/api/v1/changes/{c7}/approve"), &so.headers(), Some(("application/json", empty)))
+            .status,
+        200
+    );
+    let e = json(&get(&format!("{base}/api/v1/persons/{id}/entitlements?from=2027-03&to=2027-03"), &so.headers()));
+    assert!(e["error"].as_str().unwrap_or("").contains("of_deceased"), "{e}");
+    let page = get(&format!("{base}/registry/persons/{id}"), &[("cookie", &xa.cookie)]);
+    assert!(!page.body.contains("người có công còn sống"), "unknown is not shown as alive");
     let rid = page.body.split("value=\"merit_records:").nth(1).unwrap().split('"').next().unwrap().to_string();
     let form =
         format!("_csrf={}&action=end_record&record=merit_records%3A{rid}&valid_to=31%2F12%2F2027&reason=x", xa.csrf);

@@ -210,8 +210,9 @@ impl<'p> Engine<'p> {
         for m in from.through(to) {
             // recognised in this month after death (a martyr always; others who died before
             // receiving their benefits): one-offs of Appendix IV to the relatives
-            for (span, fact) in &f.merit {
-                if span.from != m {
+            for (i, (span, fact)) in f.merit.iter().enumerate() {
+                // a correction (a record closed and another opened) does not pay a one-off again
+                if span.from != m || !first_of_kind(&f.merit, i) {
                     continue;
                 }
                 let died_before = f.died.is_some_and(|d| d < m);
@@ -283,8 +284,9 @@ impl<'p> Engine<'p> {
     ) -> Result<(), RuleError> {
         let person = f.person.as_str();
         // survivor allowances are collected, then limited (Art. 6)
-        let mut tuat: Vec<(Money, &'p str, &'p str)> = Vec::new();
-        let mut nurture: Option<(Money, &'p str, &'p str)> = None;
+        // (amount, item, citation, the nurture allowance that goes with it)
+        type Nurture<'a> = Option<(Money, &'a str, &'a str)>;
+        let mut tuat: Vec<(Money, &'p str, &'p str, Nurture<'p>)> = Vec::new();
         let mut multi_martyr = false;
         // caregiver and study allowances: only the single highest (Art. 6)
         let mut caregiver: Option<(Money, &'p str, &'p str)> = None;
@@ -294,16 +296,22 @@ impl<'p> Engine<'p> {
                 *slot = Some(cand);
             }
         };
-        for (span, fact) in &f.merit {
+        for (i, (span, fact)) in f.merit.iter().enumerate() {
+            // of two records of one kind covering this month (one closed and its successor
+            // opened during the month), only the later counts
+            if superseded(&f.merit, i, m) {
+                continue;
+            }
+            let first = first_of_kind(&f.merit, i);
             // one-offs in the month a record takes effect: Appendix IV item 7 (category l, per
             // year of seniority)
-            if fact.category == "l" && span.from == m {
+            if first && fact.category == "l" && span.from == m {
                 if let Some(months) = fact.seniority_months {
                     self.seniority_one_off(f, m, months, out, trace.as_deref_mut())?;
                 }
             }
             // one-off for a 5–20 % injury, in the month the rate takes effect
-            if fact.category == "g" && span.from == m {
+            if first && fact.category == "g" && span.from == m {
                 if let Some(r @ 5..=20) = fact.injury_rate {
                     let item: &'static str = match r {
                         5..=10 => "VI.a",
@@ -561,15 +569,15 @@ impl<'p> Engine<'p> {
                         _ => return missing(person, "tuat", "the fact of_category is missing"),
                     };
                     let (amount, citation) = self.monthly_amount(person, item, m)?;
-                    tuat.push((amount, item, citation));
+                    let with = if fact.nurture {
+                        let (a, c) = self.monthly_amount(person, nurture_item, m)?;
+                        Some((a, nurture_item, c))
+                    } else {
+                        None
+                    };
+                    tuat.push((amount, item, citation, with));
                     if let Some(t) = trace.as_deref_mut() {
                         t.push(format!("{m}: {why} → tuất mục {item}: {amount}"));
-                    }
-                    if fact.nurture {
-                        let (amount, citation) = self.monthly_amount(person, nurture_item, m)?;
-                        if nurture.is_none_or(|(a, _, _)| amount > a) {
-                            nurture = Some((amount, nurture_item, citation));
-                        }
                     }
                 }
                 other => return missing(person, "category", format!("unknown category {other}")),
@@ -593,8 +601,15 @@ impl<'p> Engine<'p> {
                     ));
                 }
             }
-            for (amount, item, citation) in keep {
+            // the extra nurture allowance once, and only with a survivor allowance that is paid
+            let mut nurture: Nurture<'p> = None;
+            for (amount, item, citation, with) in keep {
                 out.push(Line { month: m, item, kind: LineKind::Monthly, amount, citation });
+                if let Some(n) = with {
+                    if nurture.is_none_or(|(a, i, _)| n.0 > a || (n.0 == a && n.1 < i)) {
+                        nurture = Some(n);
+                    }
+                }
             }
             if let Some((amount, item, citation)) = nurture {
                 out.push(Line { month: m, item, kind: LineKind::Monthly, amount, citation });
@@ -799,6 +814,40 @@ impl<'p> Engine<'p> {
         }
         Ok(())
     }
+}
+
+/// Whether records `a` and `b` are of one kind: the same category and, for relatives, the
+/// same category of the person with merit.
+fn same_kind(a: &MeritFact, b: &MeritFact) -> bool {
+    a.category == b.category && a.of_category == b.of_category
+}
+
+/// Whether record `i` is replaced in month `m` by a later-starting record of its kind that also
+/// covers `m` (a rate re-assessed on the 15th: the new record counts for that month).
+fn superseded(records: &[(Span, MeritFact)], i: usize, m: Month) -> bool {
+    let Some((si, fi)) = records.get(i) else { return false };
+    si.covers(m)
+        && records.iter().enumerate().any(|(j, (sj, fj))| {
+            j != i
+                && sj.covers(m)
+                && same_kind(fi, fj)
+                && (sj.from > si.from || (sj.from == si.from && later(fj, fi, j, i)))
+        })
+}
+
+/// Whether record `i` is the first of its kind (one-offs are paid for the first only).
+fn first_of_kind(records: &[(Span, MeritFact)], i: usize) -> bool {
+    let Some((si, fi)) = records.get(i) else { return false };
+    !records.iter().enumerate().any(|(j, (sj, fj))| {
+        j != i && same_kind(fi, fj) && (sj.from < si.from || (sj.from == si.from && later(fi, fj, i, j)))
+    })
+}
+
+/// Between two records of one kind starting the same day: an order that depends on their
+/// content, not on the order they were given in (the result must not depend on it).
+fn later(a: &MeritFact, b: &MeritFact, ia: usize, ib: usize) -> bool {
+    let (ka, kb) = (format!("{a:?}"), format!("{b:?}"));
+    ka > kb || (ka == kb && ia > ib)
 }
 
 /// Convenience for one person: checks the facts and computes `from..=to`.

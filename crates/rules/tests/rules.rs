@@ -155,6 +155,59 @@ fn death_stops_payment_and_pays_three_months_and_the_funeral() {
 }
 
 #[test]
+fn a_record_replaced_during_a_month_is_paid_once_and_one_offs_once() {
+    let packs = common::packs();
+    let e = Engine::new(&packs).unwrap();
+    // re-assessed from 61 % to 71 % on 15/03/2024: March is paid once, at the new rate
+    let p = person(
+        vec![
+            MeritFact { injury_rate: Some(61), to: Some("2024-03-14".into()), ..merit("g") },
+            MeritFact { injury_rate: Some(71), from: "2024-03-15".into(), ..merit("g") },
+        ],
+        vec![],
+    );
+    let got: Vec<(String, i64)> = compute(&e, &p, m("2024-02"), m("2024-03"))
+        .unwrap()
+        .iter()
+        .map(|l| (l.month.to_string(), l.amount.dong()))
+        .collect();
+    let rate = |r: u8, mm: &str| packs.invalid[&(false, r)].at(m(mm)).unwrap().value.dong();
+    assert_eq!(got, vec![("02/2024".into(), rate(61, "2024-02")), ("03/2024".into(), rate(71, "2024-03"))]);
+    // a martyr's record corrected (closed, and a new one opened): the one-offs are not paid again
+    let mut martyr = person(
+        vec![
+            MeritFact { from: "2024-03-10".into(), to: Some("2024-05-31".into()), ..merit("c") },
+            MeritFact { from: "2024-06-01".into(), ..merit("c") },
+        ],
+        vec![],
+    );
+    martyr.deceased_on = Some("1972-04-30".into());
+    let items: Vec<String> =
+        compute(&e, &martyr, m("2024-01"), m("2024-12")).unwrap().iter().map(|l| l.item.to_string()).collect();
+    assert_eq!(items, ["IV.3a", "IV.3b"]);
+    // the nurture allowance only with a survivor allowance that is paid: a relative of two
+    // martyrs (3.2 alone) and of an invalid with nurture (6.2 and 6.2n dropped)
+    let p = person(
+        vec![
+            MeritFact { martyrs_count: Some(2), of_category: Some("c".into()), ..merit("relative") },
+            MeritFact {
+                of_category: Some("g".into()),
+                of_injury_rate: Some(81),
+                of_deceased: Some(true),
+                nurture: true,
+                ..merit("relative")
+            },
+        ],
+        vec![],
+    );
+    assert_eq!(items_of(&compute(&e, &p, m("2024-07"), m("2024-07")).unwrap()), vec![("3.2".to_string(), 5_578_000)]);
+}
+
+fn items_of(lines: &[rules::Line<'_>]) -> Vec<(String, i64)> {
+    lines.iter().map(|l| (l.item.to_string(), l.amount.dong())).collect()
+}
+
+#[test]
 fn records_count_from_their_month_to_their_end() {
     let packs = common::packs();
     let e = Engine::new(&packs).unwrap();

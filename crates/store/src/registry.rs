@@ -539,7 +539,8 @@ macro_rules! insert_one {
         qb.push_values(std::iter::once($values), |mut r, row: Vec<Option<String>>| {
             for (i, val) in row.into_iter().enumerate() {
                 if bools.contains(&i) {
-                    r.push_bind(val.as_deref() == Some("1"));
+                    // NULL stays NULL: some flags are "not known" (thoat_ly, of_deceased)
+                    r.push_bind(val.as_deref().map(|v| v == "1"));
                 } else if ints.contains(&i) {
                     r.push_bind(val.and_then(|s| s.parse::<i64>().ok()));
                 } else {

@@ -117,8 +117,8 @@ struct DossierPage {
     /// Merit or assistance records still in force (that a proposal may end).
     has_open_records: bool,
     relations: Vec<(&'static str, &'static str)>,
-    /// The last twelve months of entitlements.
-    ent: crate::services::entitlements::Entitlements,
+    /// The last twelve months of entitlements (for roles that may see sensitive fields).
+    ent: Option<crate::services::entitlements::Entitlements>,
     /// This month's lines.
     current_lines: Vec<crate::services::entitlements::EntitlementView>,
     notice: String,
@@ -137,18 +137,23 @@ async fn dossier_page(
         Ok(d) => {
             let to = domain::Month::of(chrono::Local::now().date_naive());
             let from = to.add_months(-11).unwrap_or(to);
-            let ent = match crate::services::entitlements::person_entitlements(
-                &state.store,
-                &state.packs,
-                &req.ctx,
-                id,
-                from,
-                to,
-            )
-            .await
-            {
-                Ok(e) => e,
-                Err(e) => return fail(e, req),
+            let may_see = req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::REGISTRY_SENSITIVE));
+            let ent = if may_see {
+                match crate::services::entitlements::person_entitlements(
+                    &state.store,
+                    &state.packs,
+                    &req.ctx,
+                    id,
+                    from,
+                    to,
+                )
+                .await
+                {
+                    Ok(e) => Some(e),
+                    Err(e) => return fail(e, req),
+                }
+            } else {
+                None
             };
             let current = crate::services::entitlements::iso(to);
             let has_sensitive = d.merit.iter().any(|m| m.category == "g" || m.category == "h")
@@ -162,7 +167,10 @@ async fn dossier_page(
             let has_open_records =
                 d.merit.iter().any(|m| m.valid_to.is_none()) || d.assistance.iter().any(|a| a.valid_to.is_none());
             let page = DossierPage {
-                current_lines: ent.lines.iter().filter(|l| l.month == current).cloned().collect(),
+                current_lines: ent
+                    .as_ref()
+                    .map(|e| e.lines.iter().filter(|l| l.month == current).cloned().collect())
+                    .unwrap_or_default(),
                 ent,
                 relations: registry::RELATIONS.to_vec(),
                 has_open_records,

@@ -14,8 +14,9 @@ use crate::services::authz::perm;
 use crate::services::entitlements::{self, Override, Simulation};
 use crate::services::AppState;
 
-/// What can be changed, with its label.
-pub const CHANGEABLE: [(&str, &str, &str); 4] = [
+/// What can be changed, with its label. (Not the social pension: the registry does not record
+/// who has a pension, so a registry run does not assess it and a change would show nothing.)
+pub const CHANGEABLE: [(&str, &str, &str); 3] = [
     (
         "muc_chuan",
         "Mức chuẩn người có công (các mức Phụ lục I–III theo tỷ lệ)",
@@ -23,7 +24,6 @@ pub const CHANGEABLE: [(&str, &str, &str); 4] = [
     ),
     ("muc_chuan_tro_giup", "Mức chuẩn trợ giúp xã hội", "Social-assistance standard level"),
     ("luong_co_so", "Lương cơ sở (trợ cấp mai táng)", "Base salary (funeral allowance)"),
-    ("tro_cap_huu_tri_xa_hoi", "Trợ cấp hưu trí xã hội", "Social pension"),
 ];
 
 #[derive(Debug, Default, Deserialize)]

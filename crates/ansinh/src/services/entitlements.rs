@@ -194,7 +194,11 @@ pub fn explain_text(packs: &Packs, facts: &[PersonFacts], person: &str, month: M
 /// start; leftover months of 6 or more count as a year (docs/entitlements.md). An unknown
 /// day or month counts from 1 July, as the registry records it.
 fn seniority_years(from: &str) -> Option<u8> {
-    let start = domain::PartialDate::parse(from).ok()?.earliest();
+    let start = match domain::PartialDate::parse(from).ok()? {
+        domain::PartialDate::Full(d) => d,
+        domain::PartialDate::MonthYear(m) => m.first_day(),
+        domain::PartialDate::Year(y) => chrono::NaiveDate::from_ymd_opt(y, 7, 1)?,
+    };
     let end = chrono::NaiveDate::from_ymd_opt(1945, 8, 19)?;
     if start >= end {
         return Some(0);
@@ -283,6 +287,14 @@ pub async fn registry_people(
     let (mut mi, mut ai) = (0usize, 0usize);
     let mut out = Vec::with_capacity(inputs.persons.len());
     for p in &inputs.persons {
+        // records of persons the persons query did not return (a write between the queries)
+        // are skipped, not taken for the next person
+        while inputs.merits.get(mi).is_some_and(|m| m.person_id < p.id) {
+            mi += 1;
+        }
+        while inputs.assistance.get(ai).is_some_and(|a| a.person_id < p.id) {
+            ai += 1;
+        }
         let m0 = mi;
         while inputs.merits.get(mi).is_some_and(|m| m.person_id == p.id) {
             mi += 1;
@@ -361,8 +373,9 @@ pub fn run(
     };
     let parts: Vec<Totals> = std::thread::scope(|s| {
         let hs: Vec<_> = people.chunks(per).map(|c| s.spawn(move || part(c))).collect();
-        hs.into_iter().filter_map(|h| h.join().ok()).collect()
-    });
+        hs.into_iter().map(|h| h.join()).collect::<Result<Vec<_>, _>>()
+    })
+    .map_err(|_| AppError::Internal("a worker of the entitlement run failed".into()))?;
     let mut t = Totals::default();
     for m in from.through(to) {
         t.by_month.insert(iso(m), 0);
@@ -677,13 +690,14 @@ pub async fn person_entitlements(
             "invalid month range (at most 120)",
         ));
     }
-    let (person, principal) = crate::services::registry::load_in_area(store, ctx, id).await?;
-    // a citation of Appendix II/III names the injury rate: sensitive
-    let sensitive = principal.can(crate::services::authz::perm::REGISTRY_SENSITIVE);
-    let cite = |c: &str| match c.find("tỷ lệ ") {
-        Some(i) if !sensitive => format!("{}tỷ lệ …", &c[..i]),
-        _ => c.to_string(),
-    };
+    let (person, _) = crate::services::registry::load_in_area(store, ctx, id).await?;
+    // amounts reveal injury rates and disability levels (each amount belongs to one rate):
+    // only for roles that may see sensitive fields, and each read is audited
+    ctx.require(crate::services::authz::perm::REGISTRY_SENSITIVE)?;
+    let mut audit = ctx.audit("person.read_entitlements", "person", Some(id.to_string()));
+    audit.detail = Some(format!("{} {}–{}", person.personal_id, iso(from), iso(to)));
+    store.audit_append(&audit).await?;
+    let cite = |c: &str| c.to_string();
     let facts = registry_facts(store, &person).await?;
     let engine = Engine::new(packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
     let mut out = Entitlements { from: iso(from), to: iso(to), lines: Vec::new(), totals: Vec::new(), error: None };

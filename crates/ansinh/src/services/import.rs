@@ -757,6 +757,15 @@ async fn import_in_chunks(
                 Mode::AllOrNothing => merger.errors.is_empty(),
                 Mode::ValidRowsOnly => true,
             };
+            if mode == Mode::AllOrNothing && !write {
+                // the file will not be imported: release the write lock now, not after the
+                // rest of the file has been checked
+                if let Some(w) = writer.take() {
+                    if let Err(e) = w.rollback().await {
+                        tracing::warn!(error = %e, "rolling back an abandoned import");
+                    }
+                }
+            }
             if write && !batch.persons.is_empty() {
                 if writer.is_none() {
                     writer = Some(store.begin_bulk(total, &ctx.actor()).await?);

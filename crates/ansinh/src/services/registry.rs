@@ -675,7 +675,13 @@ pub async fn propose_update(
                     "cannot be the person themselves",
                 ));
             }
-            if store.person_by_personal_id(&pid).await?.is_none() {
+            // only a person the caller may see (the same answer otherwise: the form must not
+            // tell whether an ID is registered elsewhere)
+            let visible = match store.person_by_personal_id(&pid).await? {
+                Some(other) => p.require_commune(&other.commune_code).is_ok(),
+                None => false,
+            };
+            if !visible {
                 return Err(AppError::field(
                     "related_personal_id",
                     format!("số định danh {pid} chưa có trong sổ"),
