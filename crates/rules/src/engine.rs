@@ -212,7 +212,7 @@ impl<'p> Engine<'p> {
             // receiving their benefits): one-offs of Appendix IV to the relatives
             for (i, (span, fact)) in f.merit.iter().enumerate() {
                 // a correction (a record closed and another opened) does not pay a one-off again
-                if span.from != m || !first_of_kind(&f.merit, i) {
+                if span.from != m || (f.merit.len() > 1 && !first_of_kind(&f.merit, i)) {
                     continue;
                 }
                 let died_before = f.died.is_some_and(|d| d < m);
@@ -299,10 +299,11 @@ impl<'p> Engine<'p> {
         for (i, (span, fact)) in f.merit.iter().enumerate() {
             // of two records of one kind covering this month (one closed and its successor
             // opened during the month), only the later counts
-            if superseded(&f.merit, i, m) {
+            if f.merit.len() > 1 && superseded(&f.merit, i, m) {
                 continue;
             }
-            let first = first_of_kind(&f.merit, i);
+            // only asked in the month a record starts (one-offs)
+            let first = span.from == m && (f.merit.len() == 1 || first_of_kind(&f.merit, i));
             // one-offs in the month a record takes effect: Appendix IV item 7 (category l, per
             // year of seniority)
             if first && fact.category == "l" && span.from == m {
