@@ -440,6 +440,8 @@ async fn flow(backend: Backend) {
     let (bi, si) = (&sim["baseline"]["by_item"], &sim["scenario"]["by_item"]);
     let (k6, k6s) = (bi["tgxh.k6"].as_i64().unwrap(), si["tgxh.k6"].as_i64().unwrap());
     assert!(k6 > 0 && k6s > k6 && k6s < k6 * 6 / 5, "{sim}");
+    // the groups defined by HIV status never appear on their own in aggregates
+    assert!(bi.get("tgxh.k8").is_none() && bi.get("tgxh.k3").is_none(), "{sim}");
     assert_eq!(bi["II"], si["II"]);
     assert_eq!(
         sim["baseline"]["total"].as_i64().unwrap(),

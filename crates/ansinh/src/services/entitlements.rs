@@ -613,7 +613,24 @@ pub async fn simulate(
     })
     .await
     .map_err(|e| AppError::Internal(format!("simulation task: {e}")))??;
+    let (mut baseline, mut scenario) = (baseline, scenario);
+    for t in [&mut baseline, &mut scenario] {
+        conceal_hiv_groups(t);
+    }
     Ok(Simulation { from: iso(from), to: iso(to), baseline, scenario })
+}
+
+/// The item under which the simulation reports the two groups defined by HIV status.
+pub const HIV_GROUPS_ITEM: &str = "tgxh.k3+k8";
+
+/// Aggregates never show the groups defined by HIV status (k3, k8) on their own: in a small
+/// commune their totals would give away how many people live with HIV. They are reported
+/// together (and both with the other groups in the commune totals).
+fn conceal_hiv_groups(t: &mut Totals) {
+    let hiv: i64 = ["tgxh.k3", "tgxh.k8"].iter().filter_map(|k| t.by_item.remove(*k)).sum();
+    if hiv != 0 {
+        *t.by_item.entry(HIV_GROUPS_ITEM.to_string()).or_default() += hiv;
+    }
 }
 
 /// One entitlement line as the dossier and the API show it.
@@ -653,6 +670,7 @@ pub fn item_name(packs: &Packs, item: &str) -> String {
         "mai_tang" => "Trợ cấp mai táng".into(),
         "VI.a" | "VI.b" | "VI.c" => format!("Trợ cấp một lần thương tật 5–20% (mục {item})"),
         ADDED_GROUP_ITEM => "Nhóm đối tượng bổ sung (mô phỏng)".into(),
+        HIV_GROUPS_ITEM => "Trợ cấp xã hội hằng tháng — nhóm k3 và k8 (gộp, bảo mật)".into(),
         _ => {
             if let Some(g) = item.strip_prefix("tgxh.") {
                 let name = domain::categories::find(g).map_or(g, |c| c.1);
