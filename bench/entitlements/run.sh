@@ -12,7 +12,17 @@ work=${BENCH_DIR:-/tmp/ansinh-bench-entitlements}
 mkdir -p "$work"
 venv="$work/venv"
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    # Debian splits venv out of python3; install it when we can
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+    else
+      echo "python3 -m venv failed: install the python3-venv package" >&2
+      exit 1
+    fi
+  fi
   "$venv/bin/pip" install -q openfisca-core
 fi
 echo "openfisca-core $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("openfisca-core"))')"
