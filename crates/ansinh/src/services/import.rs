@@ -655,9 +655,9 @@ fn empty_file() -> RowError {
 ///
 /// The file is processed in chunks of `CHUNK_ROWS` in a pipeline: while one chunk is
 /// written into the open transaction, the next is checked on a blocking thread (the other
-/// core). In all-or-nothing mode the first invalid row stops the writing and the
-/// transaction is rolled back at the end (the rest is still validated, for the report);
-/// nothing is visible to anyone before the final commit.
+/// core). In all-or-nothing mode the first invalid row stops the writing and rolls the
+/// transaction back at once, releasing the write lock (the rest is still validated, for the
+/// report); nothing is visible to anyone before the final commit.
 #[allow(clippy::too_many_arguments)]
 pub async fn import(
     store: &store::Store,
