@@ -329,10 +329,23 @@ pub struct Totals {
     pub first_errors: Vec<String>,
 }
 
+/// One worker's sums (see `run`).
+#[derive(Default)]
+struct Partial<'a> {
+    persons: usize,
+    errors: usize,
+    first_errors: Vec<String>,
+    total: i64,
+    /// By month offset from `from`.
+    by_month: Vec<i64>,
+    by_commune: std::collections::HashMap<&'a str, i64>,
+    by_item: std::collections::HashMap<&'a str, i64>,
+}
+
 /// Computes everyone's entitlements for `from..=to` on all cores and adds them up.
-pub fn run(
-    packs: &Packs,
-    people: &[(String, PersonFacts)],
+pub fn run<'b>(
+    packs: &'b Packs,
+    people: &'b [(String, PersonFacts)],
     from: Month,
     to: Month,
     extra: Option<&ExtraGroup>,
@@ -341,11 +354,13 @@ pub fn run(
     let level = packs.param("muc_chuan_tro_giup");
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let per = people.len().div_ceil(threads).max(1);
-    let part = |chunk: &[(String, PersonFacts)]| {
-        let mut t = Totals::default();
+    let months = usize::try_from(from.count_through(to)).unwrap_or(0);
+    // per worker, keyed by borrowed names and month offsets: no allocation per line
+    let part = |chunk: &'b [(String, PersonFacts)]| -> Partial<'b> {
+        let mut p = Partial { by_month: vec![0; months], ..Partial::default() };
         let mut out = Vec::with_capacity(32);
         for (commune, f) in chunk {
-            t.persons += 1;
+            p.persons += 1;
             out.clear();
             let res = f.check().map_err(|e| e.to_string()).and_then(|c| {
                 engine.person(&c, from, to, &mut out, None).map_err(|e| e.to_string())?;
@@ -355,23 +370,31 @@ pub fn run(
                 Ok(())
             });
             if let Err(e) = res {
-                t.errors += 1;
-                if t.first_errors.len() < 20 {
-                    t.first_errors.push(e);
+                p.errors += 1;
+                if p.first_errors.len() < 20 {
+                    p.first_errors.push(e);
                 }
                 continue;
             }
+            let mut person_total = 0i64;
             for l in &out {
                 let a = l.amount.dong();
-                *t.by_month.entry(iso(l.month)).or_default() += a;
-                *t.by_commune.entry(commune.clone()).or_default() += a;
-                *t.by_item.entry(l.item.to_string()).or_default() += a;
-                t.total += a;
+                if let Some(slot) =
+                    usize::try_from(l.month.index() - from.index()).ok().and_then(|i| p.by_month.get_mut(i))
+                {
+                    *slot += a;
+                }
+                *p.by_item.entry(l.item).or_default() += a;
+                person_total += a;
             }
+            if person_total != 0 {
+                *p.by_commune.entry(commune.as_str()).or_default() += person_total;
+            }
+            p.total += person_total;
         }
-        t
+        p
     };
-    let parts: Vec<Totals> = std::thread::scope(|s| {
+    let parts: Vec<Partial<'b>> = std::thread::scope(|s| {
         let hs: Vec<_> = people.chunks(per).map(|c| s.spawn(move || part(c))).collect();
         hs.into_iter().map(|h| h.join()).collect::<Result<Vec<_>, _>>()
     })
@@ -389,14 +412,14 @@ pub fn run(
                 t.first_errors.push(e);
             }
         }
-        for (k, v) in p.by_month {
-            *t.by_month.entry(k).or_default() += v;
+        for (m, v) in from.through(to).zip(p.by_month) {
+            *t.by_month.entry(iso(m)).or_default() += v;
         }
         for (k, v) in p.by_commune {
-            *t.by_commune.entry(k).or_default() += v;
+            *t.by_commune.entry(k.to_string()).or_default() += v;
         }
         for (k, v) in p.by_item {
-            *t.by_item.entry(k).or_default() += v;
+            *t.by_item.entry(k.to_string()).or_default() += v;
         }
     }
     Ok(t)
@@ -715,7 +738,6 @@ pub async fn person_entitlements(
     let mut audit = ctx.audit("person.read_entitlements", "person", Some(id.to_string()));
     audit.detail = Some(format!("{} {}–{}", person.personal_id, iso(from), iso(to)));
     store.audit_append(&audit).await?;
-    let cite = |c: &str| c.to_string();
     let facts = registry_facts(store, &person).await?;
     let engine = Engine::new(packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
     let mut out = Entitlements { from: iso(from), to: iso(to), lines: Vec::new(), totals: Vec::new(), error: None };
@@ -733,7 +755,7 @@ pub async fn person_entitlements(
                     name: item_name(packs, l.item),
                     kind: l.kind.code().to_string(),
                     amount: l.amount.dong(),
-                    citation: cite(l.citation),
+                    citation: l.citation.to_string(),
                 })
                 .collect();
         }
