@@ -135,8 +135,75 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         policies: Option<PathBuf>,
     },
+    /// Monthly payment cycles (chi trả): generate from the registry, check (second officer),
+    /// approve (head of department), export lists and bank files, reconcile results, close.
+    /// Steps are taken as a named user account (--as), with that account's rights: the
+    /// maker cannot check or approve their own cycle.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
     /// Print version, schema and reference-data versions.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentsCommand {
+    /// List the cycles.
+    List,
+    /// Create the month's cycle if needed and compute its lines (a draft; regenerating a
+    /// draft replaces its lines).
+    Generate {
+        /// yyyy-mm or mm/yyyy
+        #[arg(long, value_name = "MONTH")]
+        month: String,
+        /// An ad-hoc cycle (one-offs and arrears only) instead of the monthly one.
+        #[arg(long)]
+        adhoc: bool,
+        /// Regenerate this draft cycle instead of the month's monthly cycle.
+        #[arg(long, value_name = "ID")]
+        cycle: Option<i64>,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+        #[arg(long, value_name = "DIR")]
+        policies: Option<PathBuf>,
+    },
+    /// Check a generated draft (a second officer, not its maker).
+    Check {
+        cycle: i64,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+    },
+    /// Approve a checked cycle (head of department; not its maker or checker).
+    Approve {
+        cycle: i64,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+    },
+    /// Write the files of an approved cycle into DIR (bank transfer CSV, one pay-point list
+    /// XLSX per commune, the summary CSV) and mark it exported.
+    Export {
+        cycle: i64,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+    },
+    /// Record the post office's or bank's results file (CSV: reference,result,amount[,note]):
+    /// all rows or none.
+    Reconcile {
+        cycle: i64,
+        file: PathBuf,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+    },
+    /// Close a reconciled cycle.
+    Close {
+        cycle: i64,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+    },
+    /// Check a cycle: the digest fixed at approval, the totals, and every regular and
+    /// one-off amount recomputed from the line's frozen facts and the cycle's pack text.
+    Verify { cycle: i64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -50,7 +50,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, RulesCommand, ServeArgs, UserCommand,
+    AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, PaymentsCommand, RulesCommand,
+    ServeArgs, UserCommand,
 };
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
@@ -123,6 +124,16 @@ fn load_config(f: &Flags) -> Result<Config, AppError> {
 
 async fn run(cli: Cli) -> Result<(), AppError> {
     match &cli.command {
+        Command::Payments(cmd) => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, "warn");
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            let store = setup::open_store(&url, &c, &g).await?;
+            let res = cli_payments(&store, &g, cmd).await;
+            store.close().await;
+            res
+        }
         Command::Version => {
             out!("ansinh {}", env!("CARGO_PKG_VERSION"));
             out!("reference data: {}", domain::admin::DATA_VERSION);
@@ -402,13 +413,14 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let url = c.database_url()?;
             let g = setup::gazetteer()?;
             let packs = services::entitlements::load(args.policies.as_deref())?;
+            let pack_source = services::entitlements::pack_source(args.policies.as_deref())?;
             // Bind first: a port in use is reported before touching the database.
             let listener = bind(c.bind.value).await?;
             let store = setup::open_store(&url, &c, &g).await?;
             serve(
                 listener,
                 store,
-                (g, packs),
+                (g, packs, pack_source),
                 &url,
                 (c.cookie_secure.value, c.trust_forwarded_for.value),
                 c.metrics_token.value.clone(),
@@ -424,6 +436,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let url = c.database_url()?;
             let g = setup::gazetteer()?;
             let packs = services::entitlements::load(args.policies.as_deref())?;
+            let pack_source = services::entitlements::pack_source(args.policies.as_deref())?;
             let listener = if *no_serve { None } else { Some(bind(c.bind.value).await?) };
             let store = setup::open_store(&url, &c, &g).await?;
             let started = Instant::now();
@@ -444,7 +457,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     serve(
                         l,
                         store,
-                        (g, packs),
+                        (g, packs, pack_source),
                         &url,
                         (c.cookie_secure.value, c.trust_forwarded_for.value),
                         c.metrics_token.value.clone(),
@@ -454,6 +467,169 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
     }
+}
+
+/// The context of a CLI step taken as a named user account (with its rights and area).
+async fn cli_as(store: &store::Store, username: &str) -> Result<services::authz::Ctx, AppError> {
+    let policy = services::authz::Policy::load(store).await?;
+    let user = store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("user '{username}' (--as)")))?;
+    let p = services::auth::principal_for(store, &policy, user)
+        .await?
+        .ok_or_else(|| AppError::Refused(format!("user '{username}' is disabled")))?;
+    Ok(services::authz::Ctx {
+        principal: Some(p),
+        ip: None,
+        request_id: Some(format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()))),
+        operator: false,
+    })
+}
+
+async fn cli_payments(store: &store::Store, g: &domain::Gazetteer, cmd: &PaymentsCommand) -> Result<(), AppError> {
+    use services::payments as pay;
+    let show = |c: &store::payments::CycleRow| {
+        out!(
+            "cycle {}  {}  {:<8} {:<10} {} lines, {} to pay, {}  {}",
+            c.id,
+            c.month,
+            c.kind,
+            c.status,
+            c.lines,
+            c.payable_lines,
+            domain::Money::from_dong(c.total),
+            c.title
+        );
+    };
+    match cmd {
+        PaymentsCommand::List => {
+            for c in store.cycles(store::Page::new(Some(1), Some(store::Page::MAX_PER_PAGE))).await?.items {
+                show(&c);
+            }
+        }
+        PaymentsCommand::Generate { month, adhoc, cycle, as_user, policies } => {
+            let ctx = cli_as(store, as_user).await?;
+            let m: domain::Month = month
+                .parse()
+                .map_err(|e: domain::calendar::DateError| AppError::Invalid(format!("--month {month}: {}", e.vi())))?;
+            let packs = services::entitlements::load(policies.as_deref())?;
+            let source = services::entitlements::pack_source(policies.as_deref())?;
+            let id = match cycle {
+                Some(id) => *id,
+                None if *adhoc => pay::create(store, &ctx, m, true).await?.id,
+                None => {
+                    let existing = store
+                        .cycles(store::Page::new(Some(1), Some(store::Page::MAX_PER_PAGE)))
+                        .await?
+                        .items
+                        .into_iter()
+                        .find(|c| c.kind == "monthly" && c.month == services::entitlements::iso(m));
+                    match existing {
+                        Some(c) => c.id,
+                        None => pay::create(store, &ctx, m, false).await?.id,
+                    }
+                }
+            };
+            let r = pay::generate(store, &packs, &source, &ctx, id).await?;
+            out!(
+                "cycle {}: {} lines, {} to pay = {}, {} held, {} stopped, {} recovery; arrears from {}; pack {}; {:.1} s",
+                r.cycle_id,
+                r.lines,
+                r.payable_lines,
+                domain::Money::from_dong(r.total),
+                r.held,
+                r.stopped,
+                r.recovery,
+                r.arrears_from.as_deref().unwrap_or("-"),
+                &r.pack_version[..12],
+                r.seconds
+            );
+        }
+        PaymentsCommand::Check { cycle, as_user } => {
+            show(&pay::check(store, &cli_as(store, as_user).await?, *cycle).await?)
+        }
+        PaymentsCommand::Approve { cycle, as_user } => {
+            show(&pay::approve(store, &cli_as(store, as_user).await?, *cycle).await?)
+        }
+        PaymentsCommand::Close { cycle, as_user } => {
+            show(&pay::close(store, &cli_as(store, as_user).await?, *cycle).await?)
+        }
+        PaymentsCommand::Export { cycle, out, as_user } => {
+            let ctx = cli_as(store, as_user).await?;
+            let packs = services::entitlements::load(None)?;
+            std::fs::create_dir_all(out).map_err(|e| AppError::io(format!("creating {}", out.display()), e))?;
+            let write = |name: String, bytes: &[u8]| {
+                let path = out.join(name);
+                std::fs::write(&path, bytes).map_err(|e| AppError::io(format!("writing {}", path.display()), e))
+            };
+            let c = pay::cycle_or_404(store, *cycle).await?;
+            let c = if c.status == "approved" { pay::export(store, &ctx, *cycle).await? } else { c };
+            let (bank, n, total) = pay::bank_file(store, &ctx, *cycle).await?;
+            write(format!("cycle-{cycle}-bank.csv"), &bank)?;
+            out!("bank file: {n} transfers, {}", domain::Money::from_dong(total));
+            write(format!("cycle-{cycle}-results-template.csv"), &pay::results_template(store, &ctx, *cycle).await?)?;
+            let detail = pay::detail(store, &ctx, *cycle).await?;
+            write(format!("cycle-{cycle}-summary.csv"), &pay::summary_csv(&detail, g, &packs)?)?;
+            let (mut lists, mut cash) = (0, 0i64);
+            for (commune, _, _) in &detail.summary.by_commune {
+                let list = pay::pay_list(store, g, &packs, &ctx, *cycle, commune).await?;
+                if list.rows.is_empty() {
+                    continue;
+                }
+                write(format!("cycle-{cycle}-list-{commune}.xlsx"), &pay::pay_list_xlsx(&list)?)?;
+                lists += 1;
+                cash += list.total;
+            }
+            out!("pay-point lists: {lists} communes, {} in cash", domain::Money::from_dong(cash));
+            show(&c);
+        }
+        PaymentsCommand::Reconcile { cycle, file, as_user } => {
+            let ctx = cli_as(store, as_user).await?;
+            let bytes = std::fs::read(file).map_err(|e| AppError::io(format!("reading {}", file.display()), e))?;
+            let r = pay::reconcile(store, &ctx, *cycle, &bytes).await?;
+            if !r.errors.is_empty() {
+                for e in &r.errors {
+                    eprintln!("row {}, column {}, value '{}': {}", e.row, e.column, e.value, e.reason);
+                }
+                return Err(AppError::Invalid(format!(
+                    "{} problems in {}: nothing was recorded",
+                    r.errors.len(),
+                    file.display()
+                )));
+            }
+            out!(
+                "recorded {} results: {} paid, {} failed, {} returned{}",
+                r.rows,
+                r.paid,
+                r.failed,
+                r.returned,
+                if r.reconciled { "; the cycle is reconciled" } else { "" }
+            );
+        }
+        PaymentsCommand::Verify { cycle } => {
+            let r = pay::verify(store, &services::authz::Ctx::cli(), *cycle).await?;
+            let digest = match r.digest_ok {
+                Some(true) => "matches the approval",
+                Some(false) => "DOES NOT MATCH the approval",
+                None => "not fixed yet (not approved)",
+            };
+            out!(
+                "cycle {}: {} lines; digest {digest}; totals {}",
+                r.cycle_id,
+                r.lines,
+                if r.totals_ok { "ok" } else { "WRONG" }
+            );
+            for m in &r.mismatches {
+                out!("  {m}");
+            }
+            if r.digest_ok == Some(false) || !r.totals_ok || !r.mismatches.is_empty() {
+                return Err(AppError::Refused(format!("payment cycle {} failed verification", r.cycle_id)));
+            }
+            out!("ok: every regular and one-off amount recomputes from the frozen facts");
+        }
+    }
+    Ok(())
 }
 
 async fn cli_user(store: &store::Store, cmd: &UserCommand) -> Result<(), AppError> {
@@ -553,7 +729,7 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
 async fn serve(
     listener: TcpListener,
     store: store::Store,
-    (g, packs): (domain::Gazetteer, rules::Packs),
+    (g, packs, pack_source): (domain::Gazetteer, rules::Packs, services::entitlements::PackSource),
     url: &store::DatabaseUrl,
     (cookie_secure, trust_forwarded_for): (bool, bool),
     metrics_token: Option<String>,
@@ -573,6 +749,7 @@ async fn serve(
         reports: Arc::new(services::ReportCache::default()),
         import_jobs: Arc::new(services::jobs::ImportJobs::default()),
         packs: Arc::new(packs),
+        pack_source: Arc::new(pack_source),
         metrics_token: metrics_token.map(Arc::from),
     };
     let app = http::router(state);

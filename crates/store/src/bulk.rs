@@ -62,6 +62,49 @@ pub async fn pg_copy_csv_nullable(
     copy.finish().await.map_err(StoreError::from)
 }
 
+/// Streams `rows` into `copy_sql` (a `COPY … FROM STDIN (FORMAT csv)`), each encoded by
+/// `encode` straight into the send buffer (with [`csv_field`] / [`csv_null`] and a final
+/// newline): no intermediate strings per field.
+pub async fn pg_copy_rows<R>(
+    tx: &mut Transaction<'_, Postgres>,
+    copy_sql: &str,
+    rows: &[R],
+    encode: impl Fn(&R, &mut Vec<u8>),
+) -> Result<u64> {
+    let conn: &mut PgConnection = tx;
+    let mut copy = conn.copy_in_raw(copy_sql).await?;
+    let mut buf: Vec<u8> = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
+    for row in rows {
+        encode(row, &mut buf);
+        if buf.len() >= COPY_CHUNK_BYTES {
+            copy.send(std::mem::take(&mut buf)).await?;
+            buf.reserve(COPY_CHUNK_BYTES + 4096);
+        }
+    }
+    if !buf.is_empty() {
+        copy.send(buf).await?;
+    }
+    copy.finish().await.map_err(StoreError::from)
+}
+
+/// One field of a COPY csv row (`first`: no separator before it); `None` = NULL.
+pub fn csv_field(f: Option<&str>, first: bool, out: &mut Vec<u8>) {
+    if !first {
+        out.push(b',');
+    }
+    if let Some(f) = f {
+        push_quoted(f, out);
+    }
+}
+
+/// An integer field (never NULL).
+pub fn csv_int(v: i64, first: bool, out: &mut Vec<u8>) {
+    if !first {
+        out.push(b',');
+    }
+    out.extend_from_slice(v.to_string().as_bytes());
+}
+
 fn push_quoted(f: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     for &b in f.as_bytes() {

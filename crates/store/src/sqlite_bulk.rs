@@ -17,6 +17,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 
 use crate::audit::{entry_hash, AuditEntry};
+use crate::payments::{Generation, NewItem, NewLine};
 use crate::registry::{
     categories_of, name_keys, AssistanceRecord, MeritRecord, NewHousehold, NewPerson, PersonBatch, SQLITE_BULK_INDEXES,
 };
@@ -379,12 +380,19 @@ pub(crate) fn decide_create(
 /// `audit::append_in_tx`) and commits.
 /// On an error the connection is dropped, and closing it rolls the transaction back.
 pub(crate) fn commit(conn: Connection, reindexed: bool, entry: &AuditEntry) -> Result<()> {
-    let tx = &conn;
     if reindexed {
         for (_, ddl) in SQLITE_BULK_INDEXES {
-            tx.execute_batch(ddl)?;
+            conn.execute_batch(ddl)?;
         }
     }
+    append_audit(&conn, entry)?;
+    conn.execute_batch("COMMIT")?;
+    conn.close().map_err(|(_, e)| e)?;
+    Ok(())
+}
+
+/// Appends `entry` to the audit chain inside the connection's open transaction.
+fn append_audit(tx: &Connection, entry: &AuditEntry) -> Result<()> {
     let (seq, prev): (i64, String) =
         tx.query_row("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash", [], |r| {
             Ok((r.get(0)?, r.get(1)?))
@@ -413,7 +421,90 @@ pub(crate) fn commit(conn: Connection, reindexed: bool, entry: &AuditEntry) -> R
         ],
     )?;
     tx.execute("UPDATE audit_head SET hash = ?1 WHERE id = 1", [&hash])?;
-    tx.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+/// The SQLite side of `Store::write_cycle`: replaces a draft cycle's lines and items, in
+/// one transaction on a connection of its own.
+pub(crate) fn write_cycle(
+    path: &Path,
+    cycle_id: i64,
+    g: &Generation,
+    lines: &[NewLine],
+    (n, payable, total): (i64, i64, i64),
+    now: &str,
+    audit: &AuditEntry,
+) -> Result<()> {
+    let conn = open(path, Duration::from_secs(30), false)?;
+    let status: Option<String> =
+        conn.query_row("SELECT status FROM payment_cycles WHERE id = ?1", [cycle_id], |r| r.get(0)).optional()?;
+    match status.as_deref() {
+        Some("draft") | Some("checked") => {}
+        Some(s) => return Err(StoreError::Invalid(format!("payment cycle {cycle_id} is {s}, not a draft"))),
+        None => return Err(StoreError::NotFound(format!("payment cycle {cycle_id}"))),
+    }
+    conn.execute("UPDATE payment_cycles SET status = 'draft' WHERE id = ?1", [cycle_id])?;
+    conn.execute(
+        "DELETE FROM payment_items WHERE line_id IN (SELECT id FROM payment_lines WHERE cycle_id = ?1)",
+        [cycle_id],
+    )?;
+    conn.execute("DELETE FROM payment_lines WHERE cycle_id = ?1", [cycle_id])?;
+    conn.execute(
+        "INSERT INTO policy_snapshots (version, files, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (version) DO NOTHING",
+        params![g.pack_version, g.pack_files, now],
+    )?;
+    let first: i64 = conn.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM payment_lines", [], |r| r.get(0))?;
+    let ids: Vec<i64> = (first..first + n).collect();
+    let rows: Vec<(&i64, &NewLine)> = ids.iter().zip(lines.iter()).collect();
+    let cid: &i64 = &cycle_id;
+    insert_all(
+        &conn,
+        "INSERT INTO payment_lines (id, cycle_id, person_id, personal_id, full_name, commune_code, payee_name, \
+         payee_personal_id, method, bank_name, account_no, amount, status, reason, facts)",
+        15,
+        &rows,
+        "payment line",
+        |(id, l), v| {
+            v.push(*id);
+            v.push(cid);
+            v.push(&l.person_id);
+            v.push(&l.personal_id);
+            v.push(&l.full_name);
+            v.push(&l.commune_code);
+            v.push(&l.payee_name);
+            v.push(&l.payee_personal_id);
+            v.push(&l.method);
+            v.push(&l.bank_name);
+            v.push(&l.account_no);
+            v.push(&l.amount);
+            v.push(&l.status);
+            v.push(&l.reason);
+            v.push(&l.facts);
+        },
+    )?;
+    let items: Vec<(&i64, &NewItem)> = rows.iter().flat_map(|(id, l)| l.items.iter().map(move |i| (*id, i))).collect();
+    insert_all(
+        &conn,
+        "INSERT INTO payment_items (line_id, item, for_month, kind, amount)",
+        5,
+        &items,
+        "payment item",
+        |(id, i), v| {
+            v.push(*id);
+            v.push(&i.item);
+            v.push(&i.for_month);
+            v.push(&i.kind);
+            v.push(&i.amount);
+        },
+    )?;
+    conn.execute(
+        "UPDATE payment_cycles SET pack_version = ?1, arrears_from = ?2, lines = ?3, payable_lines = ?4, total = ?5, \
+         digest = NULL, generating_since = NULL, generated_by = ?6, generated_at = ?7, checked_by = NULL, \
+         checked_at = NULL WHERE id = ?8",
+        params![g.pack_version, g.arrears_from, n, payable, total, g.by, now, cycle_id],
+    )?;
+    append_audit(&conn, audit)?;
+    conn.execute_batch("COMMIT")?;
     conn.close().map_err(|(_, e)| e)?;
     Ok(())
 }

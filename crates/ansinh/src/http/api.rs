@@ -46,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/changes/{id}/reject", post(change_reject))
         .route("/api/v1/audit", get(audit_search))
         .route("/api/v1/audit/verify", get(audit_verify))
+        .merge(crate::http::payments_api::routes())
 }
 
 /// The error body of every API error.
@@ -826,11 +827,16 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
     info(title = "ansinh API", description = "Social-policy platform of a Vietnamese province. Errors: {code, message, details}; pagination: page, per_page (≤ 200); Vietnamese messages by default, English with Accept-Language: en."),
     paths(session_create, session_delete, me, roles, agencies, communes, commune, users_list, users_create, users_disable, users_enable,
           users_reset_password, account_password, tokens_list, tokens_create, tokens_revoke, persons_search, person_dossier,
-          person_as_of, person_entitlements, simulation_run, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify),
+          person_as_of, person_entitlements, simulation_run, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify,
+          crate::http::payments_api::cycles_list, crate::http::payments_api::cycle_create, crate::http::payments_api::cycle_detail,
+          crate::http::payments_api::cycle_generate, crate::http::payments_api::cycle_check, crate::http::payments_api::cycle_approve,
+          crate::http::payments_api::cycle_export, crate::http::payments_api::cycle_close, crate::http::payments_api::cycle_lines,
+          crate::http::payments_api::cycle_bank_file, crate::http::payments_api::cycle_results, crate::http::payments_api::holds_list,
+          crate::http::payments_api::hold_create, crate::http::payments_api::hold_release),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
-         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "audit", description = "Audit trail"))
+         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "audit", description = "Audit trail"))
 )]
 pub struct ApiDoc;
 
@@ -885,6 +891,12 @@ fn permission_of(path: &str, method: &str) -> &'static str {
         (_, "/api/v1/audit/verify") => perm::AUDIT_VERIFY,
         (_, "/api/v1/communes/{code}") => perm::COMMUNE_WORKSPACE,
         (_, "/api/v1/simulations") => perm::DASHBOARDS_READ,
+        ("post", "/api/v1/payments/cycles/{id}/check") => perm::PAYMENTS_CHECK,
+        ("post", "/api/v1/payments/cycles/{id}/approve") => perm::PAYMENTS_APPROVE,
+        ("post", p) if p.starts_with("/api/v1/payments/holds") => perm::PAYMENTS_HOLD,
+        ("post", p) if p.starts_with("/api/v1/payments") => perm::PAYMENTS_PREPARE,
+        (_, "/api/v1/payments/cycles/{id}/bank-file") => perm::PAYMENTS_PREPARE,
+        (_, p) if p.starts_with("/api/v1/payments") => perm::PAYMENTS_READ,
         (_, "/api/v1/persons/{id}/changes")
         | (_, "/api/v1/persons/proposals")
         | (_, "/api/v1/persons/{id}/records") => perm::REGISTRY_PROPOSE,

@@ -40,6 +40,14 @@ impl Lang {
             .unwrap_or_default()
     }
 
+    /// The Vietnamese or the English text.
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            Lang::En => en,
+        }
+    }
+
     pub fn other(self) -> Lang {
         match self {
             Lang::Vi => Lang::En,

@@ -7,6 +7,8 @@ pub mod api;
 pub mod extract;
 pub mod i18n;
 pub mod metrics;
+pub mod payments_api;
+pub mod payments_ui;
 pub mod registry_ui;
 pub mod simulate_ui;
 pub mod ui;
@@ -71,6 +73,16 @@ pub fn router(state: AppState) -> Router {
         .route("/registry/import/report/{file}", get(registry_ui::import_report))
         .route("/registry/import/jobs/{id}", get(registry_ui::import_job))
         .route("/simulate", get(simulate_ui::page))
+        .route("/payments", get(payments_ui::cycles).post(payments_ui::create))
+        .route("/payments/holds", post(payments_ui::hold))
+        .route("/payments/holds/{id}/release", post(payments_ui::release))
+        .route("/payments/{id}", get(payments_ui::cycle))
+        .route("/payments/{id}/results", post(payments_ui::results))
+        .route("/payments/{id}/lists/{file}", get(payments_ui::pay_list))
+        .route("/payments/{id}/bank.csv", get(payments_ui::bank_file))
+        .route("/payments/{id}/results-template.csv", get(payments_ui::results_template))
+        .route("/payments/{id}/summary.csv", get(payments_ui::summary_csv))
+        .route("/payments/{id}/{action}", post(payments_ui::step))
         .route("/registry/export.csv", get(registry_ui::export_csv))
         .route("/registry/export.xlsx", get(registry_ui::export_xlsx))
         .route("/healthz", get(healthz))
@@ -80,7 +92,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), observe));
     routes
-        .layer(axum::extract::DefaultBodyLimit::max(registry_ui::MAX_IMPORT_BYTES))
+        .layer(axum::extract::DefaultBodyLimit::max(registry_ui::MAX_IMPORT_BYTES.max(payments_ui::MAX_RESULTS_BYTES)))
         .fallback(ui::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(request_context))
@@ -216,7 +228,15 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
 
     let method = req.method().clone();
     let unsafe_method = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let limit = if path == "/registry/import" { registry_ui::MAX_IMPORT_BYTES } else { MAX_BODY };
+    let limit = if path == "/registry/import" {
+        registry_ui::MAX_IMPORT_BYTES
+    } else if path.starts_with("/payments/") && path.ends_with("/results")
+        || path.starts_with("/api/v1/payments/cycles/") && path.ends_with("/results")
+    {
+        payments_ui::MAX_RESULTS_BYTES
+    } else {
+        MAX_BODY
+    };
     let req = if unsafe_method {
         if let Some(len) = req
             .headers()

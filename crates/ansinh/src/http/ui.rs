@@ -27,6 +27,7 @@ pub struct NavUser {
     pub can_changes: bool,
     pub can_import: bool,
     pub can_simulate: bool,
+    pub can_payments: bool,
 }
 
 /// An amount in đồng however a template holds it (by value or behind references).
@@ -79,6 +80,25 @@ impl Layout {
     }
 
     /// An amount in đồng as Vietnamese write it: `2.789.000 ₫`.
+    /// A payment cycle's status.
+    pub fn status(&self, s: &str) -> String {
+        let (vi, en) = match s {
+            "draft" => ("Dự thảo", "Draft"),
+            "checked" => ("Đã kiểm tra", "Checked"),
+            "approved" => ("Đã phê duyệt", "Approved"),
+            "exported" => ("Đã xuất file", "Exported"),
+            "reconciled" => ("Đã đối soát", "Reconciled"),
+            "closed" => ("Đã khóa sổ", "Closed"),
+            _ => (s, s),
+        };
+        self.tr(vi, en).to_string()
+    }
+
+    /// A count as Vietnamese group it (`12.345`).
+    pub fn count(&self, n: impl Dong) -> String {
+        domain::Money::from_dong(n.dong()).format_grouped()
+    }
+
     pub fn money(&self, dong: impl Dong) -> String {
         domain::Money::from_dong(dong.dong()).to_string()
     }
@@ -138,6 +158,7 @@ pub fn layout(state: &AppState, req: &Req) -> Layout {
             can_changes: p.can(perm::REGISTRY_APPROVE) || p.can(perm::REGISTRY_PROPOSE),
             can_import: p.can(perm::REGISTRY_IMPORT),
             can_simulate: p.can(perm::DASHBOARDS_READ),
+            can_payments: p.can(perm::PAYMENTS_READ),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }

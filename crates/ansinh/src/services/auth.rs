@@ -201,7 +201,7 @@ pub async fn login(
     Ok(NewSession { token, csrf, must_change_password: user.must_change_password })
 }
 
-async fn principal_for(
+pub async fn principal_for(
     store: &store::Store,
     policy: &Policy,
     user: store::UserRow,

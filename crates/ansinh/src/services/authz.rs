@@ -25,7 +25,17 @@ pub mod perm {
     pub const REGISTRY_APPROVE: &str = "registry.approve";
     pub const REGISTRY_IMPORT: &str = "registry.import";
     pub const REGISTRY_SENSITIVE: &str = "registry.sensitive";
-    pub const ALL: [&str; 13] = [
+    pub const PAYMENTS_READ: &str = "payments.read";
+    pub const PAYMENTS_PREPARE: &str = "payments.prepare";
+    pub const PAYMENTS_CHECK: &str = "payments.check";
+    pub const PAYMENTS_APPROVE: &str = "payments.approve";
+    pub const PAYMENTS_HOLD: &str = "payments.hold";
+    pub const ALL: [&str; 18] = [
+        PAYMENTS_READ,
+        PAYMENTS_PREPARE,
+        PAYMENTS_CHECK,
+        PAYMENTS_APPROVE,
+        PAYMENTS_HOLD,
         REGISTRY_READ,
         REGISTRY_PROPOSE,
         REGISTRY_APPROVE,

@@ -38,6 +38,30 @@ pub fn load(dir: Option<&Path>) -> Result<Packs, AppError> {
     packs.map_err(|e| AppError::Refused(format!("policy pack error: {e}")))
 }
 
+/// The text of the pack files as loaded, and its version (SHA-256 of the files as JSON):
+/// stored with every payment cycle so that it can be recomputed later.
+#[derive(Debug, Clone)]
+pub struct PackSource {
+    pub version: String,
+    /// JSON object: file → text.
+    pub files: String,
+}
+
+/// Reads the pack files (embedded, or from `dir`) as [`load`] does.
+pub fn pack_source(dir: Option<&Path>) -> Result<PackSource, AppError> {
+    let mut files = std::collections::BTreeMap::new();
+    for f in rules::pack::FILES {
+        let text = match dir {
+            None => embedded(f),
+            Some(d) => std::fs::read_to_string(d.join(f)).ok(),
+        }
+        .ok_or_else(|| AppError::Refused(format!("policy pack error: {f}: file missing")))?;
+        files.insert(f.to_string(), text);
+    }
+    let files = serde_json::to_string(&files).map_err(|e| AppError::Internal(format!("pack source: {e}")))?;
+    Ok(PackSource { version: super::auth::sha256_hex(&files), files })
+}
+
 /// A report of `rules check`: what was loaded and what a legal officer should look at.
 pub fn check_report(p: &Packs) -> String {
     let mut out = String::new();

@@ -9,6 +9,7 @@ pub mod demo_data;
 pub mod entitlements;
 pub mod import;
 pub mod jobs;
+pub mod payments;
 pub mod registry;
 pub mod setup;
 pub mod units;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub import_jobs: Arc<jobs::ImportJobs>,
     /// The policy packs, checked at start.
     pub packs: Arc<rules::Packs>,
+    /// Their text and version, stored with every payment cycle.
+    pub pack_source: Arc<entitlements::PackSource>,
     /// See `config::Config::metrics_token`.
     pub metrics_token: Option<Arc<str>>,
 }

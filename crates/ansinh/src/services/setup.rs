@@ -91,12 +91,26 @@ pub struct DemoUser {
 }
 
 /// One demo account per staff role.
-pub const DEMO_USERS: [DemoUser; 6] = [
+pub const DEMO_USERS: [DemoUser; 8] = [
     DemoUser { username: "quantri", full_name: "Trần Văn Quản", role: "admin", agency: None, communes: &[] },
     DemoUser {
         username: "sonoivu",
         full_name: "Lê Thị Hoà",
         role: "provincial_officer",
+        agency: Some("SO_NOI_VU"),
+        communes: &[],
+    },
+    DemoUser {
+        username: "kiemtra",
+        full_name: "Đặng Thị Kiểm",
+        role: "provincial_officer",
+        agency: Some("SO_NOI_VU"),
+        communes: &[],
+    },
+    DemoUser {
+        username: "giamdocso",
+        full_name: "Trịnh Văn Duyệt",
+        role: "department_head",
         agency: Some("SO_NOI_VU"),
         communes: &[],
     },
