@@ -45,6 +45,7 @@ const UI_WORKSPACE_OUT: Expect = [303, 403, 200, 403, 403, 403, 200];
 
 const REGISTRY: Expect = [401, 403, 200, 200, 403, 403, 200];
 const UI_REGISTRY: Expect = [303, 403, 200, 200, 403, 403, 200];
+const PAYMENTS: Expect = [401, 403, 200, 200, 403, 200, 200];
 
 fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
     let mut c = vec![
@@ -67,6 +68,26 @@ fn cases(target_id: i64, inside: i64, outside: i64) -> Vec<Case> {
             [401, 403, 403, 403, 403, 403, 403],
         ),
         api("POST", "/api/v1/changes/999999/approve", Some(serde_json::json!({})), [401, 403, 404, 403, 403, 403, 403]),
+        api("GET", "/api/v1/payments/cycles", None, PAYMENTS),
+        api("GET", "/api/v1/payments/cycles/999999", None, [401, 403, 404, 404, 403, 404, 404]),
+        api("GET", "/api/v1/payments/cycles/999999/lines", None, [401, 403, 404, 404, 403, 404, 404]),
+        api("GET", "/api/v1/payments/holds", None, PAYMENTS),
+        api(
+            "POST",
+            "/api/v1/payments/cycles",
+            Some(serde_json::json!({"month": "13/2026"})),
+            [401, 403, 400, 403, 403, 403, 403],
+        ),
+        api("POST", "/api/v1/payments/cycles/999999/check", Some(serde_json::json!({})), [401, 403, 404, 403, 403, 403, 403]),
+        api("POST", "/api/v1/payments/cycles/999999/approve", Some(serde_json::json!({})), [401, 403, 403, 403, 403, 403, 403]),
+        api("GET", "/api/v1/payments/cycles/999999/bank-file", None, [401, 403, 404, 403, 403, 403, 403]),
+        api(
+            "POST",
+            "/api/v1/payments/holds",
+            Some(serde_json::json!({"personal_id": "000000000000", "reason": "Xác minh lại"})),
+            [401, 403, 404, 404, 403, 403, 403],
+        ),
+        ui("GET", "/payments", None, [303, 403, 200, 200, 403, 200, 200]),
         ui("GET", "/registry", None, UI_REGISTRY),
         ui("GET", &format!("/registry/persons/{inside}"), None, UI_REGISTRY),
         ui("GET", &format!("/registry/persons/{outside}"), None, [303, 403, 200, 403, 403, 403, 200]),

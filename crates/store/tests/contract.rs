@@ -996,4 +996,171 @@ mod registry {
         assert_eq!(store.person(id).await.unwrap().unwrap().full_name, "Phan Văn Mới");
         assert_eq!(store.change_request(c2).await.unwrap().unwrap().status, "approved");
     }
+
+    // ---- payment cycles ----
+
+    mod payments {
+        use store::payments::{Generation, LineResult, NewItem, NewLine};
+        use store::{Store, StoreError};
+
+        contract!(cycle_lines_are_frozen_past_draft, results_are_all_or_nothing_and_feed_the_next_cycle);
+
+        fn generation() -> Generation {
+            Generation { pack_version: "v1".into(), pack_files: "{}".into(), arrears_from: None, by: "sonoivu".into() }
+        }
+
+        /// A line to pay for the person with merit (bank) and a held one for the other.
+        async fn lines(store: &Store) -> Vec<NewLine> {
+            let payees = store.payees().await.unwrap();
+            assert_eq!(payees.len(), 2, "the two persons with records");
+            let item = |amount| NewItem { item: "6.1p".into(), for_month: "2026-10".into(), kind: "regular", amount };
+            vec![
+                NewLine {
+                    person_id: payees[0].person_id,
+                    personal_id: "075045000001".into(),
+                    full_name: payees[0].full_name.clone(),
+                    commune_code: "25210".into(),
+                    method: "bank",
+                    bank_name: payees[0].bank_name.clone(),
+                    account_no: payees[0].account_no.clone(),
+                    amount: 2_789_000,
+                    status: "pay",
+                    facts: "{\"person\":\"075045000001\"}".into(),
+                    items: vec![item(2_789_000)],
+                    ..NewLine::default()
+                },
+                NewLine {
+                    person_id: payees[1].person_id,
+                    personal_id: "075160000003".into(),
+                    full_name: payees[1].full_name.clone(),
+                    commune_code: "26068".into(),
+                    method: "cash",
+                    amount: 500_000,
+                    status: "held",
+                    reason: Some("Tạm dừng".into()),
+                    facts: "{}".into(),
+                    items: vec![NewItem {
+                        item: "tgxh.k6".into(),
+                        for_month: "2026-10".into(),
+                        kind: "regular",
+                        amount: 500_000,
+                    }],
+                    ..NewLine::default()
+                },
+            ]
+        }
+
+        async fn approved_cycle(store: &Store) -> i64 {
+            super::loaded(store).await;
+            let id = store
+                .create_cycle(
+                    "2026-10",
+                    "monthly",
+                    "Chi trả tháng 10/2026",
+                    "sonoivu",
+                    &super::entry("payments.create"),
+                )
+                .await
+                .unwrap();
+            let again =
+                store.create_cycle("2026-10", "monthly", "x", "sonoivu", &super::entry("payments.create")).await;
+            assert!(matches!(again, Err(StoreError::Conflict(_))), "one monthly cycle per month: {again:?}");
+            assert!(store.lock_generation(id, "2000-01-01").await.unwrap());
+            assert!(!store.lock_generation(id, "2000-01-01").await.unwrap(), "one generation at a time");
+            store.write_cycle(id, &generation(), lines(store).await, &super::entry("payments.generate")).await.unwrap();
+            // regenerating replaces the lines (no duplicates)
+            assert!(store.lock_generation(id, "2000-01-01").await.unwrap());
+            store.write_cycle(id, &generation(), lines(store).await, &super::entry("payments.generate")).await.unwrap();
+            let c = store.cycle(id).await.unwrap().unwrap();
+            assert_eq!((c.lines, c.payable_lines, c.total, c.status.as_str()), (2, 1, 2_789_000, "draft"));
+            assert!(c.generating_since.is_none(), "the write released the lock");
+            let sum = store.cycle_summary(id, None).await.unwrap();
+            assert_eq!(sum.by_commune, vec![("25210".to_string(), 1, 2_789_000)]);
+            assert_eq!(sum.by_item, vec![("6.1p".to_string(), "regular".to_string(), 2_789_000)]);
+            assert_eq!(sum.by_status.len(), 2);
+            assert_eq!(store.cycle_summary(id, Some(&["26068".to_string()])).await.unwrap().by_commune, vec![]);
+            // steps are conditional on the state
+            assert!(!store
+                .advance_cycle(id, (&["checked"], "approved"), "giamdoc", "", None, &super::entry("a"))
+                .await
+                .unwrap());
+            assert!(store
+                .advance_cycle(id, (&["draft"], "checked"), "kiemtra", "", None, &super::entry("c"))
+                .await
+                .unwrap());
+            let digest = store.cycle_digest(id).await.unwrap();
+            assert_eq!(digest, store.cycle_digest(id).await.unwrap(), "the digest is deterministic");
+            assert!(store
+                .advance_cycle(id, (&["checked"], "approved"), "giamdoc", "", Some(&digest), &super::entry("a"))
+                .await
+                .unwrap());
+            assert_eq!(store.cycle(id).await.unwrap().unwrap().digest.as_deref(), Some(digest.as_str()));
+            id
+        }
+
+        pub async fn cycle_lines_are_frozen_past_draft(store: &Store) {
+            let id = approved_cycle(store).await;
+            let sql_fails = |sql: &'static str| async move {
+                match store {
+                    Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+                    Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+                }
+                .is_err()
+            };
+            assert!(sql_fails("UPDATE payment_lines SET amount = amount + 1000").await, "amounts are frozen");
+            assert!(sql_fails("UPDATE payment_lines SET account_no = '999'").await, "payees are frozen");
+            assert!(sql_fails("DELETE FROM payment_lines").await, "lines cannot be deleted");
+            assert!(sql_fails("UPDATE payment_items SET amount = 1").await, "items are frozen");
+            assert!(sql_fails("DELETE FROM payment_items").await, "items cannot be deleted");
+            let c = store.cycle(id).await.unwrap().unwrap();
+            assert_eq!(store.cycle_digest(id).await.unwrap(), c.digest.unwrap(), "nothing changed");
+            let r = store.write_cycle(id, &generation(), lines(store).await, &super::entry("payments.generate")).await;
+            assert!(matches!(r, Err(StoreError::Invalid(_))), "an approved cycle is not regenerated: {r:?}");
+            assert!(!store.lock_generation(id, "2000-01-01").await.unwrap());
+            // what approved cycles scheduled: the paid line, not the held one
+            let s = store.scheduled("2026-01").await.unwrap();
+            assert_eq!(s.len(), 1);
+            assert_eq!((s[0].item.as_str(), s[0].amount, s[0].failed), ("6.1p", 2_789_000, false));
+            assert_eq!(store.first_paid_month().await.unwrap().as_deref(), Some("2026-10"));
+            assert_eq!(store.previous_payees("2026-11").await.unwrap().len(), 2, "paid and held");
+            assert!(store.previous_payees("2026-10").await.unwrap().is_empty());
+        }
+
+        pub async fn results_are_all_or_nothing_and_feed_the_next_cycle(store: &Store) {
+            let id = approved_cycle(store).await;
+            let lines = store.cycle_lines_all(id, None, None, Some("pay")).await.unwrap();
+            let ok =
+                LineResult {
+                    line_id: lines[0].id, result: "failed".into(), note: Some("Sai số tài khoản".into())
+                };
+            // not exported yet
+            assert!(store.record_results(id, std::slice::from_ref(&ok), &super::entry("r")).await.is_err());
+            assert!(store
+                .advance_cycle(id, (&["approved"], "exported"), "sonoivu", "", None, &super::entry("e"))
+                .await
+                .unwrap());
+            let held = store.cycle_lines_all(id, None, None, Some("held")).await.unwrap();
+            let bad = LineResult { line_id: held[0].id, result: "paid".into(), note: None };
+            assert!(store.record_results(id, &[ok.clone(), bad], &super::entry("r")).await.is_err());
+            assert!(store.cycle_line(lines[0].id).await.unwrap().unwrap().result.is_none(), "nothing applied");
+            assert!(store.record_results(id, &[ok], &super::entry("r")).await.unwrap(), "reconciled");
+            let c = store.cycle(id).await.unwrap().unwrap();
+            assert_eq!(c.status, "reconciled");
+            // a failed line no longer counts as scheduled, and says so
+            let s = store.scheduled("2026-01").await.unwrap();
+            assert_eq!((s[0].amount, s[0].failed), (0, true));
+            let u = store.uncollected("2026-12", 1, None).await.unwrap();
+            assert_eq!(u.len(), 1);
+            assert_eq!(u[0].personal_id, "075045000001");
+            assert!(store.uncollected("2026-12", 3, None).await.unwrap().is_empty(), "one cycle is not three");
+            // holds
+            let p = store.payees().await.unwrap()[1].person_id;
+            let h = store.hold_person(p, "Xác minh", "canboxa", &super::entry("payments.hold")).await.unwrap();
+            assert_eq!(store.open_holds().await.unwrap(), vec![(p, "Xác minh".to_string())]);
+            assert!(store.release_hold(h, "canboxa", &super::entry("payments.release")).await.unwrap());
+            assert!(!store.release_hold(h, "canboxa", &super::entry("payments.release")).await.unwrap());
+            assert!(store.open_holds().await.unwrap().is_empty());
+            assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
+        }
+    }
 }

@@ -39,6 +39,7 @@ fn respond<T: serde::Serialize>(req: &Req, r: Result<T, AppError>) -> Response {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     pub page: Option<i64>,
     pub per_page: Option<i64>,
@@ -66,6 +67,10 @@ pub struct CreateCycle {
     responses((status = 201, body = pay::GenerateReport), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn cycle_create(State(state): State<AppState>, req: Req, ApiJson(body): ApiJson<CreateCycle>) -> Response {
+    // authorized before the body is looked at (as the service does again)
+    if let Err(e) = req.ctx.require(crate::services::authz::perm::PAYMENTS_PREPARE) {
+        return req.api_error(e);
+    }
     let month = match body.month.parse::<domain::Month>() {
         Ok(m) => m,
         Err(e) => return req.api_error(AppError::field("month", e.vi(), e.to_string())),
@@ -131,6 +136,7 @@ pub async fn cycle_close(State(state): State<AppState>, req: Req, Path(id): Path
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LinesQuery {
     pub commune: Option<String>,
     /// pay | held | stopped | recovery

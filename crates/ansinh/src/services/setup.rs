@@ -90,27 +90,14 @@ pub struct DemoUser {
     pub communes: &'static [&'static str],
 }
 
-/// One demo account per staff role.
+/// One demo account per staff role, and a second provincial officer (the checker of payment
+/// cycles). Appended only: user ids follow this order and tests rely on them.
 pub const DEMO_USERS: [DemoUser; 8] = [
     DemoUser { username: "quantri", full_name: "Trần Văn Quản", role: "admin", agency: None, communes: &[] },
     DemoUser {
         username: "sonoivu",
         full_name: "Lê Thị Hoà",
         role: "provincial_officer",
-        agency: Some("SO_NOI_VU"),
-        communes: &[],
-    },
-    DemoUser {
-        username: "kiemtra",
-        full_name: "Đặng Thị Kiểm",
-        role: "provincial_officer",
-        agency: Some("SO_NOI_VU"),
-        communes: &[],
-    },
-    DemoUser {
-        username: "giamdocso",
-        full_name: "Trịnh Văn Duyệt",
-        role: "department_head",
         agency: Some("SO_NOI_VU"),
         communes: &[],
     },
@@ -134,6 +121,20 @@ pub const DEMO_USERS: [DemoUser; 8] = [
         full_name: "Huỳnh Quốc Bảo",
         role: "inspector",
         agency: Some("THANH_TRA"),
+        communes: &[],
+    },
+    DemoUser {
+        username: "kiemtra",
+        full_name: "Đặng Thị Kiểm",
+        role: "provincial_officer",
+        agency: Some("SO_NOI_VU"),
+        communes: &[],
+    },
+    DemoUser {
+        username: "giamdocso",
+        full_name: "Trịnh Văn Duyệt",
+        role: "department_head",
+        agency: Some("SO_NOI_VU"),
         communes: &[],
     },
 ];
