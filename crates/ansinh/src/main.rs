@@ -440,7 +440,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let listener = if *no_serve { None } else { Some(bind(c.bind.value).await?) };
             let store = setup::open_store(&url, &c, &g).await?;
             let started = Instant::now();
-            match setup::prepare_demo(&store, &g, *persons, *seed).await? {
+            match setup::prepare_demo(&store, &g, *persons, *seed, Some((&packs, &pack_source))).await? {
                 DemoOutcome::Created => out!(
                     "demo database created: {url} (Tỉnh Đồng Nai, 95 communes, {persons} persons in {:.1} s)",
                     started.elapsed().as_secs_f64()
@@ -533,7 +533,8 @@ async fn cli_payments(store: &store::Store, g: &domain::Gazetteer, cmd: &Payment
             };
             let r = pay::generate(store, &packs, &source, &ctx, id).await?;
             out!(
-                "cycle {}: {} lines, {} to pay = {}, {} held, {} stopped, {} recovery; arrears from {}; pack {}; {:.1} s",
+                "cycle {}: {} lines, {} to pay = {}, {} held, {} stopped, {} recovery; arrears from {}; pack {}; \
+                 {:.1} s (read {:.1}, compute {:.1}, write {:.1})",
                 r.cycle_id,
                 r.lines,
                 r.payable_lines,
@@ -543,7 +544,10 @@ async fn cli_payments(store: &store::Store, g: &domain::Gazetteer, cmd: &Payment
                 r.recovery,
                 r.arrears_from.as_deref().unwrap_or("-"),
                 &r.pack_version[..12],
-                r.seconds
+                r.seconds,
+                r.read_seconds,
+                r.compute_seconds,
+                r.write_seconds
             );
         }
         PaymentsCommand::Check { cycle, as_user } => {

@@ -386,3 +386,66 @@ fn registry_search_propose_and_approve_in_a_browser() {
     b.screenshot(&shots.join("simulate.png"));
     b.logout();
 }
+
+/// Polls until `selector` exists (a page submitted by a click has loaded).
+fn wait_for(b: &Driver, selector: &str) {
+    for _ in 0..100 {
+        if b.find(selector).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{selector} did not appear: {}", b.source());
+}
+
+#[test]
+fn payment_cycle_through_three_officers_in_a_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo", "--persons", "2000"]);
+    let base = server.base.clone();
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    // the maker creates this month's cycle (the demo has last month's, closed)
+    b.login(&base, "sonoivu");
+    b.click("a[href='/payments']");
+    b.wait_url("/payments");
+    assert!(b.text("#cycles").contains("Đã khóa sổ"), "{}", b.text("#cycles"));
+    let month = domain::Month::of(chrono::Utc::now().date_naive());
+    b.type_into("#c-month", &month.to_string());
+    b.click("#cycle-create-submit");
+    wait_for(&b, "#cycle-status");
+    assert_eq!(b.text("#cycle-status"), "Dự thảo");
+    assert!(b.text("#cycle-total").contains('₫'));
+    assert!(
+        b.text("#by-item").contains("chi bù"),
+        "last month's uncollected lines are carried: {}",
+        b.text("#by-item")
+    );
+    assert!(b.find("#do-check").is_none(), "the maker is not offered the check");
+    let cycle_url = b.url();
+    b.screenshot(&shots.join("payment-cycle.png"));
+    b.logout();
+
+    // a second officer checks it
+    b.login(&base, "kiemtra");
+    b.goto(&cycle_url);
+    b.click("#do-check");
+    wait_for(&b, "#notice");
+    assert_eq!(b.text("#cycle-status"), "Đã kiểm tra");
+    assert!(b.find("#do-approve").is_none(), "a provincial officer cannot approve");
+    b.logout();
+
+    // the head of department approves; the lists appear
+    b.login(&base, "giamdocso");
+    b.goto(&cycle_url);
+    b.click("#do-approve");
+    wait_for(&b, "#cycle-digest");
+    assert_eq!(b.text("#cycle-status"), "Đã phê duyệt");
+    b.click("#by-commune tbody tr:first-child a");
+    wait_for(&b, "#pay-list");
+    assert!(b.text("#pay-list").contains("Ký nhận"));
+    assert!(b.text("#pay-list-total").contains('₫'));
+    b.screenshot(&shots.join("pay-list.png"));
+    b.logout();
+}

@@ -42,6 +42,10 @@ pub const LATEST_MIGRATION: i64 = 6;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Statements slower than this are logged (at info: bulk reads of a million rows take
+/// seconds by design, and the CLI logs warnings only).
+pub(crate) const SLOW_STATEMENT: Duration = Duration::from_secs(5);
+
 /// Connection settings that are not part of the URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -288,9 +292,11 @@ impl Store {
 }
 
 async fn connect_pg(raw: &str, shown: &str, opts: &StoreOptions) -> Result<PgPool> {
+    use sqlx::ConnectOptions;
     let connect: PgConnectOptions = raw
-        .parse()
-        .map_err(|e: sqlx::Error| StoreError::InvalidUrl { url: shown.to_string(), reason: e.to_string() })?;
+        .parse::<PgConnectOptions>()
+        .map_err(|e: sqlx::Error| StoreError::InvalidUrl { url: shown.to_string(), reason: e.to_string() })?
+        .log_slow_statements(log::LevelFilter::Info, SLOW_STATEMENT);
     let target = format!("{}:{}", connect.get_host(), connect.get_port());
     PgPoolOptions::new()
         .max_connections(opts.pg_max_connections)

@@ -319,6 +319,24 @@ impl Store {
              WHERE c.status IN {SCHEDULED} AND l.status IN ('pay', 'recovery') AND i.for_month >= $1 \
              GROUP BY l.person_id, i.for_month, i.item ORDER BY l.person_id, i.for_month, i.item"
         );
+        if let Store::Sqlite(pool) = self {
+            // a million rows: see `entitlement_inputs`
+            let (path, from) = (crate::sqlite::db_path(pool), from_month.to_string());
+            let sql = sql.replace("$1", "?1");
+            return tokio::task::spawn_blocking(move || {
+                crate::sqlite_bulk::read_all(&path, &sql, &[&from], |r| {
+                    Ok(Scheduled {
+                        person_id: r.get(0)?,
+                        for_month: r.get(1)?,
+                        item: r.get(2)?,
+                        amount: r.get(3)?,
+                        failed: r.get(4)?,
+                    })
+                })
+            })
+            .await
+            .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?;
+        }
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Scheduled>(&sql).bind(from_month).fetch_all(pool).await)?)
     }
 
@@ -331,6 +349,23 @@ impl Store {
              WHERE EXISTS (SELECT 1 FROM merit_records m WHERE m.person_id = p.id) \
                 OR EXISTS (SELECT 1 FROM assistance_records a WHERE a.person_id = p.id) \
              ORDER BY p.id";
+        if let Store::Sqlite(pool) = self {
+            // a million rows: see `entitlement_inputs`
+            let path = crate::sqlite::db_path(pool);
+            return tokio::task::spawn_blocking(move || {
+                crate::sqlite_bulk::read_all(&path, sql, &[], |r| {
+                    Ok(Payee {
+                        person_id: r.get(0)?,
+                        full_name: r.get(1)?,
+                        method: r.get(2)?,
+                        bank_name: r.get(3)?,
+                        account_no: r.get(4)?,
+                    })
+                })
+            })
+            .await
+            .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?;
+        }
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Payee>(sql).fetch_all(pool).await)?)
     }
 
@@ -341,17 +376,6 @@ impl Store {
              WHERE p.deceased_on IS NOT NULL AND q.deceased_on IS NULL AND r.valid_to IS NULL \
              ORDER BY r.person_id, r.id";
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Claimant>(sql).fetch_all(pool).await)?)
-    }
-
-    /// Persons with a line to pay (or held) in the latest approved monthly cycle before
-    /// `month`: the active beneficiaries whose stop must be explained.
-    pub async fn previous_payees(&self, month: &str) -> Result<Vec<i64>> {
-        let sql = format!(
-            "SELECT DISTINCT l.person_id FROM payment_lines l WHERE l.status IN ('pay', 'held') AND l.cycle_id = \
-             (SELECT c.id FROM payment_cycles c WHERE c.kind = 'monthly' AND c.status IN {SCHEDULED} AND c.month < $1 \
-              ORDER BY c.month DESC LIMIT 1) ORDER BY l.person_id"
-        );
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(&sql).bind(month).fetch_all(pool).await)?)
     }
 
     /// Open holds: (person id, reason), ordered by person.

@@ -1088,20 +1088,59 @@ impl Store {
              ORDER BY a.person_id, a.valid_from, a.id"
         );
         macro_rules! fetch {
-            ($t:ty, $sql:expr) => {{
-                let sql: &str = $sql;
-                on_pool!(self, pool => {
-                    let q = sqlx::query_as::<_, $t>(sql);
-                    let q = match commune { Some(c) => q.bind(c), None => q };
-                    q.fetch_all(pool).await
-                })?
-            }};
+            ($t:ty, $sql:expr) => {
+                async {
+                    let sql: &str = $sql;
+                    Ok::<_, StoreError>(on_pool!(self, pool => {
+                        let q = sqlx::query_as::<_, $t>(sql);
+                        let q = match commune { Some(c) => q.bind(c), None => q };
+                        q.fetch_all(pool).await
+                    })?)
+                }
+            };
         }
-        Ok(EntitlementInputs {
-            persons: fetch!(BeneficiaryRow, &persons_sql),
-            merits: fetch!(MeritRecord, &merit_sql),
-            assistance: fetch!(AssistanceRecord, &assistance_sql),
-        })
+        if let Store::Sqlite(pool) = self {
+            // a million rows: read with rusqlite on blocking threads, one connection each
+            // (sqlx's SQLite driver spends three times SQLite's own time decoding them)
+            let path = crate::sqlite::db_path(pool);
+            let c: Option<String> = commune.map(str::to_string);
+            let read = |sql: String, which: u8| {
+                let (path, c) = (path.clone(), c.clone());
+                tokio::task::spawn_blocking(move || {
+                    let params: Vec<&dyn rusqlite::ToSql> = match &c {
+                        Some(c) => vec![c],
+                        None => vec![],
+                    };
+                    let sql = sql.replace("$1", "?1");
+                    let mut out = EntitlementInputs::default();
+                    match which {
+                        0 => {
+                            out.persons =
+                                crate::sqlite_bulk::read_all(&path, &sql, &params, crate::sqlite_bulk::beneficiary_row)?
+                        }
+                        1 => {
+                            out.merits =
+                                crate::sqlite_bulk::read_all(&path, &sql, &params, crate::sqlite_bulk::merit_row)?
+                        }
+                        _ => {
+                            out.assistance =
+                                crate::sqlite_bulk::read_all(&path, &sql, &params, crate::sqlite_bulk::assistance_row)?
+                        }
+                    }
+                    Ok::<_, StoreError>(out)
+                })
+            };
+            let join = |e: tokio::task::JoinError| StoreError::Bulk(format!("read task: {e}"));
+            let (a, b, c) = tokio::join!(read(persons_sql, 0), read(merit_sql, 1), read(assistance_sql, 2));
+            let (a, b, c) = (a.map_err(join)??, b.map_err(join)??, c.map_err(join)??);
+            return Ok(EntitlementInputs { persons: a.persons, merits: b.merits, assistance: c.assistance });
+        }
+        let (persons, merits, assistance) = tokio::try_join!(
+            fetch!(BeneficiaryRow, &persons_sql),
+            fetch!(MeritRecord, &merit_sql),
+            fetch!(AssistanceRecord, &assistance_sql)
+        )?;
+        Ok(EntitlementInputs { persons, merits, assistance })
     }
 
     pub async fn payment_methods(&self, person_id: i64) -> Result<Vec<PaymentMethod>> {

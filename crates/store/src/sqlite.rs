@@ -5,6 +5,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
 
 use crate::{Result, StoreError, StoreOptions};
 
@@ -47,7 +48,8 @@ pub(crate) async fn open(path: &Path, opts: &StoreOptions) -> Result<SqlitePool>
         // 64 MiB page cache per connection (the default 2 MiB makes index maintenance of
         // a million-row registry spill to disk); temporary sort tables in memory.
         .pragma("cache_size", "-65536")
-        .pragma("temp_store", "memory");
+        .pragma("temp_store", "memory")
+        .log_slow_statements(log::LevelFilter::Info, crate::SLOW_STATEMENT);
     let pool =
         SqlitePoolOptions::new().max_connections(4).connect_with(connect).await.map_err(|e| classify(e, Some(path)))?;
     // Touch the schema so that a damaged file fails here, at start, not on first use.

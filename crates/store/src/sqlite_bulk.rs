@@ -1,5 +1,6 @@
-//! The SQLite side of bulk loads (imports, the demo, approved new dossiers): a dedicated
-//! rusqlite connection to the same file, used from a blocking thread.
+//! The SQLite side of bulk loads (imports, the demo, approved new dossiers) and bulk reads
+//! (the entitlement inputs of a whole province): a dedicated rusqlite connection to the
+//! same file, used from a blocking thread.
 //!
 //! Why not sqlx here: sqlx's SQLite driver runs every statement on a worker thread reached
 //! through a channel and copies every bound value into an owned argument list first; for a
@@ -507,4 +508,81 @@ pub(crate) fn write_cycle(
     conn.execute_batch("COMMIT")?;
     conn.close().map_err(|(_, e)| e)?;
     Ok(())
+}
+
+/// Runs one read of many rows on a connection of its own (read-only, no transaction held
+/// beyond the statement): `sql` with `params`, each row mapped by `map`.
+pub(crate) fn read_all<T>(
+    path: &Path,
+    sql: &str,
+    params: &[&dyn ToSql],
+    map: impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.execute_batch("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY")?;
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params, |r| map(r))?;
+    let mut out = Vec::new();
+    for r in rows {
+        out.push(r?);
+    }
+    Ok(out)
+}
+
+pub(crate) fn merit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MeritRecord> {
+    Ok(MeritRecord {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        category: r.get(2)?,
+        decision_no: r.get(3)?,
+        decision_date: r.get(4)?,
+        issuer: r.get(5)?,
+        injury_rate: r.get(6)?,
+        type_b: r.get(7)?,
+        especially_severe: r.get(8)?,
+        seniority_from: r.get(9)?,
+        martyrs_count: r.get(10)?,
+        linked_person_id: r.get(11)?,
+        relation: r.get(12)?,
+        valid_from: r.get(13)?,
+        valid_to: r.get(14)?,
+        thoat_ly: r.get(15)?,
+        award: r.get(16)?,
+        of_category: r.get(17)?,
+        of_injury_rate: r.get(18)?,
+        nurture: r.get(19)?,
+        of_deceased: r.get(20)?,
+        remarried: r.get(21)?,
+        ao_child: r.get(22)?,
+        caregiver: r.get(23)?,
+        studying: r.get(24)?,
+        seniority_months: r.get(25)?,
+    })
+}
+
+pub(crate) fn assistance_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AssistanceRecord> {
+    Ok(AssistanceRecord {
+        id: r.get(0)?,
+        person_id: r.get(1)?,
+        group_code: r.get(2)?,
+        disability_level: r.get(3)?,
+        single_parent: r.get(4)?,
+        hiv: r.get(5)?,
+        decision_no: r.get(6)?,
+        decision_date: r.get(7)?,
+        valid_from: r.get(8)?,
+        valid_to: r.get(9)?,
+    })
+}
+
+pub(crate) fn beneficiary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::registry::BeneficiaryRow> {
+    Ok(crate::registry::BeneficiaryRow {
+        id: r.get(0)?,
+        personal_id: r.get(1)?,
+        birth_date: r.get(2)?,
+        deceased_on: r.get(3)?,
+        commune_code: r.get(4)?,
+        poor: r.get(5)?,
+    })
 }

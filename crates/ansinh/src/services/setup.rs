@@ -43,7 +43,13 @@ pub enum DemoOutcome {
 
 /// Creates the Đồng Nai demo database if absent. Refuses to put demo data into a
 /// database that already holds an installation that is not a demo.
-pub async fn prepare_demo(store: &Store, g: &Gazetteer, persons: usize, seed: u64) -> Result<DemoOutcome, AppError> {
+pub async fn prepare_demo(
+    store: &Store,
+    g: &Gazetteer,
+    persons: usize,
+    seed: u64,
+    policies: Option<(&rules::Packs, &crate::services::entitlements::PackSource)>,
+) -> Result<DemoOutcome, AppError> {
     if store.get_meta(META_DEMO).await?.is_some() {
         return Ok(DemoOutcome::AlreadyPresent);
     }
@@ -73,10 +79,58 @@ pub async fn prepare_demo(store: &Store, g: &Gazetteer, persons: usize, seed: u6
         let mut audit = ctx.audit("registry.import", "person", None);
         audit.detail = Some(format!("demo registry: {} persons, seed {seed}", batch.persons.len()));
         store.insert_person_batch(&batch, &ctx.actor(), &audit).await?;
+        if let Some((packs, source)) = policies {
+            demo_payment_history(store, packs, source).await?;
+        }
     }
     store.set_meta(META_PROVINCE, DONG_NAI).await?;
     store.set_meta(META_DEMO, DONG_NAI).await?;
     Ok(DemoOutcome::Created)
+}
+
+/// Last month's payment cycle, taken through every step by the demo officers (prepared by
+/// sonoivu, checked by kiemtra, approved by giamdocso, exported, reconciled with about 2 %
+/// of the lines not collected, closed), so that this month's cycle shows carried lines.
+async fn demo_payment_history(
+    store: &Store,
+    packs: &rules::Packs,
+    source: &crate::services::entitlements::PackSource,
+) -> Result<(), AppError> {
+    use crate::services::payments as pay;
+    let policy = crate::services::authz::Policy::load(store).await?;
+    let as_user = |name: &'static str| {
+        let policy = &policy;
+        async move {
+            let user = store.user_by_username(name).await?.ok_or_else(|| AppError::NotFound(name.into()))?;
+            let p = crate::services::auth::principal_for(store, policy, user)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("demo user {name} disabled")))?;
+            Ok::<_, AppError>(crate::services::authz::Ctx { principal: Some(p), ..Default::default() })
+        }
+    };
+    let (maker, checker, head) = (as_user("sonoivu").await?, as_user("kiemtra").await?, as_user("giamdocso").await?);
+    let today = chrono::Utc::now().date_naive();
+    let month = domain::Month::of(today).add_months(-1).ok_or_else(|| AppError::Internal("demo month".into()))?;
+    let cycle = pay::create(store, &maker, month, false).await?;
+    pay::generate(store, packs, source, &maker, cycle.id).await?;
+    pay::check(store, &checker, cycle.id).await?;
+    pay::approve(store, &head, cycle.id).await?;
+    pay::export(store, &maker, cycle.id).await?;
+    let mut results = String::from("reference,result,amount,note\n");
+    for l in store.cycle_lines_all(cycle.id, None, None, Some("pay")).await? {
+        let (result, note) = match l.id % 97 {
+            0 | 31 => ("failed", "Không liên lạc được"),
+            50 => ("returned", "Vắng mặt tại địa phương"),
+            _ => ("paid", ""),
+        };
+        results.push_str(&format!("{},{result},{},{note}\n", pay::reference(cycle.id, l.id), l.amount));
+    }
+    let r = pay::reconcile(store, &maker, cycle.id, results.as_bytes()).await?;
+    if !r.errors.is_empty() {
+        return Err(AppError::Internal(format!("demo results: {:?}", r.errors.first())));
+    }
+    pay::close(store, &maker, cycle.id).await?;
+    Ok(())
 }
 
 /// The demo's shared password (printed by `ansinh demo`; never use it elsewhere).
@@ -161,7 +215,7 @@ mod tests {
     async fn demo_rules(backend: store::Backend) {
         let db = TestDb::new(backend).await;
         db.store.load_reference_data(&gazetteer().unwrap(), false).await.unwrap();
-        assert_eq!(prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1).await.unwrap(), DemoOutcome::Created);
+        assert_eq!(prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1, None).await.unwrap(), DemoOutcome::Created);
         let users = db.store.list_users(&store::UserFilter::default(), store::Page::default()).await.unwrap();
         assert_eq!(users.total, DEMO_USERS.len() as i64, "one demo user per staff role");
         let roles: std::collections::BTreeSet<String> = users.items.iter().map(|u| u.role_code.clone()).collect();
@@ -169,14 +223,17 @@ mod tests {
             db.store.roles().await.unwrap().into_iter().filter(|r| r.staff).map(|r| r.code).collect();
         assert_eq!(roles, staff);
         assert_eq!(db.store.person_count().await.unwrap(), 300);
-        assert_eq!(prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1).await.unwrap(), DemoOutcome::AlreadyPresent);
+        assert_eq!(
+            prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1, None).await.unwrap(),
+            DemoOutcome::AlreadyPresent
+        );
         assert_eq!(installation_province(&db.store).await.unwrap(), DONG_NAI);
         db.finish().await;
 
         // a real installation is never turned into a demo
         let db = TestDb::new(backend).await;
         db.store.set_meta(META_PROVINCE, "79").await.unwrap();
-        let err = prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1).await.unwrap_err();
+        let err = prepare_demo(&db.store, &gazetteer().unwrap(), 300, 1, None).await.unwrap_err();
         assert_eq!(err.code(), crate::error::code::REFUSED);
         assert!(err.to_string().contains("refusing to add demo data"), "{err}");
         assert_eq!(db.store.get_meta(META_DEMO).await.unwrap(), None, "nothing half-written");
