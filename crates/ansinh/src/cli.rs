@@ -79,6 +79,9 @@ pub enum Command {
         /// Seed of the synthetic data (same seed, same registry).
         #[arg(long, default_value_t = 2024)]
         seed: u64,
+        /// Without last month's payment cycle (for benchmarks of a first cycle).
+        #[arg(long)]
+        no_payments: bool,
     },
     /// Apply the embedded database migrations and load reference data (administrative
     /// units: 34 provinces — tỉnh, thành phố — and 3,321 communes — xã, phường, đặc khu), then exit.

@@ -427,7 +427,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             )
             .await
         }
-        Command::Demo { serve: args, no_serve, persons, seed } => {
+        Command::Demo { serve: args, no_serve, persons, seed, no_payments } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
             if c.database_url.source == Source::Default {
                 c.database_url.value = config::DEFAULT_DEMO_DATABASE_URL.to_string();
@@ -440,7 +440,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let listener = if *no_serve { None } else { Some(bind(c.bind.value).await?) };
             let store = setup::open_store(&url, &c, &g).await?;
             let started = Instant::now();
-            match setup::prepare_demo(&store, &g, *persons, *seed, Some((&packs, &pack_source))).await? {
+            let history = (!*no_payments).then_some((&packs, &pack_source));
+            match setup::prepare_demo(&store, &g, *persons, *seed, history).await? {
                 DemoOutcome::Created => out!(
                     "demo database created: {url} (Tỉnh Đồng Nai, 95 communes, {persons} persons in {:.1} s)",
                     started.elapsed().as_secs_f64()

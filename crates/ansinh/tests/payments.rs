@@ -102,12 +102,12 @@ async fn flow(backend: Backend) {
         .into_iter()
         .filter(|l| l["items"].as_array().unwrap().iter().all(|i| i["kind"] == "regular"))
         .collect();
-    assert!(ours.len() >= 3, "demo has beneficiaries in 25210");
+    assert!(ours.len() >= 4, "demo has beneficiaries in 25210");
     assert!(all_lines(&base, &xa, id, "")
         .iter()
         .all(|l| l["line"]["commune_code"] == "25210" || l["line"]["commune_code"] == "25195"));
     let person = |l: &Value| serde_json::json!({"id": l["line"]["person_id"], "personal_id": l["line"]["personal_id"]});
-    let (held_p, failed_p, dead_p) = (person(&ours[0]), person(&ours[1]), person(&ours[2]));
+    let (held_p, failed_p, dead_p, ended_p) = (person(&ours[0]), person(&ours[1]), person(&ours[2]), person(&ours[3]));
     let body =
         serde_json::json!({"personal_id": held_p["personal_id"], "reason": "Đang xác minh nơi cư trú"}).to_string();
     let r = post(&base, "/api/v1/payments/holds", &xa, &body);
@@ -266,6 +266,23 @@ async fn flow(backend: Backend) {
     let cid = json(&r)["id"].as_i64().unwrap();
     assert_eq!(post(&base, &format!("/api/v1/changes/{cid}/approve"), &maker, empty).status, 200);
 
+    // … and every record of a fourth beneficiary ends with the first cycle's month
+    let ended_id = ended_p["id"].as_i64().unwrap();
+    let m1_month: domain::Month = m1.parse().unwrap();
+    let last_day = m1_month.add_months(1).unwrap().first_day().pred_opt().unwrap().format("%d/%m/%Y").to_string();
+    let dossier = json(&get(&format!("{base}/api/v1/persons/{ended_id}"), &maker.headers()));
+    for (list, table) in [("merit", "merit_records"), ("assistance", "assistance_records")] {
+        for rec in dossier[list].as_array().unwrap().iter().filter(|r| r["valid_to"].is_null()) {
+            let body = serde_json::json!({"action": "end_record", "table": table, "record_id": rec["id"],
+                "valid_to": last_day, "reason": "Hết thời hạn hưởng"})
+            .to_string();
+            let r = post(&base, &format!("/api/v1/persons/{ended_id}/records"), &xa, &body);
+            assert_eq!(r.status, 201, "{}", r.body);
+            let cid = json(&r)["id"].as_i64().unwrap();
+            assert_eq!(post(&base, &format!("/api/v1/changes/{cid}/approve"), &maker, empty).status, 200);
+        }
+    }
+
     // the next cycle: carried, arrears, recovery — and the stop of the deceased
     let r = post(&base, "/api/v1/payments/cycles", &maker, &create(&m2));
     assert_eq!(r.status, 201, "{}", r.body);
@@ -311,6 +328,11 @@ async fn flow(backend: Backend) {
     );
     assert!(dead_items.iter().all(|i| i["kind"] != "regular"), "no monthly allowance after death: {dead_line}");
     assert!(dead_line["line"]["reason"].as_str().unwrap().contains("mất"), "{dead_line}");
+    let ended = line_of(&lines2, ended_id).expect("a stopped line explains the stop");
+    assert_eq!(ended["line"]["status"], "stopped", "{ended}");
+    assert_eq!(ended["line"]["amount"], 0);
+    assert!(ended["line"]["reason"].as_str().unwrap().contains("hết hiệu lực"), "{ended}");
+    assert!(d2["summary"]["by_status"].as_array().unwrap().iter().any(|r| r[0] == "stopped"));
     // approved cycle 1 is untouched by all this
     let again = json(&get(&format!("{base}/api/v1/payments/cycles/{id}"), &maker.headers()));
     assert_eq!(again["cycle"]["total"], total);

@@ -742,12 +742,16 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, LineRow>(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
-    /// The facts a line was computed from (JSON).
-    pub async fn line_facts(&self, id: i64) -> Result<Option<String>> {
-        Ok(on_pool!(self, pool => sqlx::query_scalar::<_, String>("SELECT facts FROM payment_lines WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?)
+    /// The facts of a cycle's lines with ids above `after`, `limit` at a time, by id.
+    pub async fn cycle_facts(&self, cycle_id: i64, after: i64, limit: i64) -> Result<Vec<(i64, String)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (i64, String)>(
+            "SELECT id, facts FROM payment_lines WHERE cycle_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(cycle_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// Items of the given lines, by line.
@@ -828,6 +832,15 @@ impl Store {
     /// line to pay is left without a result. Returns whether it is now reconciled.
     pub async fn record_results(&self, cycle_id: i64, results: &[LineResult], audit: &AuditEntry) -> Result<bool> {
         let now = crate::now_text();
+        let create_temp = match self {
+            Store::Sqlite(_) => {
+                "CREATE TEMP TABLE IF NOT EXISTS result_in (line_id INTEGER PRIMARY KEY, result TEXT NOT NULL, note TEXT)"
+            }
+            Store::Postgres(_) => {
+                "CREATE TEMP TABLE IF NOT EXISTS result_in (line_id BIGINT PRIMARY KEY, result TEXT NOT NULL, note TEXT) \
+                 ON COMMIT DELETE ROWS"
+            }
+        };
         write_tx!(self, tx => {
             let status: Option<String> = sqlx::query_scalar("SELECT status FROM payment_cycles WHERE id = $1")
                 .bind(cycle_id)
@@ -839,23 +852,35 @@ impl Store {
                     status.unwrap_or_else(|| "missing".into())
                 )));
             }
-            for r in results {
-                let n = sqlx::query(
-                    "UPDATE payment_lines SET result = $1, result_note = $2, result_at = $3 \
-                     WHERE id = $4 AND cycle_id = $5 AND status = 'pay' AND result IS NULL",
-                )
-                .bind(&r.result)
-                .bind(&r.note)
-                .bind(&now)
-                .bind(r.line_id)
-                .bind(cycle_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if n != 1 {
-                    return Err(StoreError::Invalid(format!("line {} has a result already or is not to pay", r.line_id)));
-                }
+            // set-based: the results into a temporary table, then one UPDATE … FROM, which
+            // must touch exactly one open line to pay per result (else nothing is recorded)
+            sqlx::query(create_temp).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM result_in").execute(&mut *tx).await?;
+            for chunk in results.chunks(1000) {
+                let mut qb = QueryBuilder::new("INSERT INTO result_in (line_id, result, note) ");
+                qb.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.line_id).push_bind(r.result.clone()).push_bind(r.note.clone());
+                });
+                qb.build().execute(&mut *tx).await.map_err(|e| StoreError::from_write(e, "a result (a line twice?)"))?;
             }
+            let n = sqlx::query(
+                "UPDATE payment_lines SET result = r.result, result_note = r.note, result_at = $1 FROM result_in r \
+                 WHERE payment_lines.id = r.line_id AND payment_lines.cycle_id = $2 AND payment_lines.status = 'pay' \
+                 AND payment_lines.result IS NULL",
+            )
+            .bind(&now)
+            .bind(cycle_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != results.len() as u64 {
+                return Err(StoreError::Invalid(format!(
+                    "{} of {} results are for lines that are not open lines to pay of cycle {cycle_id}",
+                    results.len() as u64 - n,
+                    results.len()
+                )));
+            }
+            sqlx::query("DELETE FROM result_in").execute(&mut *tx).await?;
             let open: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM payment_lines WHERE cycle_id = $1 AND status = 'pay' AND result IS NULL",
             )

@@ -520,7 +520,8 @@ pub(crate) fn read_all<T>(
 ) -> Result<Vec<T>> {
     let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     conn.busy_timeout(Duration::from_secs(30))?;
-    conn.execute_batch("PRAGMA cache_size = -262144; PRAGMA temp_store = MEMORY")?;
+    // a small page cache: these are single scans, served by the OS cache; four at once
+    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY")?;
     let mut stmt = conn.prepare(sql)?;
     let rows = stmt.query_map(params, |r| map(r))?;
     let mut out = Vec::new();

@@ -700,40 +700,49 @@ pub async fn verify(store: &store::Store, ctx: &Ctx, id: i64) -> Result<VerifyRe
         .map_err(|e| AppError::Refused(format!("the cycle's policy pack no longer loads: {e}")))?;
     let engine = Engine::new(&packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
     let month: Month = c.month.parse().map_err(|_| AppError::Internal("cycle month".into()))?;
-    for l in &lines {
-        let Some(its) = by_line.get(&l.id) else { continue };
-        let fresh: Vec<_> = its.iter().filter(|i| matches!(i.kind.as_str(), "regular" | "one_off")).collect();
-        if fresh.is_empty() {
-            continue;
-        }
-        let Some(json) = store.line_facts(l.id).await? else { continue };
-        let facts: PersonFacts = match serde_json::from_str(&json) {
-            Ok(f) => f,
-            Err(e) => {
-                r.mismatches.push(format!("line {}: facts unreadable: {e}", l.id));
+    let by_id: BTreeMap<i64, &LineRow> = lines.iter().map(|l| (l.id, l)).collect();
+    let mut after = 0;
+    'pages: loop {
+        let page = store.cycle_facts(id, after, 20_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        for (line_id, json) in &page {
+            let (Some(l), Some(its)) = (by_id.get(line_id), by_line.get(line_id)) else { continue };
+            let fresh: Vec<_> = its.iter().filter(|i| matches!(i.kind.as_str(), "regular" | "one_off")).collect();
+            if fresh.is_empty() {
                 continue;
             }
-        };
-        let first = fresh.iter().filter_map(|i| i.for_month.parse::<Month>().ok()).min().unwrap_or(month);
-        let due = match rules::engine::compute(&engine, &facts, first, month) {
-            Ok(d) => d,
-            Err(e) => {
-                r.mismatches.push(format!("line {}: {e}", l.id));
-                continue;
+            let facts: PersonFacts = match serde_json::from_str(json) {
+                Ok(f) => f,
+                Err(e) => {
+                    r.mismatches.push(format!("line {line_id}: facts unreadable: {e}"));
+                    continue;
+                }
+            };
+            let first = fresh.iter().filter_map(|i| i.for_month.parse::<Month>().ok()).min().unwrap_or(month);
+            let due = match rules::engine::compute(&engine, &facts, first, month) {
+                Ok(d) => d,
+                Err(e) => {
+                    r.mismatches.push(format!("line {line_id}: {e}"));
+                    continue;
+                }
+            };
+            for i in fresh {
+                let want: i64 = due
+                    .iter()
+                    .filter(|d| iso(d.month) == i.for_month && d.item == i.item)
+                    .map(|d| d.amount.dong())
+                    .sum();
+                if want != i.amount {
+                    r.mismatches.push(format!(
+                        "line {line_id} ({}), {} {}: stored {} đ, recomputed {} đ",
+                        l.personal_id, i.item, i.for_month, i.amount, want
+                    ));
+                }
             }
-        };
-        for i in fresh {
-            let want: i64 =
-                due.iter().filter(|d| iso(d.month) == i.for_month && d.item == i.item).map(|d| d.amount.dong()).sum();
-            if want != i.amount {
-                r.mismatches.push(format!(
-                    "line {} ({}), {} {}: stored {} đ, recomputed {} đ",
-                    l.id, l.personal_id, i.item, i.for_month, i.amount, want
-                ));
+            if r.mismatches.len() >= 100 {
+                break 'pages;
             }
-        }
-        if r.mismatches.len() >= 100 {
-            break;
         }
     }
     Ok(r)
