@@ -342,13 +342,28 @@ mod accounts {
         store.load_reference_data(&domain::Gazetteer::embedded().unwrap(), false).await.unwrap();
     }
 
+    fn has_perm(perms: &[(String, String)], r: &str, p: &str) -> bool {
+        perms.iter().any(|(a, b)| a == r && b == p)
+    }
+
     pub async fn roles_and_permissions_are_data(store: &Store) {
         let roles = store.roles().await.unwrap();
         let codes: Vec<&str> = roles.iter().map(|r| r.code.as_str()).collect();
         assert_eq!(
             codes,
-            vec!["admin", "agency_reporter", "citizen", "commune_officer", "inspector", "leader", "provincial_officer"]
+            vec![
+                "admin",
+                "agency_reporter",
+                "citizen",
+                "commune_officer",
+                "department_head",
+                "inspector",
+                "leader",
+                "provincial_officer"
+            ]
         );
+        assert!(has_perm(&store.role_permissions().await.unwrap(), "department_head", "payments.approve"));
+        assert!(!has_perm(&store.role_permissions().await.unwrap(), "provincial_officer", "payments.approve"));
         let perms = store.role_permissions().await.unwrap();
         let has = |r: &str, p: &str| perms.iter().any(|(a, b)| a == r && b == p);
         assert!(has("admin", "users.manage"));
