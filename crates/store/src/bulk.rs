@@ -15,20 +15,7 @@ where
     R: AsRef<[F]>,
     F: AsRef<str>,
 {
-    let conn: &mut PgConnection = tx;
-    let mut copy = conn.copy_in_raw(copy_sql).await?;
-    let mut buf: Vec<u8> = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
-    for row in rows {
-        encode_csv_row(row.as_ref(), &mut buf);
-        if buf.len() >= COPY_CHUNK_BYTES {
-            copy.send(std::mem::take(&mut buf)).await?;
-            buf.reserve(COPY_CHUNK_BYTES + 4096);
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
-    }
-    copy.finish().await.map_err(StoreError::from)
+    pg_copy_rows(tx, copy_sql, rows, |row, buf| encode_csv_row(row.as_ref(), buf)).await
 }
 
 /// Streams rows whose fields may be NULL (`None` is written unquoted and empty, which
@@ -38,32 +25,17 @@ pub async fn pg_copy_csv_nullable(
     copy_sql: &str,
     rows: &[Vec<Option<String>>],
 ) -> Result<u64> {
-    let conn: &mut PgConnection = tx;
-    let mut copy = conn.copy_in_raw(copy_sql).await?;
-    let mut buf: Vec<u8> = Vec::with_capacity(COPY_CHUNK_BYTES + 4096);
-    for row in rows {
+    pg_copy_rows(tx, copy_sql, rows, |row, buf| {
         for (i, f) in row.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
-            if let Some(f) = f {
-                push_quoted(f, &mut buf);
-            }
+            csv_field(f.as_deref(), i == 0, buf);
         }
         buf.push(b'\n');
-        if buf.len() >= COPY_CHUNK_BYTES {
-            copy.send(std::mem::take(&mut buf)).await?;
-            buf.reserve(COPY_CHUNK_BYTES + 4096);
-        }
-    }
-    if !buf.is_empty() {
-        copy.send(buf).await?;
-    }
-    copy.finish().await.map_err(StoreError::from)
+    })
+    .await
 }
 
 /// Streams `rows` into `copy_sql` (a `COPY … FROM STDIN (FORMAT csv)`), each encoded by
-/// `encode` straight into the send buffer (with [`csv_field`] / [`csv_null`] and a final
+/// `encode` straight into the send buffer (with [`csv_field`] / [`csv_int`] and a final
 /// newline): no intermediate strings per field.
 pub async fn pg_copy_rows<R>(
     tx: &mut Transaction<'_, Postgres>,

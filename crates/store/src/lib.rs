@@ -324,3 +324,21 @@ fn classify_pg(e: sqlx::Error, target: &str) -> StoreError {
         _ => StoreError::Query(e),
     }
 }
+
+/// ` AND col IN (…)` for an area (an empty area matches nothing).
+pub(crate) fn push_in<DB: sqlx::Database>(qb: &mut sqlx::QueryBuilder<'_, DB>, col: &str, communes: Option<&[String]>)
+where
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    if let Some(c) = communes {
+        qb.push(format!(" AND {col} IN ("));
+        let mut sep = qb.separated(", ");
+        for code in c {
+            sep.push_bind(code.clone());
+        }
+        if c.is_empty() {
+            sep.push_bind(String::new());
+        }
+        qb.push(")");
+    }
+}

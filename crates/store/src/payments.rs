@@ -11,7 +11,7 @@
 use sqlx::QueryBuilder;
 
 use crate::audit::{append_in_tx, AuditEntry};
-use crate::{on_pool, write_tx, Page, Paged, Result, Store, StoreError};
+use crate::{on_pool, push_in, write_tx, Page, Paged, Result, Store, StoreError};
 
 /// Cycle states, in workflow order.
 pub const STATUSES: [&str; 6] = ["draft", "checked", "approved", "exported", "reconciled", "closed"];
@@ -922,23 +922,5 @@ impl Store {
             qb.push(" ORDER BY 4, 3 LIMIT 1000");
             qb.build_query_as::<Uncollected>().fetch_all(pool).await
         })?)
-    }
-}
-
-/// ` AND col IN (…)` for an area (an empty area matches nothing).
-fn push_in<DB: sqlx::Database>(qb: &mut QueryBuilder<'_, DB>, col: &str, communes: Option<&[String]>)
-where
-    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    if let Some(c) = communes {
-        qb.push(format!(" AND {col} IN ("));
-        let mut sep = qb.separated(", ");
-        for code in c {
-            sep.push_bind(code.clone());
-        }
-        if c.is_empty() {
-            sep.push_bind(String::new());
-        }
-        qb.push(")");
     }
 }

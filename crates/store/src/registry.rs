@@ -944,17 +944,7 @@ impl Store {
                         }
                         _ => {}
                     }
-                    if let Some(c) = &s.communes {
-                        qb.push(" AND commune_code IN (");
-                        let mut sep = qb.separated(", ");
-                        for code in c {
-                            sep.push_bind(code.clone());
-                        }
-                        if c.is_empty() {
-                            sep.push_bind(String::new());
-                        }
-                        qb.push(")");
-                    }
+                    crate::push_in(qb, "commune_code", s.communes.as_deref());
                     if let Some(c) = &s.commune {
                         qb.push(" AND commune_code = ").push_bind(c.clone());
                     }
@@ -1252,17 +1242,7 @@ impl Store {
                 if let Some(p) = person_id {
                     qb.push(" AND person_id = ").push_bind(p);
                 }
-                if let Some(c) = communes {
-                    qb.push(" AND commune_code IN (");
-                    let mut sep = qb.separated(", ");
-                    for code in c {
-                        sep.push_bind(code.clone());
-                    }
-                    if c.is_empty() {
-                        sep.push_bind(String::new());
-                    }
-                    qb.push(")");
-                }
+                crate::push_in(qb, "commune_code", communes);
             }};
         }
         let (total, items) = on_pool!(self, pool => {
