@@ -67,6 +67,7 @@ fn openapi_document_validates_and_covers_the_api() {
         ("post", "/api/v1/payments/cycles/{id}/export"),
         ("post", "/api/v1/payments/cycles/{id}/close"),
         ("get", "/api/v1/payments/cycles/{id}/lines"),
+        ("get", "/api/v1/payments/cycles/{id}/lines/{line}"),
         ("get", "/api/v1/payments/cycles/{id}/bank-file"),
         ("post", "/api/v1/payments/cycles/{id}/results"),
         ("get", "/api/v1/payments/holds"),

@@ -328,6 +328,21 @@ async fn flow(backend: Backend) {
     );
     assert!(dead_items.iter().all(|i| i["kind"] != "regular"), "no monthly allowance after death: {dead_line}");
     assert!(dead_line["line"]["reason"].as_str().unwrap().contains("mất"), "{dead_line}");
+    // every amount explains itself from the frozen facts; only for roles that see sensitive data
+    let arrears_line = line_of(&lines2, held_p["id"].as_i64().unwrap()).unwrap()["line"]["id"].as_i64().unwrap();
+    let ex = json(&get(&format!("{base}/api/v1/payments/cycles/{id2}/lines/{arrears_line}"), &xa.headers()));
+    let m1_explained =
+        ex["months"].as_array().unwrap().iter().find(|m| m[0] == m1.as_str()).expect("the arrears month");
+    assert_eq!(m1_explained[2].as_i64().unwrap(), held_amount, "{ex}");
+    assert!(!m1_explained[1].as_array().unwrap().is_empty());
+    let leader = login(&base, "lanhdao", DEMO_PASSWORD).unwrap();
+    assert_eq!(
+        get(&format!("{base}/api/v1/payments/cycles/{id2}/lines/{arrears_line}"), &leader.headers()).status,
+        403
+    );
+    let page = get(&format!("{base}/payments/{id2}/lines/{arrears_line}"), &[("cookie", &maker.cookie)]);
+    assert!(page.status == 200 && page.body.contains(&format!("id=\"explain-{m1}\"")), "{}", page.status);
+
     let ended = line_of(&lines2, ended_id).expect("a stopped line explains the stop");
     assert_eq!(ended["line"]["status"], "stopped", "{ended}");
     assert_eq!(ended["line"]["amount"], 0);

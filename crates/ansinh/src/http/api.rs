@@ -830,7 +830,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
           person_as_of, person_entitlements, simulation_run, person_propose, person_propose_new, person_propose_record, changes_list, change_approve, change_reject, audit_search, audit_verify,
           crate::http::payments_api::cycles_list, crate::http::payments_api::cycle_create, crate::http::payments_api::cycle_detail,
           crate::http::payments_api::cycle_generate, crate::http::payments_api::cycle_check, crate::http::payments_api::cycle_approve,
-          crate::http::payments_api::cycle_export, crate::http::payments_api::cycle_close, crate::http::payments_api::cycle_lines,
+          crate::http::payments_api::cycle_export, crate::http::payments_api::cycle_close, crate::http::payments_api::cycle_lines, crate::http::payments_api::cycle_line_explain,
           crate::http::payments_api::cycle_bank_file, crate::http::payments_api::cycle_results, crate::http::payments_api::holds_list,
           crate::http::payments_api::hold_create, crate::http::payments_api::hold_release),
     components(schemas(ErrorBody)),

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/payments/{id}", get(payments_ui::cycle))
         .route("/payments/{id}/results", post(payments_ui::results))
         .route("/payments/{id}/lists/{file}", get(payments_ui::pay_list))
+        .route("/payments/{id}/lines/{line}", get(payments_ui::line))
         .route("/payments/{id}/bank.csv", get(payments_ui::bank_file))
         .route("/payments/{id}/results-template.csv", get(payments_ui::results_template))
         .route("/payments/{id}/summary.csv", get(payments_ui::summary_csv))

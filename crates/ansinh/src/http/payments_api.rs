@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/payments/cycles/{id}/export", post(cycle_export))
         .route("/api/v1/payments/cycles/{id}/close", post(cycle_close))
         .route("/api/v1/payments/cycles/{id}/lines", get(cycle_lines))
+        .route("/api/v1/payments/cycles/{id}/lines/{line}", get(cycle_line_explain))
         .route("/api/v1/payments/cycles/{id}/bank-file", get(cycle_bank_file))
         .route("/api/v1/payments/cycles/{id}/results", post(cycle_results))
         .route("/api/v1/payments/holds", get(holds_list).post(hold_create))
@@ -177,6 +178,20 @@ pub async fn cycle_lines(
     Query(q): Query<LinesQuery>,
 ) -> Response {
     respond(&req, pay::lines(&state.store, &req.ctx, id, q.to_query(), store::Page::new(q.page, q.per_page)).await)
+}
+
+/// One line with its items and, for each month they are for, the rules' explanation from the
+/// facts and pack text frozen with the cycle (sensitive: audited).
+#[utoipa::path(get, path = "/api/v1/payments/cycles/{id}/lines/{line}", tag = "payments",
+    params(("id" = i64, Path), ("line" = i64, Path)),
+    responses((status = 200, body = pay::LineExplanation), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn cycle_line_explain(
+    State(state): State<AppState>,
+    req: Req,
+    Path((id, line)): Path<(i64, i64)>,
+) -> Response {
+    respond(&req, pay::explain_line(&state.store, &req.ctx, id, line).await)
 }
 
 /// The bank transfer file (CSV: account_no, bank, amount, reference, …). Sensitive: audited.

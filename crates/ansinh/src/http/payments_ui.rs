@@ -356,6 +356,30 @@ pub async fn results(
 }
 
 #[derive(Template)]
+#[template(path = "payment_line.html")]
+struct LinePage {
+    l: Layout,
+    e: pay::LineExplanation,
+}
+
+impl LinePage {
+    fn status(&self, s: &str) -> String {
+        self.l.tr(pay::line_status_vi(s), s).to_string()
+    }
+    fn kind(&self, s: &str) -> String {
+        self.l.tr(pay::item_kind_vi(s), s).to_string()
+    }
+}
+
+/// One line explained from its frozen facts.
+pub async fn line(State(state): State<AppState>, req: Req, Path((id, line)): Path<(i64, i64)>) -> Response {
+    match pay::explain_line(&state.store, &req.ctx, id, line).await {
+        Ok(e) => render(&LinePage { l: layout(&state, &req), e }, &req),
+        Err(e) => fail(e, &req),
+    }
+}
+
+#[derive(Template)]
 #[template(path = "pay_list.html")]
 struct PayListPage {
     l: Layout,

@@ -748,6 +748,72 @@ pub async fn verify(store: &store::Store, ctx: &Ctx, id: i64) -> Result<VerifyRe
     Ok(r)
 }
 
+/// One line explained: its items, and for every month they are for, the rules engine's
+/// explanation from the facts frozen on the line with the pack text frozen on the cycle.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LineExplanation {
+    #[schema(value_type = Object)]
+    pub line: LineRow,
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<store::payments::ItemRow>,
+    /// (yyyy-mm, explanation lines in Vietnamese, total due that month in đồng)
+    pub months: Vec<(String, Vec<String>, i64)>,
+    /// The pack version the line was computed with.
+    pub pack_version: Option<String>,
+}
+
+/// Explains a line. The explanation shows the facts behind an amount (groups, rates,
+/// disability levels): only for roles that may see sensitive data, and each read is audited.
+pub async fn explain_line(store: &store::Store, ctx: &Ctx, id: i64, line_id: i64) -> Result<LineExplanation, AppError> {
+    let p = ctx.require(perm::READ)?;
+    let cycle = cycle_or_404(store, id).await?;
+    let line = store
+        .cycle_line(line_id)
+        .await?
+        .filter(|l| l.cycle_id == id)
+        .ok_or_else(|| AppError::NotFound(format!("line {line_id} of payment cycle {id}")))?;
+    p.require_commune(&line.commune_code)?;
+    p.require(super::authz::perm::REGISTRY_SENSITIVE)?;
+    let mut a = ctx.audit("payments.explain", "payment_line", Some(line_id.to_string()));
+    a.detail = Some(format!("cycle {id}, {}", line.personal_id));
+    store.audit_append(&a).await?;
+    let items = store.line_items(&[line_id]).await?;
+    let json = store
+        .cycle_facts(id, line_id - 1, 1)
+        .await?
+        .into_iter()
+        .find(|(l, _)| *l == line_id)
+        .map(|(_, f)| f)
+        .unwrap_or_default();
+    let facts: PersonFacts =
+        serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("line {line_id} facts: {e}")))?;
+    let version = cycle.pack_version.clone().unwrap_or_default();
+    let files: BTreeMap<String, String> = match store.policy_snapshot(&version).await? {
+        Some(j) => serde_json::from_str(&j).map_err(|e| AppError::Internal(format!("policy snapshot: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    let packs = Packs::load(&|f| files.get(f).cloned())
+        .map_err(|e| AppError::Refused(format!("the cycle's policy pack no longer loads: {e}")))?;
+    let engine = Engine::new(&packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
+    let mut months: Vec<String> = items.iter().map(|i| i.for_month.clone()).collect();
+    if months.is_empty() {
+        months.push(cycle.month.clone());
+    }
+    months.sort();
+    months.dedup();
+    let months = months
+        .into_iter()
+        .filter_map(|m| {
+            let month: Month = m.parse().ok()?;
+            Some(match explain(&engine, &facts, month) {
+                Ok((trace, total)) => (m, trace, total.dong()),
+                Err(e) => (m, vec![e.to_string()], 0),
+            })
+        })
+        .collect();
+    Ok(LineExplanation { line, items, months, pack_version: cycle.pack_version })
+}
+
 /// A cycle with its sums, restricted to the caller's area.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CycleDetail {
