@@ -184,6 +184,9 @@ async fn flow(backend: Backend) {
     // the commune officer sees their communes' figures only, and no other commune's list
     let dx = json(&get(&format!("{base}/api/v1/payments/cycles/{id}"), &xa.headers()));
     assert_eq!(dx["partial"], true);
+    assert_eq!(dx["area_total"].as_i64().unwrap(), sum3(&dx["summary"]["by_commune"]));
+    assert!(dx["area_total"].as_i64().unwrap() < total);
+    assert_eq!(d["area_total"].as_i64().unwrap(), total);
     assert!(dx["summary"]["by_commune"].as_array().unwrap().iter().all(|r| r[0] == "25210" || r[0] == "25195"));
     let other =
         d["summary"]["by_commune"].as_array().unwrap().iter().find(|r| r[0] != "25210" && r[0] != "25195").unwrap();

@@ -827,6 +827,10 @@ pub struct CycleDetail {
     pub uncollected: Vec<Uncollected>,
     /// The caller sees only some communes.
     pub partial: bool,
+    /// Lines to pay and their amount within the caller's area (the whole cycle's when not
+    /// partial).
+    pub area_lines: i64,
+    pub area_total: i64,
 }
 
 pub async fn detail(store: &store::Store, ctx: &Ctx, id: i64) -> Result<CycleDetail, AppError> {
@@ -839,7 +843,10 @@ pub async fn detail(store: &store::Store, ctx: &Ctx, id: i64) -> Result<CycleDet
         *by_source.entry(funding_source(item)).or_default() += amount;
     }
     let uncollected = store.uncollected(&cycle.month, UNCOLLECTED_CYCLES, communes.as_deref()).await?;
+    let (area_lines, area_total) = summary.by_commune.iter().fold((0, 0), |(n, a), (_, ln, am)| (n + ln, a + am));
     Ok(CycleDetail {
+        area_lines,
+        area_total,
         cycle,
         summary,
         by_source: by_source.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
