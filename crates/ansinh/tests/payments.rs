@@ -131,6 +131,13 @@ async fn flow(backend: Backend) {
     assert_eq!(post(&base, &format!("/api/v1/payments/cycles/{id}/check"), &xa, empty).status, 403);
     assert_eq!(post(&base, &format!("/api/v1/payments/cycles/{id}/check"), &checker, empty).status, 200);
     assert_eq!(post(&base, &format!("/api/v1/payments/cycles/{id}/approve"), &checker, empty).status, 403);
+    // an ad-hoc cycle computed now (last month's uncollected lines, which cycle 1 also carries)
+    // goes stale when cycle 1 is approved
+    let r = post(&base, "/api/v1/payments/cycles", &maker, &format!(r#"{{"month":"{m1}","adhoc":true}}"#));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let adhoc = json(&r)["cycle_id"].as_i64().unwrap();
+    assert!(json(&r)["payable_lines"].as_i64().unwrap() > 0, "{}", r.body);
+    assert_eq!(post(&base, &format!("/api/v1/payments/cycles/{adhoc}/check"), &checker, empty).status, 200);
     assert_eq!(
         get(&format!("{base}/api/v1/payments/cycles/{id}/bank-file"), &maker.headers()).status,
         409,
@@ -143,6 +150,11 @@ async fn flow(backend: Backend) {
     assert_eq!(cycle["digest"].as_str().unwrap().len(), 64);
     let r = post(&base, &format!("/api/v1/payments/cycles/{id}/generate"), &maker, empty);
     assert_eq!(r.status, 409, "an approved cycle is immutable: {}", r.body);
+    let r = post(&base, &format!("/api/v1/payments/cycles/{adhoc}/approve"), &head, empty);
+    assert_eq!(r.status, 409, "the stale ad-hoc cycle would pay twice: {}", r.body);
+    assert!(json(&r)["message"].as_str().unwrap().contains("tính lại"), "{}", r.body);
+    let r = post(&base, &format!("/api/v1/payments/cycles/{adhoc}/generate"), &maker, empty);
+    assert_eq!(json(&r)["payable_lines"], 0, "regenerated, it has nothing left to pay: {}", r.body);
 
     // every total reconciles: lines = summaries = files
     let d = json(&get(&format!("{base}/api/v1/payments/cycles/{id}"), &maker.headers()));

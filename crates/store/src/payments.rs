@@ -127,6 +127,10 @@ pub struct Generation {
     pub pack_files: String,
     pub arrears_from: Option<String>,
     pub by: String,
+    /// When the generation began reading (stored as `generated_at`: the approval guard
+    /// compares it with other cycles' approvals, so a cycle approved while this one was
+    /// being computed makes this one stale).
+    pub started_at: String,
 }
 
 /// Already scheduled for a person, month and item (see [`Store::scheduled`]).
@@ -310,21 +314,24 @@ impl Store {
     /// What approved cycles scheduled per person, month and item from `from_month` on,
     /// ordered by person, month, item. Lines held, stopped, failed or returned do not
     /// count (their amounts come back as arrears or carried lines).
-    pub async fn scheduled(&self, from_month: &str) -> Result<Vec<Scheduled>> {
+    pub async fn scheduled(&self, from_month: &str, to_month: &str) -> Result<Vec<Scheduled>> {
+        // byte order, as the Rust merge compares (PostgreSQL would use the locale's)
+        let c = if matches!(self, Store::Postgres(_)) { " COLLATE \"C\"" } else { "" };
         let sql = format!(
             "SELECT l.person_id, i.for_month, i.item, \
              CAST(SUM(CASE WHEN l.result IS NULL OR l.result = 'paid' THEN i.amount ELSE 0 END) AS BIGINT) AS amount, \
              MAX(CASE WHEN l.result IN ('failed', 'returned') THEN 1 ELSE 0 END) = 1 AS failed \
              FROM payment_items i JOIN payment_lines l ON l.id = i.line_id JOIN payment_cycles c ON c.id = l.cycle_id \
              WHERE c.status IN {SCHEDULED} AND l.status IN ('pay', 'recovery') AND i.for_month >= $1 \
-             GROUP BY l.person_id, i.for_month, i.item ORDER BY l.person_id, i.for_month, i.item"
+             AND i.for_month <= $2 \
+             GROUP BY l.person_id, i.for_month, i.item ORDER BY l.person_id, i.for_month{c}, i.item{c}"
         );
         if let Store::Sqlite(pool) = self {
             // a million rows: see `entitlement_inputs`
-            let (path, from) = (crate::sqlite::db_path(pool), from_month.to_string());
-            let sql = sql.replace("$1", "?1");
+            let (path, from, to) = (crate::sqlite::db_path(pool), from_month.to_string(), to_month.to_string());
+            let sql = sql.replace("$1", "?1").replace("$2", "?2");
             return tokio::task::spawn_blocking(move || {
-                crate::sqlite_bulk::read_all(&path, &sql, &[&from], |r| {
+                crate::sqlite_bulk::read_all(&path, &sql, &[&from, &to], |r| {
                     Ok(Scheduled {
                         person_id: r.get(0)?,
                         for_month: r.get(1)?,
@@ -337,7 +344,11 @@ impl Store {
             .await
             .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?;
         }
-        Ok(on_pool!(self, pool => sqlx::query_as::<_, Scheduled>(&sql).bind(from_month).fetch_all(pool).await)?)
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, Scheduled>(&sql)
+            .bind(from_month)
+            .bind(to_month)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Names and current payment methods of everyone with a merit or assistance record,
@@ -409,6 +420,16 @@ impl Store {
             qb.push(" ORDER BY h.released_at IS NOT NULL, h.id DESC LIMIT 500");
             qb.build_query_as::<HoldRow>().fetch_all(pool).await
         })?)
+    }
+
+    pub async fn hold(&self, id: i64) -> Result<Option<HoldRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, HoldRow>(
+            "SELECT h.id, h.person_id, p.personal_id, p.full_name, p.commune_code, h.reason, h.created_by, h.created_at, \
+             h.released_by, h.released_at FROM payment_holds h JOIN persons p ON p.id = h.person_id WHERE h.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?)
     }
 
     pub async fn hold_person(&self, person_id: i64, reason: &str, by: &str, audit: &AuditEntry) -> Result<i64> {
@@ -573,7 +594,7 @@ impl Store {
                 .bind(payable_n)
                 .bind(total)
                 .bind(&g.by)
-                .bind(&now)
+                .bind(&g.started_at)
                 .bind(cycle_id)
                 .execute(&mut *tx)
                 .await?;
@@ -611,7 +632,13 @@ impl Store {
             "UPDATE payment_cycles SET status = $1, {stamp}, digest = COALESCE($4, digest) \
              WHERE id = $5 AND status IN ({from_list}) AND generating_since IS NULL {guard}"
         );
+        let pg = matches!(self, Store::Postgres(_));
         write_tx!(self, tx => {
+            if pg {
+                // one status change at a time (SQLite: BEGIN IMMEDIATE does the same), so
+                // that the guards of two approvals see each other
+                sqlx::query("LOCK TABLE payment_cycles IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            }
             let n = sqlx::query(&sql)
                 .bind(to)
                 .bind(by)
@@ -632,23 +659,38 @@ impl Store {
     /// `payments verify` checks): every field that decides who gets how much, in id order.
     pub async fn cycle_digest(&self, id: i64) -> Result<String> {
         use sha2::Digest;
-        let lines_sql = "SELECT id, person_id, personal_id, payee_personal_id, method, account_no, amount, status \
-             FROM payment_lines WHERE cycle_id = $1 ORDER BY id";
+        let lines_sql = "SELECT id, person_id, personal_id, payee_personal_id, method, account_no, amount, status, \
+             full_name, commune_code, payee_name, bank_name FROM payment_lines WHERE cycle_id = $1 ORDER BY id";
         let items_sql = "SELECT i.line_id, i.item, i.for_month, i.kind, i.amount FROM payment_items i \
              JOIN payment_lines l ON l.id = i.line_id WHERE l.cycle_id = $1 \
              ORDER BY i.line_id, i.for_month, i.item, i.kind, i.amount";
-        type L = (i64, i64, String, Option<String>, String, Option<String>, i64, String);
+        type L = (
+            i64,
+            i64,
+            String,
+            Option<String>,
+            String,
+            Option<String>,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        );
         let (lines, items) = on_pool!(self, pool => {
             let lines = sqlx::query_as::<_, L>(lines_sql).bind(id).fetch_all(pool).await?;
             let items = sqlx::query_as::<_, (i64, String, String, String, i64)>(items_sql).bind(id).fetch_all(pool).await?;
             (lines, items)
         });
         let mut h = sha2::Sha256::new();
-        for (id, person, pid, payee, method, acct, amount, status) in lines {
+        for (id, person, pid, payee, method, acct, amount, status, name, commune, payee_name, bank) in lines {
             h.update(format!(
-                "L|{id}|{person}|{pid}|{}|{method}|{}|{amount}|{status}\n",
+                "L|{id}|{person}|{pid}|{}|{method}|{}|{amount}|{status}|{name}|{commune}|{}|{}\n",
                 payee.unwrap_or_default(),
-                acct.unwrap_or_default()
+                acct.unwrap_or_default(),
+                payee_name.unwrap_or_default(),
+                bank.unwrap_or_default()
             ));
         }
         for (line, item, month, kind, amount) in items {
@@ -694,7 +736,8 @@ impl Store {
                 }
                 if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
                     qb.push(" AND (personal_id = ").push_bind(text.to_string());
-                    qb.push(" OR full_name LIKE ").push_bind(format!("{text}%")).push(")");
+                    let prefix = text.replace(['%', '_', '\\'], "");
+                    qb.push(" OR full_name LIKE ").push_bind(format!("{prefix}%")).push(")");
                 }
             }};
         }
@@ -832,6 +875,10 @@ impl Store {
     /// line to pay is left without a result. Returns whether it is now reconciled.
     pub async fn record_results(&self, cycle_id: i64, results: &[LineResult], audit: &AuditEntry) -> Result<bool> {
         let now = crate::now_text();
+        let lock_cycle = match self {
+            Store::Sqlite(_) => "SELECT status FROM payment_cycles WHERE id = $1",
+            Store::Postgres(_) => "SELECT status FROM payment_cycles WHERE id = $1 FOR UPDATE",
+        };
         let create_temp = match self {
             Store::Sqlite(_) => {
                 "CREATE TEMP TABLE IF NOT EXISTS result_in (line_id INTEGER PRIMARY KEY, result TEXT NOT NULL, note TEXT)"
@@ -842,7 +889,9 @@ impl Store {
             }
         };
         write_tx!(self, tx => {
-            let status: Option<String> = sqlx::query_scalar("SELECT status FROM payment_cycles WHERE id = $1")
+            // FOR UPDATE (PostgreSQL): two result files of one cycle are recorded one after
+            // the other, so the second sees the first's lines as recorded
+            let status: Option<String> = sqlx::query_scalar(lock_cycle)
                 .bind(cycle_id)
                 .fetch_optional(&mut *tx)
                 .await?;

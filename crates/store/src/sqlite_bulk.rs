@@ -502,7 +502,7 @@ pub(crate) fn write_cycle(
         "UPDATE payment_cycles SET pack_version = ?1, arrears_from = ?2, lines = ?3, payable_lines = ?4, total = ?5, \
          digest = NULL, generating_since = NULL, generated_by = ?6, generated_at = ?7, checked_by = NULL, \
          checked_at = NULL WHERE id = ?8",
-        params![g.pack_version, g.arrears_from, n, payable, total, g.by, now, cycle_id],
+        params![g.pack_version, g.arrears_from, n, payable, total, g.by, g.started_at, cycle_id],
     )?;
     append_audit(&conn, audit)?;
     conn.execute_batch("COMMIT")?;

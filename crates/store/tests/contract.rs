@@ -1021,7 +1021,13 @@ mod registry {
         contract!(cycle_lines_are_frozen_past_draft, results_are_all_or_nothing_and_feed_the_next_cycle);
 
         fn generation() -> Generation {
-            Generation { pack_version: "v1".into(), pack_files: "{}".into(), arrears_from: None, by: "sonoivu".into() }
+            Generation {
+                pack_version: "v1".into(),
+                pack_files: "{}".into(),
+                arrears_from: None,
+                by: "sonoivu".into(),
+                started_at: store::now_text(),
+            }
         }
 
         /// A line to pay for the person with merit (bank) and a held one for the other.
@@ -1133,8 +1139,9 @@ mod registry {
             assert!(matches!(r, Err(StoreError::Invalid(_))), "an approved cycle is not regenerated: {r:?}");
             assert!(!store.lock_generation(id, "2000-01-01").await.unwrap());
             // what approved cycles scheduled: the paid line, not the held one
-            let s = store.scheduled("2026-01").await.unwrap();
+            let s = store.scheduled("2026-01", "2026-12").await.unwrap();
             assert_eq!(s.len(), 1);
+            assert!(store.scheduled("2026-01", "2026-09").await.unwrap().is_empty(), "bounded by the cycle's month");
             assert_eq!((s[0].item.as_str(), s[0].amount, s[0].failed), ("6.1p", 2_789_000, false));
             assert_eq!(store.first_paid_month().await.unwrap().as_deref(), Some("2026-10"));
         }
@@ -1160,7 +1167,7 @@ mod registry {
             let c = store.cycle(id).await.unwrap().unwrap();
             assert_eq!(c.status, "reconciled");
             // a failed line no longer counts as scheduled, and says so
-            let s = store.scheduled("2026-01").await.unwrap();
+            let s = store.scheduled("2026-01", "2026-12").await.unwrap();
             assert_eq!((s[0].amount, s[0].failed), (0, true));
             let u = store.uncollected("2026-12", 1, None).await.unwrap();
             assert_eq!(u.len(), 1);
@@ -1170,6 +1177,7 @@ mod registry {
             let p = store.payees().await.unwrap()[1].person_id;
             let h = store.hold_person(p, "Xác minh", "canboxa", &super::entry("payments.hold")).await.unwrap();
             assert_eq!(store.open_holds().await.unwrap(), vec![(p, "Xác minh".to_string())]);
+            assert_eq!(store.hold(h).await.unwrap().unwrap().commune_code, "26068");
             assert!(store.release_hold(h, "canboxa", &super::entry("payments.release")).await.unwrap());
             assert!(!store.release_hold(h, "canboxa", &super::entry("payments.release")).await.unwrap());
             assert!(store.open_holds().await.unwrap().is_empty());
