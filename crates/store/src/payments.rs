@@ -659,42 +659,38 @@ impl Store {
     /// `payments verify` checks): every field that decides who gets how much, in id order.
     pub async fn cycle_digest(&self, id: i64) -> Result<String> {
         use sha2::Digest;
-        let lines_sql = "SELECT id, person_id, personal_id, payee_personal_id, method, account_no, amount, status, \
-             full_name, commune_code, payee_name, bank_name FROM payment_lines WHERE cycle_id = $1 ORDER BY id";
-        let items_sql = "SELECT i.line_id, i.item, i.for_month, i.kind, i.amount FROM payment_items i \
-             JOIN payment_lines l ON l.id = i.line_id WHERE l.cycle_id = $1 \
-             ORDER BY i.line_id, i.for_month, i.item, i.kind, i.amount";
-        type L = (
-            i64,
-            i64,
-            String,
-            Option<String>,
-            String,
-            Option<String>,
-            i64,
-            String,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
+        // the database writes each row's text (the same text on both backends), Rust hashes it
+        let c = if matches!(self, Store::Postgres(_)) { " COLLATE \"C\"" } else { "" };
+        let lines_sql = "SELECT 'L|' || id || '|' || person_id || '|' || personal_id || '|' || \
+             COALESCE(payee_personal_id, '') || '|' || method || '|' || COALESCE(account_no, '') || '|' || amount || \
+             '|' || status || '|' || full_name || '|' || commune_code || '|' || COALESCE(payee_name, '') || '|' || \
+             COALESCE(bank_name, '') FROM payment_lines WHERE cycle_id = $1 ORDER BY id"
+            .to_string();
+        let items_sql = format!(
+            "SELECT 'I|' || i.line_id || '|' || i.item || '|' || i.for_month || '|' || i.kind || '|' || i.amount \
+             FROM payment_items i JOIN payment_lines l ON l.id = i.line_id WHERE l.cycle_id = $1 \
+             ORDER BY i.line_id, i.for_month{c}, i.item{c}, i.kind{c}, i.amount"
         );
-        let (lines, items) = on_pool!(self, pool => {
-            let lines = sqlx::query_as::<_, L>(lines_sql).bind(id).fetch_all(pool).await?;
-            let items = sqlx::query_as::<_, (i64, String, String, String, i64)>(items_sql).bind(id).fetch_all(pool).await?;
-            (lines, items)
-        });
-        let mut h = sha2::Sha256::new();
-        for (id, person, pid, payee, method, acct, amount, status, name, commune, payee_name, bank) in lines {
-            h.update(format!(
-                "L|{id}|{person}|{pid}|{}|{method}|{}|{amount}|{status}|{name}|{commune}|{}|{}\n",
-                payee.unwrap_or_default(),
-                acct.unwrap_or_default(),
-                payee_name.unwrap_or_default(),
-                bank.unwrap_or_default()
-            ));
+        if let Store::Sqlite(pool) = self {
+            // a million rows: see `entitlement_inputs`
+            let path = crate::sqlite::db_path(pool);
+            return tokio::task::spawn_blocking(move || {
+                crate::sqlite_bulk::hash_texts(
+                    &path,
+                    &[&lines_sql.replace("$1", "?1"), &items_sql.replace("$1", "?1")],
+                    id,
+                )
+            })
+            .await
+            .map_err(|e| StoreError::Bulk(format!("digest task: {e}")))?;
         }
-        for (line, item, month, kind, amount) in items {
-            h.update(format!("I|{line}|{item}|{month}|{kind}|{amount}\n"));
+        let mut h = sha2::Sha256::new();
+        for sql in [&lines_sql, &items_sql] {
+            let rows = on_pool!(self, pool => sqlx::query_scalar::<_, String>(sql).bind(id).fetch_all(pool).await)?;
+            for r in rows {
+                h.update(r.as_bytes());
+                h.update(b"\n");
+            }
         }
         Ok(hex::encode(h.finalize()))
     }

@@ -587,3 +587,22 @@ pub(crate) fn beneficiary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::
         poor: r.get(5)?,
     })
 }
+
+/// SHA-256 over the one text column of each row of each query (with `id` bound), each row
+/// followed by a newline, streamed (see `Store::cycle_digest`).
+pub(crate) fn hash_texts(path: &Path, sqls: &[&str], id: i64) -> Result<String> {
+    use sha2::Digest;
+    let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.execute_batch("PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY")?;
+    let mut h = sha2::Sha256::new();
+    for sql in sqls {
+        let mut stmt = conn.prepare(sql)?;
+        let mut rows = stmt.query([id])?;
+        while let Some(r) = rows.next()? {
+            h.update(r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?.as_bytes());
+            h.update(b"\n");
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
