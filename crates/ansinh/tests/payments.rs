@@ -358,6 +358,14 @@ async fn flow(backend: Backend) {
     let page = get(&format!("{base}/payments/{id2}/lines/{arrears_line}"), &[("cookie", &maker.cookie)]);
     assert!(page.status == 200 && page.body.contains(&format!("id=\"explain-{m1}\"")), "{}", page.status);
 
+    // the dossier lists the person's lines, newest cycle first
+    let dossier = json(&get(&format!("{base}/api/v1/persons/{}", failed_p["id"]), &xa.headers()));
+    let pays = dossier["payments"].as_array().unwrap();
+    assert_eq!(pays[0]["cycle_id"], id2, "{dossier}");
+    assert!(pays.iter().any(|x| x["cycle_id"] == id && x["result"] == "failed"), "{dossier}");
+    let page = get(&format!("{base}/registry/persons/{}", failed_p["id"]), &[("cookie", &xa.cookie)]);
+    assert!(page.body.contains("id=\"person-payments\"") && page.body.contains("không chi được"));
+
     let ended = line_of(&lines2, ended_id).expect("a stopped line explains the stop");
     assert_eq!(ended["line"]["status"], "stopped", "{ended}");
     assert_eq!(ended["line"]["amount"], 0);

@@ -178,6 +178,21 @@ pub struct HoldRow {
     pub released_at: Option<String>,
 }
 
+/// A person's line in a cycle, for the dossier.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct PersonPaymentRow {
+    pub cycle_id: i64,
+    pub month: String,
+    pub cycle_kind: String,
+    pub cycle_status: String,
+    pub line_id: i64,
+    pub method: String,
+    pub amount: i64,
+    pub status: String,
+    pub reason: Option<String>,
+    pub result: Option<String>,
+}
+
 /// Filters of a cycle's line list; `communes` is the caller's area.
 #[derive(Debug, Clone, Default)]
 pub struct LineQuery {
@@ -703,6 +718,18 @@ impl Store {
             .fetch_optional(pool)
             .await)?,
         )
+    }
+
+    /// A person's lines, newest cycle first (the last 36).
+    pub async fn person_payments(&self, person_id: i64) -> Result<Vec<PersonPaymentRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, PersonPaymentRow>(
+            "SELECT c.id AS cycle_id, c.month, c.kind AS cycle_kind, c.status AS cycle_status, l.id AS line_id, \
+             l.method, l.amount, l.status, l.reason, l.result FROM payment_lines l \
+             JOIN payment_cycles c ON c.id = l.cycle_id WHERE l.person_id = $1 ORDER BY c.month DESC, c.id DESC LIMIT 36",
+        )
+        .bind(person_id)
+        .fetch_all(pool)
+        .await)?)
     }
 
     /// One page of a cycle's lines.

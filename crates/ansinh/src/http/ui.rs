@@ -94,6 +94,22 @@ impl Layout {
         self.tr(vi, en).to_string()
     }
 
+    /// A payment line's status (pay, held, stopped, recovery).
+    pub fn line_status(&self, s: &str) -> String {
+        self.tr(crate::services::payments::line_status_vi(s), s).to_string()
+    }
+
+    /// A payment line's result (paid, failed, returned).
+    pub fn line_result(&self, s: &str) -> String {
+        let vi = match s {
+            "paid" => "đã nhận",
+            "failed" => "không chi được",
+            "returned" => "trả lại",
+            _ => s,
+        };
+        self.tr(vi, s).to_string()
+    }
+
     /// A count as Vietnamese group it (`12.345`).
     pub fn count(&self, n: impl Dong) -> String {
         domain::Money::from_dong(n.dong()).format_grouped()

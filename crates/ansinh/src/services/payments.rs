@@ -514,23 +514,32 @@ async fn generate_locked(
     let g = Gen { engine: &engine, month, from, adhoc };
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8);
     let per = people.len().div_ceil(threads).max(1);
-    let lines: Vec<NewLine> = std::thread::scope(|s| {
-        let hs: Vec<_> = people
-            .chunks(per)
-            .map(|chunk| {
-                let g = &g;
-                s.spawn(move || {
-                    let mut due = Vec::with_capacity(64);
-                    chunk.iter().filter_map(|p| person_line(g, p, &mut due)).collect::<Vec<_>>()
+    let compute = || {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = people
+                .chunks(per)
+                .map(|chunk| {
+                    let g = &g;
+                    s.spawn(move || {
+                        let mut due = Vec::with_capacity(64);
+                        chunk.iter().filter_map(|p| person_line(g, p, &mut due)).collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join()).collect::<Result<Vec<_>, _>>()
-    })
-    .map_err(|_| AppError::Internal("a worker of the payment generation failed".into()))?
-    .into_iter()
-    .flatten()
-    .collect();
+                .collect();
+            hs.into_iter().map(|h| h.join()).collect::<Result<Vec<_>, _>>()
+        })
+    };
+    // seconds of CPU on every core: tell a multi-threaded runtime to move its other tasks off
+    // this worker meanwhile (a current-thread runtime, as in tests, just runs it)
+    let computed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compute),
+        _ => compute(),
+    };
+    let lines: Vec<NewLine> = computed
+        .map_err(|_| AppError::Internal("a worker of the payment generation failed".into()))?
+        .into_iter()
+        .flatten()
+        .collect();
     drop(people);
     drop(inputs);
     drop(scheduled);

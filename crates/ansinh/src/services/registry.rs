@@ -375,6 +375,9 @@ pub struct Dossier {
     pub audit: Vec<AuditLine>,
     /// Whether sensitive fields are shown (and this read was audited).
     pub sensitive_shown: bool,
+    /// The person's payment lines (newest cycle first), for callers with `payments.read`.
+    #[schema(value_type = Vec<Object>)]
+    pub payments: Vec<store::payments::PersonPaymentRow>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -396,6 +399,7 @@ pub async fn load_in_area(store: &store::Store, ctx: &Ctx, id: i64) -> Result<(P
 pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id: i64) -> Result<Dossier, AppError> {
     let (person, p) = load_in_area(store, ctx, id).await?;
     let sensitive = p.can(perm::REGISTRY_SENSITIVE);
+    let p_can_pay = p.can(perm::PAYMENTS_READ);
     let (household_code, household_status, household) = match person.household_id {
         Some(h) => match store.household(h).await? {
             Some((hh, members, status)) => {
@@ -535,7 +539,18 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
         a.detail = Some(format!("fields: {}", sensitive_fields.join(", ")));
         store.audit_append(&a).await?;
     }
+    // (the dossier is in the caller's area already; lines hold no bank details)
+    let mut payments = if p_can_pay { store.person_payments(id).await? } else { Vec::new() };
+    if !sensitive {
+        // a rule error names the missing fact (a group, a rate): not for every reader
+        for l in &mut payments {
+            if l.status == "held" && l.reason.as_deref().is_some_and(|r| r.contains("cần sửa hồ sơ")) {
+                l.reason = Some("Không tính được trợ cấp (cần sửa hồ sơ)".into());
+            }
+        }
+    }
     Ok(Dossier {
+        payments,
         person: view(g, &person),
         household_code,
         household_status,
