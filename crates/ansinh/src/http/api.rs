@@ -64,7 +64,7 @@ fn ok<T: Serialize>(v: T) -> Response {
     Json(v).into_response()
 }
 
-fn respond<T: Serialize>(req: &Req, r: Result<T, AppError>) -> Response {
+pub(crate) fn respond<T: Serialize>(req: &Req, r: Result<T, AppError>) -> Response {
     match r {
         Ok(v) => ok(v),
         Err(e) => req.api_error(e),

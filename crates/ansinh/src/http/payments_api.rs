@@ -10,7 +10,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::AppError;
-use crate::http::api::ErrorBody;
+use crate::http::api::{respond, ErrorBody};
 use crate::http::extract::{ApiJson, Req};
 use crate::services::payments as pay;
 use crate::services::AppState;
@@ -30,13 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/payments/cycles/{id}/results", post(cycle_results))
         .route("/api/v1/payments/holds", get(holds_list).post(hold_create))
         .route("/api/v1/payments/holds/{id}/release", post(hold_release))
-}
-
-fn respond<T: serde::Serialize>(req: &Req, r: Result<T, AppError>) -> Response {
-    match r {
-        Ok(v) => Json(v).into_response(),
-        Err(e) => req.api_error(e),
-    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

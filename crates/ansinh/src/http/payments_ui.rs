@@ -150,27 +150,6 @@ impl CyclePage {
     fn took_part(&self) -> bool {
         [self.d.cycle.generated_by.as_deref(), self.d.cycle.checked_by.as_deref()].contains(&Some(self.me.as_str()))
     }
-    fn line_status(&self, s: &str) -> String {
-        match self.l.lang {
-            crate::http::i18n::Lang::Vi => pay::line_status_vi(s).to_string(),
-            crate::http::i18n::Lang::En => s.to_string(),
-        }
-    }
-    fn kind_label(&self, s: &str) -> String {
-        match self.l.lang {
-            crate::http::i18n::Lang::Vi => pay::item_kind_vi(s).to_string(),
-            crate::http::i18n::Lang::En => s.replace('_', "-"),
-        }
-    }
-    fn result_label(&self, s: &str) -> String {
-        let (vi, en) = match s {
-            "paid" => ("đã nhận", "paid"),
-            "failed" => ("không chi được", "failed"),
-            "returned" => ("trả lại", "returned"),
-            _ => ("chưa có kết quả", "no result yet"),
-        };
-        self.l.tr(vi, en).to_string()
-    }
     fn page_link(&self, page: i64) -> String {
         let mut s = format!("?page={page}");
         for (k, v) in [
@@ -360,15 +339,6 @@ pub async fn results(
 struct LinePage {
     l: Layout,
     e: pay::LineExplanation,
-}
-
-impl LinePage {
-    fn status(&self, s: &str) -> String {
-        self.l.tr(pay::line_status_vi(s), s).to_string()
-    }
-    fn kind(&self, s: &str) -> String {
-        self.l.tr(pay::item_kind_vi(s), s).to_string()
-    }
 }
 
 /// One line explained from its frozen facts.

@@ -82,15 +82,7 @@ impl Layout {
     /// An amount in đồng as Vietnamese write it: `2.789.000 ₫`.
     /// A payment cycle's status.
     pub fn status(&self, s: &str) -> String {
-        let (vi, en) = match s {
-            "draft" => ("Dự thảo", "Draft"),
-            "checked" => ("Đã kiểm tra", "Checked"),
-            "approved" => ("Đã phê duyệt", "Approved"),
-            "exported" => ("Đã xuất file", "Exported"),
-            "reconciled" => ("Đã đối soát", "Reconciled"),
-            "closed" => ("Đã khóa sổ", "Closed"),
-            _ => (s, s),
-        };
+        let (vi, en) = crate::services::payments::status_label(s);
         self.tr(vi, en).to_string()
     }
 
@@ -105,9 +97,18 @@ impl Layout {
             "paid" => "đã nhận",
             "failed" => "không chi được",
             "returned" => "trả lại",
+            "" => return self.tr("chưa có kết quả", "no result yet").to_string(),
             _ => s,
         };
         self.tr(vi, s).to_string()
+    }
+
+    /// What a payment item is (regular, one-off, arrears, recovery, carried).
+    pub fn item_kind(&self, s: &str) -> String {
+        match self.lang {
+            Lang::Vi => crate::services::payments::item_kind_vi(s).to_string(),
+            Lang::En => s.replace('_', "-"),
+        }
     }
 
     /// A count as Vietnamese group it (`12.345`).

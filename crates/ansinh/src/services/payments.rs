@@ -64,16 +64,22 @@ fn denied(vi: impl Into<String>, en: impl Into<String>) -> AppError {
     AppError::Denied { vi: vi.into(), en: en.into() }
 }
 
-fn status_vi(s: &str) -> &'static str {
+/// A cycle status as people read it: (Vietnamese, English).
+pub fn status_label(s: &str) -> (&'static str, &'static str) {
     match s {
-        "draft" => "dự thảo",
-        "checked" => "đã kiểm tra",
-        "approved" => "đã phê duyệt",
-        "exported" => "đã xuất file",
-        "reconciled" => "đã đối soát",
-        "closed" => "đã khóa sổ",
-        _ => "?",
+        "draft" => ("Dự thảo", "Draft"),
+        "checked" => ("Đã kiểm tra", "Checked"),
+        "approved" => ("Đã phê duyệt", "Approved"),
+        "exported" => ("Đã xuất file", "Exported"),
+        "reconciled" => ("Đã đối soát", "Reconciled"),
+        "closed" => ("Đã khóa sổ", "Closed"),
+        _ => ("?", "?"),
     }
+}
+
+/// A cycle status inside a Vietnamese sentence.
+fn status_vi(s: &str) -> String {
+    status_label(s).0.to_lowercase()
 }
 
 /// Vietnamese name of a line status.
@@ -114,15 +120,6 @@ pub fn funding_source_vi(code: &str) -> &'static str {
     match code {
         "ngan_sach_dia_phuong" => "Ngân sách địa phương (trợ giúp xã hội)",
         _ => "Ngân sách trung ương (ưu đãi người có công)",
-    }
-}
-
-/// The caller's communes (None = the whole province).
-fn area(p: &Principal) -> Result<Option<Vec<String>>, AppError> {
-    match &p.scope {
-        Scope::Province => Ok(None),
-        Scope::Communes(c) => Ok(Some(c.iter().cloned().collect())),
-        _ => Err(AppError::Forbidden("payments are read by province or commune staff".into())),
     }
 }
 
@@ -211,10 +208,6 @@ fn run_of<'a, T>(v: &'a [T], i: &mut usize, id: i64, key: impl Fn(&T) -> i64) ->
         *i += 1;
     }
     &v[start..*i]
-}
-
-fn vn_date(iso: &str) -> String {
-    domain::PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
 }
 
 fn relation_rank(kind: &str) -> u8 {
@@ -334,7 +327,8 @@ fn person_line<'e>(g: &Gen<'e>, p: &PersonIn<'_>, due: &mut Vec<rules::engine::L
         line.reason = Some(format!("Tạm dừng chi trả: {h}"));
     } else if line.amount <= 0 {
         line.status = "recovery";
-        let died = p.row.deceased_on.as_deref().map(|d| format!("Người hưởng đã mất ngày {}; ", vn_date(d)));
+        let died =
+            p.row.deceased_on.as_deref().map(|d| format!("Người hưởng đã mất ngày {}; ", super::registry::vn_date(d)));
         line.reason = Some(format!(
             "{}Truy thu {}: đã chi nhiều hơn mức được hưởng (thu hồi theo quyết định, không chi)",
             died.unwrap_or_default(),
@@ -350,7 +344,7 @@ fn person_line<'e>(g: &Gen<'e>, p: &PersonIn<'_>, due: &mut Vec<rules::engine::L
                 line.account_no = None;
                 line.reason = Some(format!(
                     "Người hưởng đã mất ngày {}; thân nhân ({}) nhận thay",
-                    vn_date(died),
+                    super::registry::vn_date(died),
                     super::registry::relation_vi(&c.kind)
                 ));
             }
@@ -358,7 +352,7 @@ fn person_line<'e>(g: &Gen<'e>, p: &PersonIn<'_>, due: &mut Vec<rules::engine::L
                 line.status = "held";
                 line.reason = Some(format!(
                     "Người hưởng đã mất ngày {}; chưa có thân nhân trong sổ để nhận thay (bổ sung quan hệ)",
-                    vn_date(died)
+                    super::registry::vn_date(died)
                 ));
             }
         }
@@ -369,7 +363,7 @@ fn person_line<'e>(g: &Gen<'e>, p: &PersonIn<'_>, due: &mut Vec<rules::engine::L
 /// Why an active beneficiary gets nothing this month.
 fn stop_reason(g: &Gen<'_>, p: &PersonIn<'_>, facts: &PersonFacts) -> String {
     if let Some(d) = p.row.deceased_on.as_deref() {
-        return format!("Đã mất ngày {}: dừng chi trả hằng tháng", vn_date(d));
+        return format!("Đã mất ngày {}: dừng chi trả hằng tháng", super::registry::vn_date(d));
     }
     let first = g.month.first_day().format("%Y-%m-%d").to_string();
     let ends: Vec<Option<&str>> = p
@@ -380,7 +374,7 @@ fn stop_reason(g: &Gen<'_>, p: &PersonIn<'_>, facts: &PersonFacts) -> String {
         .collect();
     if !ends.is_empty() && ends.iter().all(|e| e.is_some_and(|e| e < first.as_str())) {
         let last = ends.iter().flatten().max().copied().unwrap_or_default();
-        return format!("Hồ sơ hết hiệu lực từ sau ngày {}", vn_date(last));
+        return format!("Hồ sơ hết hiệu lực từ sau ngày {}", super::registry::vn_date(last));
     }
     // (the rules' explanation names groups and rates: it is shown on the line's
     // explanation page, to roles that may see it, not in the reason every reader sees)
@@ -726,6 +720,19 @@ async fn verify_digest(store: &store::Store, c: &CycleRow) -> Result<(), AppErro
     Ok(())
 }
 
+/// The policy packs a cycle was computed with, from the text stored with it (None: the cycle
+/// was never generated).
+async fn frozen_packs(store: &store::Store, c: &CycleRow) -> Result<Option<Packs>, AppError> {
+    let Some(json) = store.policy_snapshot(c.pack_version.as_deref().unwrap_or_default()).await? else {
+        return Ok(None);
+    };
+    let files: BTreeMap<String, String> =
+        serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("policy snapshot: {e}")))?;
+    Packs::load(&|f| files.get(f).cloned())
+        .map(Some)
+        .map_err(|e| AppError::Refused(format!("the cycle's policy pack no longer loads: {e}")))
+}
+
 /// `payments verify`: the digest, the line totals, and every line's due amounts
 /// recomputed from its frozen facts with the pack text the cycle was computed with.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -756,16 +763,7 @@ pub async fn verify(store: &store::Store, ctx: &Ctx, id: i64) -> Result<VerifyRe
         && lines.iter().all(|l| by_line.get(&l.id).map_or(0, |v| v.iter().map(|i| i.amount).sum::<i64>()) == l.amount);
     r.lines = lines.len();
     // recompute regular and one-off items from the frozen facts with the frozen packs
-    let version = c.pack_version.clone().unwrap_or_default();
-    let files: BTreeMap<String, String> = match store.policy_snapshot(&version).await? {
-        Some(json) => serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("policy snapshot: {e}")))?,
-        None => BTreeMap::new(),
-    };
-    if files.is_empty() {
-        return Ok(r);
-    }
-    let packs = Packs::load(&|f| files.get(f).cloned())
-        .map_err(|e| AppError::Refused(format!("the cycle's policy pack no longer loads: {e}")))?;
+    let Some(packs) = frozen_packs(store, &c).await? else { return Ok(r) };
     let engine = Engine::new(&packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
     let month: Month = c.month.parse().map_err(|_| AppError::Internal("cycle month".into()))?;
     let by_id: BTreeMap<i64, &LineRow> = lines.iter().map(|l| (l.id, l)).collect();
@@ -855,13 +853,9 @@ pub async fn explain_line(store: &store::Store, ctx: &Ctx, id: i64, line_id: i64
         .unwrap_or_default();
     let facts: PersonFacts =
         serde_json::from_str(&json).map_err(|e| AppError::Internal(format!("line {line_id} facts: {e}")))?;
-    let version = cycle.pack_version.clone().unwrap_or_default();
-    let files: BTreeMap<String, String> = match store.policy_snapshot(&version).await? {
-        Some(j) => serde_json::from_str(&j).map_err(|e| AppError::Internal(format!("policy snapshot: {e}")))?,
-        None => BTreeMap::new(),
-    };
-    let packs = Packs::load(&|f| files.get(f).cloned())
-        .map_err(|e| AppError::Refused(format!("the cycle's policy pack no longer loads: {e}")))?;
+    let packs = frozen_packs(store, &cycle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("the policy pack text of payment cycle {id}")))?;
     let engine = Engine::new(&packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
     let mut months: Vec<String> = items.iter().map(|i| i.for_month.clone()).collect();
     if months.is_empty() {
@@ -903,7 +897,7 @@ pub struct CycleDetail {
 
 pub async fn detail(store: &store::Store, ctx: &Ctx, id: i64) -> Result<CycleDetail, AppError> {
     let p = ctx.require(perm::READ)?;
-    let communes = area(p)?;
+    let communes = super::registry::area(p)?;
     let cycle = cycle_or_404(store, id).await?;
     let summary = store.cycle_summary(id, communes.as_deref()).await?;
     let mut by_source: BTreeMap<&str, i64> = BTreeMap::new();
@@ -942,7 +936,7 @@ pub async fn lines(
     page: Page,
 ) -> Result<Paged<LineView>, AppError> {
     let p = ctx.require(perm::READ)?;
-    q.communes = area(p)?;
+    q.communes = super::registry::area(p)?;
     cycle_or_404(store, id).await?;
     let lines = store.cycle_lines(id, &q, page).await?;
     let ids: Vec<i64> = lines.items.iter().map(|l| l.id).collect();
@@ -1476,7 +1470,7 @@ pub async fn release(store: &store::Store, ctx: &Ctx, hold_id: i64) -> Result<()
 
 pub async fn holds(store: &store::Store, ctx: &Ctx) -> Result<Vec<store::payments::HoldRow>, AppError> {
     let p = ctx.require(perm::READ)?;
-    Ok(store.holds(None, area(p)?.as_deref(), false).await?)
+    Ok(store.holds(None, super::registry::area(p)?.as_deref(), false).await?)
 }
 
 /// Summary rows for files and pages: (dimension, key, label, lines, amount).

@@ -79,11 +79,12 @@ pub struct SearchParams {
     pub per_page: Option<i64>,
 }
 
-fn area(p: &Principal) -> Result<Option<Vec<String>>, AppError> {
+/// The communes a caller may see (None = the whole province).
+pub(crate) fn area(p: &Principal) -> Result<Option<Vec<String>>, AppError> {
     match &p.scope {
         Scope::Province => Ok(None),
         Scope::Communes(c) => Ok(Some(c.iter().cloned().collect())),
-        Scope::Agency(_) | Scope::SelfOnly => Err(AppError::Forbidden("registry outside an area".into())),
+        Scope::Agency(_) | Scope::SelfOnly => Err(AppError::Forbidden("person data outside an area".into())),
     }
 }
 
@@ -295,7 +296,7 @@ pub fn relation_vi(kind: &str) -> &str {
     RELATIONS.iter().find(|r| r.0 == kind).map_or(kind, |r| r.1)
 }
 
-fn vn_date(iso: &str) -> String {
+pub(crate) fn vn_date(iso: &str) -> String {
     domain::PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
 }
 
