@@ -144,8 +144,61 @@ pub enum Command {
     /// maker cannot check or approve their own cycle.
     #[command(subcommand)]
     Payments(PaymentsCommand),
+    /// Integrity checks (chống trục lợi): run them over the registry and the payments, list
+    /// the cases of the review queue.
+    #[command(subcommand)]
+    Integrity(IntegrityCommand),
+    /// Find the records that are one person (Vietnamese-aware record linkage).
+    /// From a CSV file (columns record_id, full_name, birth_date, sex, personal_id, commune;
+    /// no database needed), or over the registry (--registry). Writes one line per record
+    /// with its cluster; --pairs writes the scored pairs; --report the rows not compared.
+    Dedup {
+        #[arg(long, value_name = "FILE.csv", required_unless_present = "registry")]
+        input: Option<PathBuf>,
+        /// The registry's persons instead of a file (reads the database).
+        #[arg(long, conflicts_with = "input")]
+        registry: bool,
+        #[arg(long, value_name = "FILE.csv")]
+        output: PathBuf,
+        #[arg(long, value_name = "FILE.csv")]
+        pairs: Option<PathBuf>,
+        #[arg(long, value_name = "FILE.csv")]
+        report: Option<PathBuf>,
+        /// Write the learnt model (m and u per comparison level, the prior, the EM sessions)
+        /// and the blocking statistics as JSON.
+        #[arg(long, value_name = "FILE.json")]
+        model: Option<PathBuf>,
+        /// Match probability from which a pair is a duplicate.
+        #[arg(long, default_value_t = 0.95)]
+        duplicate_at: f64,
+        /// Match probability from which a pair needs review.
+        #[arg(long, default_value_t = 0.5)]
+        review_at: f64,
+    },
     /// Print version, schema and reference-data versions.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrityCommand {
+    /// Run every check and open cases for new findings (as the operator, or --as a user
+    /// with the right to run them).
+    Run {
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: Option<String>,
+    },
+    /// List cases of the review queue (as --as USERNAME, within that user's area).
+    Cases {
+        /// paid_twice, duplicate, deceased_paid, implausible_age, shared_account,
+        /// id_inconsistent, incompatible_benefits, age_lapsed, uncollected
+        #[arg(long)]
+        check: Option<String>,
+        /// open, confirmed, false_positive
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long = "as", value_name = "USERNAME")]
+        as_user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -50,8 +50,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, PaymentsCommand, RulesCommand,
-    ServeArgs, UserCommand,
+    AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, IntegrityCommand, PaymentsCommand,
+    RulesCommand, ServeArgs, UserCommand,
 };
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
@@ -133,6 +133,93 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             let res = cli_payments(&store, &g, cmd).await;
             store.close().await;
             res
+        }
+        Command::Integrity(cmd) => {
+            let c = load_config(&flags(&cli, None))?;
+            logging::init(c.log_format.value, "warn");
+            let url = c.database_url()?;
+            let g = setup::gazetteer()?;
+            let store = setup::open_store(&url, &c, &g).await?;
+            let res = cli_integrity(&store, cmd).await;
+            store.close().await;
+            res
+        }
+        Command::Dedup { input, registry, output, pairs, report, model, duplicate_at, review_at } => {
+            for (flag, v) in [("duplicate-at", duplicate_at), ("review-at", review_at)] {
+                if !(0.0..=1.0).contains(v) {
+                    return Err(AppError::Invalid(format!("--{flag} {v}: a probability between 0 and 1")));
+                }
+            }
+            if review_at > duplicate_at {
+                return Err(AppError::Invalid("--review-at must not be above --duplicate-at".into()));
+            }
+            let config = linkage::Config { duplicate_at: *duplicate_at, review_at: *review_at, ..Default::default() };
+            let started = Instant::now();
+            let mut data = match input {
+                Some(f) => {
+                    let file =
+                        std::fs::File::open(f).map_err(|e| AppError::io(format!("reading {}", f.display()), e))?;
+                    services::dedup::read_input(file)?
+                }
+                None => {
+                    debug_assert!(*registry);
+                    let c = load_config(&flags(&cli, None))?;
+                    logging::init(c.log_format.value, "warn");
+                    let url = c.database_url()?;
+                    let g = setup::gazetteer()?;
+                    let store = setup::open_store(&url, &c, &g).await?;
+                    let res = services::integrity::registry_records(&store).await;
+                    store.close().await;
+                    res?
+                }
+            };
+            if !data.missing_columns.is_empty() {
+                eprintln!("note: no column {}: compared without", data.missing_columns.join(", "));
+            }
+            let outcome = services::dedup::run(&mut data, &config);
+            let write = |p: &std::path::Path, b: Vec<u8>| {
+                std::fs::write(p, b).map_err(|e| AppError::io(format!("writing {}", p.display()), e))
+            };
+            let (bytes, s) = services::dedup::clusters_csv(&data, &outcome)?;
+            write(output, bytes)?;
+            if let Some(p) = pairs {
+                write(p, services::dedup::pairs_csv(&data, &outcome)?)?;
+            }
+            if let Some(p) = report {
+                write(p, services::dedup::issues_csv(&data)?)?;
+            }
+            if let Some(p) = model {
+                let doc = serde_json::json!({
+                    "config": config,
+                    "comparisons": linkage::COMPARISONS.iter().map(|c| serde_json::json!({"name": c.name, "levels": c.levels})).collect::<Vec<_>>(),
+                    "blocking_keys": linkage::block::KEYS,
+                    "model": outcome.model,
+                    "sessions": outcome.sessions,
+                    "stats": outcome.stats,
+                });
+                write(p, serde_json::to_vec_pretty(&doc).map_err(|e| AppError::Internal(e.to_string()))?)?;
+            }
+            let st = &outcome.stats;
+            out!(
+                "{} records ({} not compared{}), {} candidate pairs, {} duplicate pairs in {} clusters ({} records), {} pairs to review; written to {} ({:.2} s)",
+                s.records,
+                s.not_compared,
+                if s.not_compared > 0 && report.is_none() { ", see --report" } else { "" },
+                st.candidate_pairs,
+                s.duplicate_pairs,
+                s.clusters,
+                s.records_in_clusters,
+                s.review_pairs,
+                output.display(),
+                started.elapsed().as_secs_f64()
+            );
+            if st.blocking.skipped_blocks > 0 {
+                eprintln!(
+                    "note: {} blocks larger than {} records were skipped ({} records in them)",
+                    st.blocking.skipped_blocks, config.max_block, st.blocking.skipped_records
+                );
+            }
+            Ok(())
         }
         Command::Version => {
             out!("ansinh {}", env!("CARGO_PKG_VERSION"));
@@ -486,6 +573,42 @@ async fn cli_as(store: &store::Store, username: &str) -> Result<services::authz:
         request_id: Some(format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()))),
         operator: false,
     })
+}
+
+async fn cli_integrity(store: &store::Store, cmd: &IntegrityCommand) -> Result<(), AppError> {
+    use services::integrity as integ;
+    match cmd {
+        IntegrityCommand::Run { as_user } => {
+            let ctx = match as_user {
+                Some(u) => cli_as(store, u).await?,
+                None => services::authz::Ctx::cli(),
+            };
+            let r = integ::run(store, &ctx, chrono::Utc::now().date_naive()).await?;
+            out!(
+                "run {}: {} persons, {} candidate pairs, {} new cases ({:.1} s)",
+                r.run_id,
+                r.persons,
+                r.candidate_pairs,
+                r.new_cases,
+                r.seconds
+            );
+            for (code, _, en) in integ::CHECKS {
+                out!("  {:<22} {:>6}  {en}", code, r.found.get(code).copied().unwrap_or(0));
+            }
+            Ok(())
+        }
+        IntegrityCommand::Cases { check, status, as_user } => {
+            let ctx = cli_as(store, as_user).await?;
+            let q =
+                store::integrity::CaseQuery { check_code: check.clone(), status: status.clone(), ..Default::default() };
+            let page = integ::cases(store, &ctx, q, store::Page::new(Some(1), Some(200))).await?;
+            for c in &page.items {
+                out!("{:>6}  {:<22} {:<15} {}  {}", c.id, c.check_code, c.status, c.commune_code, c.summary);
+            }
+            out!("{} of {} cases", page.items.len(), page.total);
+            Ok(())
+        }
+    }
 }
 
 async fn cli_payments(store: &store::Store, g: &domain::Gazetteer, cmd: &PaymentsCommand) -> Result<(), AppError> {

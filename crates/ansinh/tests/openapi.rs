@@ -73,6 +73,12 @@ fn openapi_document_validates_and_covers_the_api() {
         ("get", "/api/v1/payments/holds"),
         ("post", "/api/v1/payments/holds"),
         ("post", "/api/v1/payments/holds/{id}/release"),
+        ("post", "/api/v1/integrity/runs"),
+        ("get", "/api/v1/integrity/cases"),
+        ("get", "/api/v1/integrity/cases/{id}"),
+        ("post", "/api/v1/integrity/cases/{id}/assign"),
+        ("post", "/api/v1/integrity/cases/{id}/resolve"),
+        ("get", "/api/v1/integrity/stats"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod audit;
 pub mod bulk;
 mod error;
+pub mod integrity;
 pub mod payments;
 mod reference;
 pub mod registry;
@@ -37,7 +38,7 @@ use sqlx::sqlite::SqlitePool;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The newest migration version this binary knows (same on both backends).
-pub const LATEST_MIGRATION: i64 = 6;
+pub const LATEST_MIGRATION: i64 = 7;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

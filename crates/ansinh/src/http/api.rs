@@ -47,6 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit", get(audit_search))
         .route("/api/v1/audit/verify", get(audit_verify))
         .merge(crate::http::payments_api::routes())
+        .merge(crate::http::integrity_api::routes())
 }
 
 /// The error body of every API error.
@@ -832,11 +833,13 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
           crate::http::payments_api::cycle_generate, crate::http::payments_api::cycle_check, crate::http::payments_api::cycle_approve,
           crate::http::payments_api::cycle_export, crate::http::payments_api::cycle_close, crate::http::payments_api::cycle_lines, crate::http::payments_api::cycle_line_explain,
           crate::http::payments_api::cycle_bank_file, crate::http::payments_api::cycle_results, crate::http::payments_api::holds_list,
-          crate::http::payments_api::hold_create, crate::http::payments_api::hold_release),
+          crate::http::payments_api::hold_create, crate::http::payments_api::hold_release,
+          crate::http::integrity_api::run_checks, crate::http::integrity_api::cases_list, crate::http::integrity_api::case_detail,
+          crate::http::integrity_api::case_assign, crate::http::integrity_api::case_resolve, crate::http::integrity_api::stats),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
-         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "audit", description = "Audit trail"))
+         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "integrity", description = "Anti-fraud checks and their review queue"), (name = "audit", description = "Audit trail"))
 )]
 pub struct ApiDoc;
 

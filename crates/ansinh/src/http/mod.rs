@@ -6,6 +6,8 @@
 pub mod api;
 pub mod extract;
 pub mod i18n;
+pub mod integrity_api;
+pub mod integrity_ui;
 pub mod metrics;
 pub mod payments_api;
 pub mod payments_ui;
@@ -77,6 +79,12 @@ pub fn router(state: AppState) -> Router {
         .route("/payments/holds", post(payments_ui::hold))
         .route("/payments/holds/{id}/release", post(payments_ui::release))
         .route("/payments/{id}", get(payments_ui::cycle))
+        .route("/integrity", get(integrity_ui::queue))
+        .route("/integrity/run", post(integrity_ui::run))
+        .route("/integrity/cases/{id}", get(integrity_ui::case))
+        .route("/integrity/cases/{id}/assign", post(integrity_ui::assign))
+        .route("/integrity/cases/{id}/resolve", post(integrity_ui::resolve))
+        .route("/integrity/cases/{id}/life-proof", post(integrity_ui::life_proof))
         .route("/payments/{id}/results", post(payments_ui::results))
         .route("/payments/{id}/lists/{file}", get(payments_ui::pay_list))
         .route("/payments/{id}/lines/{line}", get(payments_ui::line))

@@ -28,6 +28,7 @@ pub struct NavUser {
     pub can_import: bool,
     pub can_simulate: bool,
     pub can_payments: bool,
+    pub can_integrity: bool,
 }
 
 /// An amount in đồng however a template holds it (by value or behind references).
@@ -176,6 +177,7 @@ pub fn layout(state: &AppState, req: &Req) -> Layout {
             can_import: p.can(perm::REGISTRY_IMPORT),
             can_simulate: p.can(perm::DASHBOARDS_READ),
             can_payments: p.can(perm::PAYMENTS_READ),
+            can_integrity: p.can(perm::INTEGRITY_READ),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }

@@ -30,7 +30,13 @@ pub mod perm {
     pub const PAYMENTS_CHECK: &str = "payments.check";
     pub const PAYMENTS_APPROVE: &str = "payments.approve";
     pub const PAYMENTS_HOLD: &str = "payments.hold";
-    pub const ALL: [&str; 18] = [
+    pub const INTEGRITY_READ: &str = "integrity.read";
+    pub const INTEGRITY_RUN: &str = "integrity.run";
+    pub const INTEGRITY_RESOLVE: &str = "integrity.resolve";
+    pub const ALL: [&str; 21] = [
+        INTEGRITY_READ,
+        INTEGRITY_RUN,
+        INTEGRITY_RESOLVE,
         PAYMENTS_READ,
         PAYMENTS_PREPARE,
         PAYMENTS_CHECK,

@@ -136,6 +136,9 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
     let mut ids: HashSet<String> = HashSet::with_capacity(n);
     let mut household_no = 0usize;
     let mut i = 0usize;
+    // the planted duplicates make up the rest of the n persons
+    let dups = if n >= 50 { (n / 1000).max(1) } else { 0 };
+    let n = n - dups;
     while i < n {
         let commune = *rng.pick(&communes);
         let preds = g.predecessors_of(&commune.code);
@@ -330,7 +333,7 @@ pub fn generate(g: &Gazetteer, province: &str, n: usize, seed: u64) -> PersonBat
             }
         }
     }
-    plant_problems(&mut batch, &mut rng);
+    plant_problems(&mut batch, &mut rng, dups);
     batch
 }
 
@@ -353,10 +356,73 @@ fn rename(batch: &mut PersonBatch, renamed: &std::collections::HashMap<String, S
     }
 }
 
+/// Beneficiaries registered a second time in another commune, as a careless or fraudulent
+/// registration looks: the name typed without diacritics, in the other tone style or with
+/// a typo, one digit of the ID number wrong, the same merit record copied; both records
+/// are then paid.
+fn plant_duplicates(batch: &mut PersonBatch, rng: &mut Rng, k: usize, taken: &mut HashSet<String>) {
+    let paid: HashSet<&str> = batch.payments.iter().map(|(p, _)| p.as_str()).collect();
+    let candidates: Vec<usize> = batch
+        .merits
+        .iter()
+        .enumerate()
+        .filter(|(_, (p, m))| paid.contains(p.as_str()) && m.category != "relative")
+        .map(|(i, _)| i)
+        .collect();
+    if candidates.is_empty() {
+        return;
+    }
+    let communes: Vec<String> = batch.persons.iter().map(|p| p.commune_code.clone()).collect();
+    let by_pid: std::collections::HashMap<String, usize> =
+        batch.persons.iter().enumerate().map(|(i, p)| (p.personal_id.clone(), i)).collect();
+    let mut added = 0;
+    for _ in 0..k * 50 {
+        if added == k {
+            break;
+        }
+        let (pid, merit) = batch.merits[*rng.pick(&candidates)].clone();
+        let Some(&pi) = by_pid.get(&pid) else { continue };
+        let mut dup = batch.persons[pi].clone();
+        // one digit of the random part wrong
+        let pos = 6 + rng.below(6) as usize;
+        let mut digits: Vec<u8> = dup.personal_id.bytes().collect();
+        digits[pos] = b'0' + ((digits[pos] - b'0' + 1 + rng.below(8) as u8) % 10);
+        let new_pid = String::from_utf8(digits).unwrap_or_default();
+        if !taken.insert(new_pid.clone()) {
+            continue;
+        }
+        dup.personal_id = new_pid.clone();
+        dup.full_name = match rng.below(3) {
+            0 => domain::text::capitalize_words(&domain::text::search_key(&dup.full_name)),
+            1 => domain::text::place_tones(&dup.full_name, domain::text::ToneStyle::Modern),
+            _ => {
+                let mut chars: Vec<char> = dup.full_name.chars().collect();
+                let at = chars.len() - 2;
+                chars.swap(at, at + 1);
+                chars.into_iter().collect()
+            }
+        };
+        dup.commune_code = rng.pick(&communes).clone();
+        dup.household_code = None;
+        dup.relation_to_head = None;
+        dup.phone = None;
+        dup.name_keys = None;
+        batch.persons.push(dup);
+        batch
+            .merits
+            .push((new_pid.clone(), MeritRecord { decision_no: format!("{}/QĐ-UBND", rng.range(100, 9999)), ..merit }));
+        batch.payments.push((
+            new_pid,
+            PaymentMethod { method: "cash".into(), valid_from: "2024-01-01".into(), ..Default::default() },
+        ));
+        added += 1;
+    }
+}
+
 /// A few data problems the integrity checks must find (about 1 in 1,000 persons each).
-fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng) {
+fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng, dups: usize) {
     let n = batch.persons.len();
-    if n < 50 {
+    if n < 50 - dups {
         return;
     }
     let k = (n / 1000).max(1);
@@ -384,6 +450,7 @@ fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng) {
         }
     }
     rename(batch, &renamed);
+    plant_duplicates(batch, rng, dups, &mut taken);
     // one bank account shared by unrelated beneficiaries
     let banked: Vec<usize> =
         batch.payments.iter().enumerate().filter(|(_, (_, p))| p.method == "bank").map(|(i, _)| i).collect();

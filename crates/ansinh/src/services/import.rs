@@ -174,7 +174,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Row>, String> {
 
 /// Characters that never occur in Unicode Vietnamese text but are how the TCVN3 (ABC)
 /// and VNI fonts' bytes show when such text is read as Unicode.
-fn looks_like_legacy_font(s: &str) -> bool {
+pub(crate) fn looks_like_legacy_font(s: &str) -> bool {
     s.chars().any(|c| {
         matches!(
             c,

@@ -5,9 +5,11 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod dedup;
 pub mod demo_data;
 pub mod entitlements;
 pub mod import;
+pub mod integrity;
 pub mod jobs;
 pub mod payments;
 pub mod registry;

@@ -81,11 +81,39 @@ pub async fn prepare_demo(
         store.insert_person_batch(&batch, &ctx.actor(), &audit).await?;
         if let Some((packs, source)) = policies {
             demo_payment_history(store, packs, source).await?;
+            demo_late_deaths(store).await?;
         }
+        // the inspector's first run of the integrity checks: the planted problems are cases
+        let inspector = demo_ctx(store, &policy, "thanhtra").await?;
+        crate::services::integrity::run(store, &inspector, chrono::Utc::now().date_naive()).await?;
     }
     store.set_meta(META_PROVINCE, DONG_NAI).await?;
     store.set_meta(META_DEMO, DONG_NAI).await?;
     Ok(DemoOutcome::Created)
+}
+
+/// A signed-in demo user.
+async fn demo_ctx(
+    store: &Store,
+    policy: &crate::services::authz::Policy,
+    name: &str,
+) -> Result<crate::services::authz::Ctx, AppError> {
+    let user = store.user_by_username(name).await?.ok_or_else(|| AppError::NotFound(name.into()))?;
+    let p = crate::services::auth::principal_for(store, policy, user)
+        .await?
+        .ok_or_else(|| AppError::Internal(format!("demo user {name} disabled")))?;
+    Ok(crate::services::authz::Ctx { principal: Some(p), ..Default::default() })
+}
+
+/// Deaths reported after last month's payroll: about one in 1,000 of the people paid died
+/// in the month before it, so the integrity checks find them paid after death.
+async fn demo_late_deaths(store: &Store) -> Result<(), AppError> {
+    let (Some(month), paid) = store.paid_in_latest_cycle().await? else { return Ok(()) };
+    let m: domain::Month = month.parse().map_err(|_| AppError::Internal(format!("demo month {month}")))?;
+    let before = m.add_months(-1).ok_or_else(|| AppError::Internal("demo month".into()))?;
+    let ids: Vec<i64> = paid.iter().map(|(id, _)| *id).step_by(1000).take(20).collect();
+    store.demo_record_deaths(&ids, &format!("{}-{:02}-09", before.year(), before.month())).await?;
+    Ok(())
 }
 
 /// Last month's payment cycle, taken through every step by the demo officers (prepared by
@@ -98,17 +126,11 @@ async fn demo_payment_history(
 ) -> Result<(), AppError> {
     use crate::services::payments as pay;
     let policy = crate::services::authz::Policy::load(store).await?;
-    let as_user = |name: &'static str| {
-        let policy = &policy;
-        async move {
-            let user = store.user_by_username(name).await?.ok_or_else(|| AppError::NotFound(name.into()))?;
-            let p = crate::services::auth::principal_for(store, policy, user)
-                .await?
-                .ok_or_else(|| AppError::Internal(format!("demo user {name} disabled")))?;
-            Ok::<_, AppError>(crate::services::authz::Ctx { principal: Some(p), ..Default::default() })
-        }
-    };
-    let (maker, checker, head) = (as_user("sonoivu").await?, as_user("kiemtra").await?, as_user("giamdocso").await?);
+    let (maker, checker, head) = (
+        demo_ctx(store, &policy, "sonoivu").await?,
+        demo_ctx(store, &policy, "kiemtra").await?,
+        demo_ctx(store, &policy, "giamdocso").await?,
+    );
     let today = chrono::Utc::now().date_naive();
     let month = domain::Month::of(today).add_months(-1).ok_or_else(|| AppError::Internal("demo month".into()))?;
     let cycle = pay::create(store, &maker, month, false).await?;
