@@ -449,3 +449,35 @@ fn payment_cycle_through_three_officers_in_a_browser() {
     b.screenshot(&shots.join("pay-list.png"));
     b.logout();
 }
+
+#[test]
+fn integrity_case_resolved_by_the_inspector_in_a_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo", "--persons", "2000"]);
+    let base = server.base.clone();
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    // the inspector opens the queue: the planted pairs are listed first
+    b.login(&base, "thanhtra");
+    b.click("a[href='/integrity']");
+    b.wait_url("/integrity");
+    assert!(b.text("#check-stats").contains("Một người hưởng ở hai hồ sơ/xã"), "{}", b.text("#check-stats"));
+    let first = b.text("#cases tbody tr:first-child");
+    assert!(first.contains("có vẻ là một người"), "{first}");
+    b.screenshot(&shots.join("integrity-queue.png"));
+    b.click("#cases tbody tr:first-child td:first-child a");
+    wait_for(&b, "#side-by-side");
+    assert!(b.text("#side-by-side").contains("Số định danh"));
+    assert!(b.text("#match-parts").contains("sai, đảo, thiếu hoặc thừa một chữ số"), "{}", b.text("#match-parts"));
+    // a resolution without the verification's notes is refused by the form, then recorded
+    b.click("#outcome-confirmed");
+    b.type_into("#r-note", "Cùng một người, đăng ký hai lần");
+    b.screenshot(&shots.join("integrity-case.png"));
+    b.click("#resolve-submit");
+    wait_for(&b, "#recoveries");
+    assert_eq!(b.text("#case-status"), "Xác nhận vi phạm");
+    assert!(b.text("#recoveries").contains('₫'), "{}", b.text("#recoveries"));
+    assert!(b.find("#resolve-form").is_none(), "a resolved case has no form");
+    b.logout();
+}

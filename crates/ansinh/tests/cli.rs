@@ -570,3 +570,71 @@ fn closed_stdout_is_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(out.status.success(), "{err}");
 }
+
+#[test]
+fn dedup_finds_one_person_typed_twice_and_reports_what_it_cannot_compare() {
+    let d = tmp();
+    let mut csv = String::from("record_id,full_name,birth_date,sex,personal_id,commune\n");
+    csv.push_str("a1,Nguyễn Văn Hòa,03/05/1950,male,075050001234,26041\n");
+    csv.push_str("a2,NGUYEN VAN HOA,05/03/1950,Nam,075050001243,26041\n");
+    csv.push_str("a3,Nguye\u{302}\u{303}n Va\u{306}n Hoa\u{300},1950,male,,26041\n");
+    csv.push_str("b1,Trần Thị Lan,12/07/1962,female,075162004321,25210\n");
+    csv.push_str("c1,,1970,female,,25210\n");
+    csv.push_str("d1,Lê Văn Tám,31/02/1960,male,,25195\n");
+    std::fs::write(d.path().join("in.csv"), csv).unwrap();
+    let o = run(
+        d.path(),
+        &["dedup", "--input", "in.csv", "--output", "out.csv", "--pairs", "pairs.csv", "--report", "report.csv"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("6 records (1 not compared)"), "{}", stdout(&o));
+    let out = std::fs::read_to_string(d.path().join("out.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 6, "every record is in the output: {out}");
+    let cluster = |id: &str| rows.iter().find(|r| r[0] == id).unwrap()[1].to_string();
+    assert_eq!(cluster("a1"), "a1");
+    assert_eq!(cluster("a2"), "a1", "{out}");
+    assert_eq!(cluster("b1"), "b1");
+    let c1 = rows.iter().find(|r| r[0] == "c1").unwrap();
+    assert_eq!(c1[2], "not_compared");
+    let pairs = std::fs::read_to_string(d.path().join("pairs.csv")).unwrap();
+    assert!(
+        pairs.starts_with("record_id_a,record_id_b,probability,match_weight,decision,cluster_id,given_name"),
+        "{pairs}"
+    );
+    assert!(pairs.contains("a1,a2,") && pairs.contains("day and month swapped"), "{pairs}");
+    let report = std::fs::read_to_string(d.path().join("report.csv")).unwrap();
+    assert!(report.contains("6,c1,full_name,,empty name"), "{report}");
+    assert!(report.contains("7,d1,birth_date,31/02/1960"), "a bad date is reported, the row still compared: {report}");
+
+    // a file without the required columns is refused whole, in one line
+    std::fs::write(d.path().join("bad.csv"), "id,ngay_sinh\n1,1950\n").unwrap();
+    let o = run(d.path(), &["dedup", "--input", "bad.csv", "--output", "x.csv"]);
+    assert_one_line_error(&o, 1, "missing column(s) full_name");
+    assert!(!d.path().join("x.csv").exists(), "nothing written");
+    let o = run(d.path(), &["dedup", "--input", "in.csv", "--output", "x.csv", "--duplicate-at", "2"]);
+    assert_one_line_error(&o, 1, "--duplicate-at 2");
+}
+
+#[test]
+fn integrity_run_and_cases_over_the_demo_registry() {
+    let d = tmp();
+    let o = run(d.path(), &["demo", "--no-serve", "--persons", "2000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let url = "sqlite://ansinh-demo.db";
+    let o = run(d.path(), &["--database-url", url, "integrity", "cases", "--as", "thanhtra", "--check", "paid_twice"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("paid_twice") && out.contains("có vẻ là một người"), "the demo's planted pairs: {out}");
+    // a second run finds the same problems and opens nothing new
+    let o = run(d.path(), &["--database-url", url, "integrity", "run", "--as", "thanhtra"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("0 new cases") && out.contains("deceased_paid"), "{out}");
+    // a commune officer may not run the checks
+    let o = run(d.path(), &["--database-url", url, "integrity", "run", "--as", "canboxa"]);
+    assert!(!o.status.success());
+    let o = run(d.path(), &["--database-url", url, "dedup", "--registry", "--output", "reg.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("2000 records"), "{}", stdout(&o));
+}

@@ -20,7 +20,7 @@
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::compare::{Levels, COMPARISONS, N};
+use crate::compare::{Levels, N};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Model {

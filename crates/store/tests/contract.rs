@@ -1184,4 +1184,105 @@ mod registry {
             assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
         }
     }
+
+    // ---- integrity cases ----
+
+    mod integrity {
+        use store::integrity::{CaseQuery, NewCase, Resolution};
+        use store::{Page, Store};
+
+        contract!(cases_open_once_and_resolve_with_their_consequences);
+
+        pub async fn cases_open_once_and_resolve_with_their_consequences(store: &Store) {
+            super::loaded(store).await;
+            let persons = store.check_persons().await.unwrap();
+            assert_eq!(persons.len(), 4);
+            assert_eq!(persons[0].full_name, "Nguyễn Văn An", "ordered by id, text exact");
+            let (a, b) = (persons[0].id, persons[2].id);
+            let case = |check: &'static str, key: String, other: Option<i64>, commune: &str| NewCase {
+                check_code: check,
+                case_key: key,
+                person_id: a,
+                other_person_id: other,
+                commune_code: commune.into(),
+                score: other.map(|_| 0.97),
+                summary: "Nguyễn Văn An và Lê Thị Hoà".into(),
+                evidence: "{\"amount\": 1500000}".into(),
+            };
+            let cases = vec![
+                case("duplicate", format!("pair:{a}:{b}"), Some(b), "25210"),
+                case("deceased_paid", format!("deceased_paid:{a}:2026-10"), None, "25210"),
+            ];
+            let run = store.start_integrity_run("thanhtra").await.unwrap();
+            assert_eq!(store.record_integrity_run(run, &cases, "{}", &super::entry("integrity.run")).await.unwrap(), 2);
+            let run2 = store.start_integrity_run("thanhtra").await.unwrap();
+            assert_eq!(
+                store.record_integrity_run(run2, &cases, "{}", &super::entry("integrity.run")).await.unwrap(),
+                0,
+                "a finding seen before is not opened again"
+            );
+            let all = store.integrity_cases(&CaseQuery::default(), Page::default()).await.unwrap();
+            assert_eq!(all.total, 2);
+            assert_eq!(all.items[0].check_code, "deceased_paid", "the most serious first");
+            let dup = all.items.iter().find(|c| c.check_code == "duplicate").unwrap().clone();
+            let dead = all.items.iter().find(|c| c.check_code == "deceased_paid").unwrap().clone();
+            assert_eq!(
+                (dup.full_name.as_str(), dup.other_person_id, dup.score),
+                ("Nguyễn Văn An", Some(b), Some(0.97))
+            );
+            let q = |c: Option<&str>, communes: Option<Vec<String>>| CaseQuery {
+                check_code: c.map(str::to_string),
+                communes,
+                ..Default::default()
+            };
+            assert_eq!(store.integrity_cases(&q(Some("duplicate"), None), Page::default()).await.unwrap().total, 1);
+            assert_eq!(
+                store.integrity_cases(&q(None, Some(vec!["26068".into()])), Page::default()).await.unwrap().total,
+                0,
+                "the caller's area"
+            );
+            let stats = store.integrity_stats(None).await.unwrap();
+            assert_eq!(stats.len(), 2);
+            assert!(stats.iter().all(|s| s.open == 1 && s.confirmed == 0));
+
+            // a pair of different people: never flagged again
+            assert!(store.assign_case(dup.id, "kiemtra", "thanhtra", &super::entry("integrity.assign")).await.unwrap());
+            assert!(store
+                .resolve_case(dup.id, &Resolution::FalsePositive, "Hai người khác nhau", "kiemtra", &super::entry("r"))
+                .await
+                .unwrap());
+            assert_eq!(store.distinct_pairs().await.unwrap(), vec![(a.min(b), a.max(b))]);
+            assert!(!store
+                .resolve_case(dup.id, &Resolution::FalsePositive, "again", "kiemtra", &super::entry("r"))
+                .await
+                .unwrap());
+            assert!(
+                !store.assign_case(dup.id, "x", "y", &super::entry("a")).await.unwrap(),
+                "resolved: not assignable"
+            );
+
+            // confirmed: payments suspended and a recovery opened, in one transaction
+            let confirmed =
+                Resolution::Confirmed { suspend: a, hold_reason: "Vụ việc #2".into(), recovery: Some(1_500_000) };
+            assert!(store
+                .resolve_case(dead.id, &confirmed, "Đã xác minh", "thanhtra", &super::entry("r"))
+                .await
+                .unwrap());
+            let c = store.integrity_case(dead.id).await.unwrap().unwrap();
+            assert_eq!((c.status.as_str(), c.suspended_person_id), ("confirmed", Some(a)));
+            let holds = store.open_holds().await.unwrap();
+            assert_eq!(holds.len(), 1);
+            assert_eq!(holds[0], (a, "Vụ việc #2".to_string()));
+            assert!(c.hold_id.is_some());
+            let rec = store.case_recoveries(dead.id).await.unwrap();
+            assert_eq!((rec.len(), rec[0].amount, rec[0].person_id), (1, 1_500_000, a));
+            assert_eq!(store.person_cases(a).await.unwrap().len(), 2);
+            let run3 = store.start_integrity_run("thanhtra").await.unwrap();
+            assert_eq!(
+                store.record_integrity_run(run3, &cases, "{}", &super::entry("integrity.run")).await.unwrap(),
+                0
+            );
+            assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
+        }
+    }
 }

@@ -49,8 +49,7 @@ impl QueuePage {
         self.l.tr(vi, en).to_string()
     }
     fn status(&self, s: &str) -> String {
-        let (vi, en) = integ::status_label(s);
-        self.l.tr(vi, en).to_string()
+        self.l.case_status(s)
     }
     fn selected(&self, field: &Option<String>, v: &str) -> bool {
         field.as_deref() == Some(v)

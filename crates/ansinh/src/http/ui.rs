@@ -87,6 +87,12 @@ impl Layout {
         self.tr(vi, en).to_string()
     }
 
+    /// An integrity case's status (open, confirmed, false positive).
+    pub fn case_status(&self, s: &str) -> String {
+        let (vi, en) = crate::services::integrity::status_label(s);
+        self.tr(vi, en).to_string()
+    }
+
     /// A payment line's status (pay, held, stopped, recovery).
     pub fn line_status(&self, s: &str) -> String {
         self.tr(crate::services::payments::line_status_vi(s), s).to_string()

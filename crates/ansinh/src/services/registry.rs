@@ -379,6 +379,9 @@ pub struct Dossier {
     /// The person's payment lines (newest cycle first), for callers with `payments.read`.
     #[schema(value_type = Vec<Object>)]
     pub payments: Vec<store::payments::PersonPaymentRow>,
+    /// Integrity cases about the person (flags), for callers with `integrity.read`.
+    #[schema(value_type = Vec<Object>)]
+    pub cases: Vec<store::integrity::CaseRow>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -401,6 +404,7 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
     let (person, p) = load_in_area(store, ctx, id).await?;
     let sensitive = p.can(perm::REGISTRY_SENSITIVE);
     let p_can_pay = p.can(perm::PAYMENTS_READ);
+    let p_can_cases = p.can(perm::INTEGRITY_READ);
     let (household_code, household_status, household) = match person.household_id {
         Some(h) => match store.household(h).await? {
             Some((hh, members, status)) => {
@@ -550,8 +554,10 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
             }
         }
     }
+    let cases = if p_can_cases { store.person_cases(id).await? } else { Vec::new() };
     Ok(Dossier {
         payments,
+        cases,
         person: view(g, &person),
         household_code,
         household_status,
