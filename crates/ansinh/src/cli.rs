@@ -373,6 +373,10 @@ pub enum ImportCommand {
         /// Write the error report here (.csv or .xlsx).
         #[arg(long, value_name = "FILE")]
         report: Option<std::path::PathBuf>,
+        /// Import even when more than half of the rows look like persons already registered
+        /// (otherwise the file is stopped for review).
+        #[arg(long)]
+        allow_duplicates: bool,
     },
     /// Print the CSV template (Vietnamese column headers, one example row).
     Template,

@@ -391,7 +391,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 .map_err(|e| AppError::io("writing the template", e))?;
             Ok(())
         }
-        Command::Import(ImportCommand::Persons { file, dry_run, valid_only, report }) => {
+        Command::Import(ImportCommand::Persons { file, dry_run, valid_only, report, allow_duplicates }) => {
             let c = load_config(&flags(&cli, None))?;
             logging::init(c.log_format.value, "warn");
             let url = c.database_url()?;
@@ -426,6 +426,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 name,
                 &bytes,
                 mode,
+                services::import::Options { allow_duplicates: *allow_duplicates, ..Default::default() },
                 &progress,
             )
             .await;
@@ -441,6 +442,20 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 r.mapped_communes,
                 started.elapsed().as_secs_f64()
             );
+            if !r.possible_duplicates.is_empty() {
+                out!(
+                    "{} rows look like persons already registered or other rows ({:.0}% duplicate the registry):",
+                    r.possible_duplicates.len(),
+                    r.registry_duplicate_share * 100.0
+                );
+                for d in r.possible_duplicates.iter().take(10) {
+                    match (&d.registered_personal_id, d.other_row) {
+                        (Some(p), _) => out!("  dòng {} ≈ {p} trong sổ ({:.0}%)", d.row, d.probability * 100.0),
+                        (None, Some(o)) => out!("  dòng {} ≈ dòng {o} ({:.0}%)", d.row, d.probability * 100.0),
+                        _ => {}
+                    }
+                }
+            }
             for e in r.errors.iter().take(20) {
                 out!("  dòng {} · {} · «{}»: {}", e.row, e.column, e.value, e.reason);
             }

@@ -638,3 +638,50 @@ fn integrity_run_and_cases_over_the_demo_registry() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("2000 records"), "{}", stdout(&o));
 }
+
+#[tokio::test]
+async fn an_import_that_mostly_duplicates_the_registry_is_stopped_for_review() {
+    use sqlx::Row as _;
+    let d = tmp();
+    let o = run(d.path(), &["demo", "--no-serve", "--no-payments", "--persons", "300"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let url = "sqlite://ansinh-demo.db";
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", d.path().join("ansinh-demo.db").display())).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT personal_id, full_name, birth_date, sex, commune_code FROM persons WHERE length(birth_date) = 10 ORDER BY id LIMIT 4",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let header = stdout(&run(d.path(), &["import", "template"])).lines().next().unwrap().to_string();
+    let mut csv = format!("{header}\n");
+    for r in &rows {
+        // the same people typed again: no diacritics, one digit of the ID wrong
+        let pid: String = r.get(0);
+        let mut digits: Vec<u8> = pid.into_bytes();
+        digits[11] = if digits[11] == b'9' { b'0' } else { digits[11] + 1 };
+        let name: String = r.get(1);
+        let iso: String = r.get(2);
+        let dob = format!("{}/{}/{}", &iso[8..10], &iso[5..7], &iso[..4]);
+        let sex = if r.get::<String, _>(3) == "male" { "Nam" } else { "Nữ" };
+        let commune: String = r.get(4);
+        csv.push_str(&format!(
+            "{},{},{dob},{sex},Kinh,{commune},Ấp 1,,,,,,,,,,,,,,\n",
+            String::from_utf8(digits).unwrap(),
+            domain::text::search_key(&name).to_uppercase()
+        ));
+    }
+    csv.push_str("075058012345,Nguyễn Văn An,02/09/1958,Nam,Kinh,26068,Ấp 2,,,,,,,,,,,,,,\n");
+    std::fs::write(d.path().join("lai.csv"), csv).unwrap();
+    let o = run(d.path(), &["--database-url", url, "import", "persons", "lai.csv"]);
+    assert!(!o.status.success(), "stopped: {}", stdout(&o));
+    let out = stdout(&o);
+    assert!(out.contains("80% số dòng trùng với người đã có trong sổ"), "{out}");
+    assert!(out.contains("dòng 2 ≈"), "the duplicates are listed: {out}");
+    assert!(out.contains("0 imported"), "{out}");
+    let o = run(d.path(), &["--database-url", url, "import", "persons", "lai.csv", "--allow-duplicates"]);
+    assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("5 imported"), "{}", stdout(&o));
+}

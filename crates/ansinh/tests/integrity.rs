@@ -91,8 +91,8 @@ async fn flow(backend: Backend) {
         let r = post(&base, &format!("/api/v1/integrity/cases/{case_id}/resolve"), &ins, body);
         assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some(field)), "{body}: {}", r.body);
     }
-    // roles: the commune officer and the leader read but do not resolve or run; an agency
-    // reporter sees nothing of it
+    // roles: the commune officer reads (in the area) but does not resolve or run; the leader
+    // and an agency reporter, who do not read person data, see nothing of it
     let confirm = format!(
         r#"{{"outcome":"confirmed","suspend_personal_id":"{pb}","note":"Cùng một người, đăng ký hai lần ở hai xã"}}"#
     );
@@ -101,6 +101,7 @@ async fn flow(backend: Backend) {
         assert_eq!(post(&base, "/api/v1/integrity/runs", s, "").status, 403);
     }
     assert_eq!(get(&format!("{base}/api/v1/integrity/cases"), &bc.headers()).status, 403);
+    assert_eq!(get(&format!("{base}/api/v1/integrity/cases/{case_id}"), &ld.headers()).status, 403);
     assert_eq!(get(&format!("{base}/integrity"), &[("cookie", &bc.cookie)]).status, 403);
     let area = cases(&base, &xa, "");
     for c in area["items"].as_array().unwrap() {

@@ -255,7 +255,11 @@ pub fn run(n: Normalized, mode: Mode, config: &Config) -> Outcome {
                     patterns.push((compare::decode(code as u16), c));
                 }
             }
-            model.session(&patterns, fixed, config.em_iterations)
+            let mut fixed = fixed.to_vec();
+            fixed.extend(NOT_LEARNT);
+            fixed.sort_unstable();
+            fixed.dedup();
+            model.session(&patterns, &fixed, config.em_iterations)
         })
         .collect();
     drop(counts);
@@ -397,6 +401,9 @@ const SESSIONS: [(Session, &[usize]); 3] = [
     // full name + commune
     (Session::Key(4), &[compare::GIVEN, compare::SURNAME, compare::MIDDLE, compare::COMMUNE, compare::SEX]),
 ];
+
+/// Comparisons whose `m` is not learnt but kept at its prior: one person has one sex.
+const NOT_LEARNT: [usize; 1] = [compare::SEX];
 
 /// Which candidate pairs a training session takes.
 #[derive(Debug, Clone, Copy)]

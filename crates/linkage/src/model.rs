@@ -69,6 +69,13 @@ pub const PRIOR_M: [&[f64]; N] = [
     &[0.0, 0.98, 0.02],
 ];
 
+/// The most the last level ("different") of a comparison may take of `m`, where the domain
+/// bounds it: one person has one personal ID number, so the records of a duplicate carry it
+/// or it with a typing error, and hardly ever a wholly different one. Unbounded, a registry
+/// where every record has an ID and many namesakes share a birth date (a million people
+/// over a few hundred names) let EM take "namesakes with different IDs" for duplicates.
+pub const M_DIFFERENT_AT_MOST: [Option<f64>; N] = [None, None, None, None, Some(0.05), None, None];
+
 /// Weight of [`PRIOR_M`] in the M-step, in duplicate pairs.
 pub const PRIOR_PAIRS: f64 = 100.0;
 
@@ -98,6 +105,21 @@ pub const PRIOR_U_PAIRS: f64 = 1000.0;
 
 /// Smallest probability a level may get: keeps weights finite when a level never occurs.
 const FLOOR: f64 = 1e-6;
+
+/// Bounds the last level's share to `cap`, giving the rest to the other levels in proportion.
+fn cap_different(v: &mut [f64], cap: Option<f64>) {
+    let (Some(cap), Some(&last)) = (cap, v.last()) else { return };
+    if last > cap {
+        let others: f64 = v[1..v.len() - 1].iter().sum();
+        let k = v.len() - 1;
+        if others > 0.0 {
+            for x in &mut v[1..k] {
+                *x *= (1.0 - cap) / others;
+            }
+        }
+        v[k] = cap;
+    }
+}
 
 fn normalise(v: &mut [f64]) {
     let s: f64 = v[1..].iter().sum();
@@ -167,6 +189,7 @@ impl Model {
             let mut change = (new_lambda - lambda).abs();
             for c in (0..N).filter(|c| !fixed.contains(c)) {
                 normalise(&mut acc[c]);
+                cap_different(&mut acc[c], M_DIFFERENT_AT_MOST[c]);
                 change = change.max(acc[c].iter().zip(&m[c]).skip(1).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max));
                 m[c] = std::mem::take(&mut acc[c]);
             }

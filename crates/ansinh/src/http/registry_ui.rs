@@ -507,6 +507,7 @@ pub async fn import_template() -> Response {
 pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: axum::extract::Multipart) -> Response {
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut mode = import::Mode::DryRun;
+    let mut options = import::Options::default();
     loop {
         match multipart.next_field().await {
             Ok(Some(field)) => {
@@ -516,6 +517,7 @@ pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: 
                     Ok(bytes) if name == "file" => {
                         file = Some((file_name.unwrap_or_else(|| "tep".into()), bytes.to_vec()))
                     }
+                    Ok(bytes) if name == "allow_duplicates" => options.allow_duplicates = bytes.as_ref() == b"on",
                     Ok(bytes) if name == "mode" => {
                         mode = match std::str::from_utf8(&bytes).unwrap_or("") {
                             "all" => import::Mode::AllOrNothing,
@@ -550,7 +552,8 @@ pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: 
         let progress = |p| crate::services::jobs::record(&job, p);
         let s = &task_state;
         let outcome =
-            import::import(&s.store, &s.gazetteer, &ctx, &s.province_code, &name, &bytes, mode, &progress).await;
+            import::import(&s.store, &s.gazetteer, &ctx, &s.province_code, &name, &bytes, mode, options, &progress)
+                .await;
         if let Ok(r) = &outcome {
             s.reports.put(&task_id, user, r.errors.clone());
         }

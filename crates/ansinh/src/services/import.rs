@@ -93,6 +93,117 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
     /// Pre-2025 commune codes mapped to today's.
     pub mapped_communes: usize,
+    /// Rows that record linkage finds to be a person already in the registry or another row
+    /// of the file (at most 1,000 listed).
+    pub possible_duplicates: Vec<PossibleDuplicate>,
+    /// Share of the rows that duplicate a person already in the registry.
+    pub registry_duplicate_share: f64,
+}
+
+/// A row that looks like a person already registered, or like another row of the file.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct PossibleDuplicate {
+    pub row: usize,
+    /// The registered person's ID, when the match is in the registry.
+    pub registered_personal_id: Option<String>,
+    /// The other row, when the match is in the file.
+    pub other_row: Option<usize>,
+    pub probability: f64,
+}
+
+/// How an import treats what record linkage finds.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Import even when more than `stop_share` of the rows duplicate registered persons.
+    pub allow_duplicates: bool,
+    /// Like UNICEF HOPE: an import is stopped for review when more than this share of its
+    /// rows duplicate persons already registered.
+    pub stop_share: f64,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { allow_duplicates: false, stop_share: 0.5 }
+    }
+}
+
+/// Record linkage of the file's rows against the registry and each other: the records to
+/// link (the file's rows first) and the registry's personal IDs.
+async fn linkage_input(
+    store: &store::Store,
+    checker: &Checker,
+    table: &[Row],
+    rows: &[usize],
+) -> Result<(Vec<linkage::Record>, Vec<linkage::Record>, Vec<String>), AppError> {
+    let cell = |r: &Row, key: usize| cell_of(&checker.col, r, key).to_string();
+    let new: Vec<linkage::Record> = rows
+        .iter()
+        .map(|&i| {
+            let r = &table[i];
+            linkage::Record {
+                id: String::new(),
+                full_name: cell(r, 1),
+                birth_date: cell(r, 2),
+                sex: cell(r, 3),
+                personal_id: cell(r, 0),
+                commune: cell(r, 5),
+            }
+        })
+        .collect();
+    let existing =
+        if rows.is_empty() || store.person_count().await? == 0 { Vec::new() } else { store.check_persons().await? };
+    let ids = existing.iter().map(|p| p.personal_id.clone()).collect();
+    let old = existing
+        .into_iter()
+        .map(|p| linkage::Record {
+            id: String::new(),
+            full_name: p.full_name,
+            birth_date: p.birth_date,
+            sex: p.sex,
+            personal_id: p.personal_id,
+            commune: p.commune_code,
+        })
+        .collect();
+    Ok((new, old, ids))
+}
+
+/// Links the rows (`new`, at the file's `rows`) to the registry (`old`, with `ids`) and to
+/// each other. Returns the possible duplicates and the share of rows that duplicate a
+/// registered person.
+fn link_rows(
+    new: Vec<linkage::Record>,
+    old: Vec<linkage::Record>,
+    ids: Vec<String>,
+    rows: &[usize],
+) -> (Vec<PossibleDuplicate>, f64) {
+    if new.is_empty() {
+        return (Vec::new(), 0.0);
+    }
+    let outcome = linkage::link(&new, &old, &linkage::Config::default());
+    let split = new.len() as u32;
+    let mut found = Vec::new();
+    let mut in_registry = HashSet::new();
+    for p in outcome.pairs.iter().filter(|p| p.decision == linkage::Decision::Duplicate) {
+        let row = rows[p.a as usize] + 1;
+        if p.b >= split {
+            in_registry.insert(p.a);
+            found.push(PossibleDuplicate {
+                row,
+                registered_personal_id: ids.get((p.b - split) as usize).cloned(),
+                other_row: None,
+                probability: p.probability,
+            });
+        } else {
+            found.push(PossibleDuplicate {
+                row,
+                registered_personal_id: None,
+                other_row: Some(rows[p.b as usize] + 1),
+                probability: p.probability,
+            });
+        }
+    }
+    found.truncate(1000);
+    (found, in_registry.len() as f64 / new.len() as f64)
 }
 
 /// Reads the file into rows of text cells (header first), refusing legacy encodings
@@ -667,9 +778,10 @@ pub async fn import(
     file_name: &str,
     bytes: &[u8],
     mode: Mode,
+    options: Options,
     progress: &(dyn Fn(Progress) + Sync),
 ) -> Result<ImportReport, AppError> {
-    import_in_chunks(store, g, ctx, province, file_name, bytes, mode, progress, CHUNK_ROWS).await
+    import_in_chunks(store, g, ctx, province, file_name, bytes, mode, options, progress, CHUNK_ROWS).await
 }
 
 /// `import` with the chunk size as a parameter (tests use tiny chunks).
@@ -682,6 +794,7 @@ async fn import_in_chunks(
     file_name: &str,
     bytes: &[u8],
     mode: Mode,
+    options: Options,
     progress: &(dyn Fn(Progress) + Sync),
     chunk_rows: usize,
 ) -> Result<ImportReport, AppError> {
@@ -703,6 +816,8 @@ async fn import_in_chunks(
         dry_run: mode == Mode::DryRun,
         errors: Vec::new(),
         mapped_communes: 0,
+        possible_duplicates: Vec::new(),
+        registry_duplicate_share: 0.0,
     };
     let table = match read_table(file_name, bytes) {
         Ok(t) => Arc::new(t),
@@ -726,6 +841,37 @@ async fn import_in_chunks(
     let total = rows.len();
     report.rows = total;
     progress(Progress::Read { rows: total });
+    // record linkage against the registry and within the file: before anything is written
+    // when there is a registry to stop for; alongside the checks when the registry is empty
+    // (then only duplicates within the file, which are reported, never stop the import)
+    let (new, old, ids) = linkage_input(store, &checker, &table, &rows).await?;
+    let mut linking = None;
+    if old.is_empty() {
+        let rows = rows.clone();
+        linking = Some(tokio::task::spawn_blocking(move || link_rows(new, Vec::new(), ids, &rows)));
+    } else {
+        let compute = || link_rows(new, old, ids, &rows);
+        let (found, share) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compute),
+            _ => compute(),
+        };
+        report.registry_duplicate_share = share;
+        report.possible_duplicates = found;
+    }
+    let stop = report.registry_duplicate_share > options.stop_share && !options.allow_duplicates;
+    if stop {
+        report.errors.push(RowError {
+            row: 0,
+            column: String::new(),
+            value: file_name.to_string(),
+            reason: format!(
+                "{:.0}% số dòng trùng với người đã có trong sổ đối tượng (ngưỡng {:.0}%): tệp dừng lại để rà soát, không ghi gì. Xem danh sách nghi trùng; nếu đúng là người mới, nhập lại và chọn cho phép trùng",
+                report.registry_duplicate_share * 100.0,
+                options.stop_share * 100.0
+            ),
+        });
+        return Ok(report);
+    }
     let chunks: Vec<Vec<usize>> = rows.chunks(chunk_rows.max(1)).map(<[usize]>::to_vec).collect();
     // A chunk is checked on a blocking thread and looked up in the registry (on another
     // connection) while the previous chunk is being written.
@@ -785,6 +931,11 @@ async fn import_in_chunks(
     report.valid_rows = merger.valid_rows;
     report.mapped_communes = merger.mapped;
     report.errors = merger.errors;
+    if let Some(task) = linking {
+        let (found, share) = task.await.map_err(|e| AppError::Internal(format!("import linkage task: {e}")))?;
+        report.possible_duplicates = found;
+        report.registry_duplicate_share = share;
+    }
     let commit = outcome.is_ok()
         && match mode {
             Mode::DryRun => false,
@@ -855,7 +1006,9 @@ mod tests {
 
     async fn run(db: &TestDb, bytes: &[u8], mode: Mode) -> ImportReport {
         let g = Arc::new(crate::services::setup::gazetteer().unwrap());
-        import_in_chunks(&db.store, &g, &Ctx::cli(), "75", "t.csv", bytes, mode, &|_| {}, 2).await.unwrap()
+        import_in_chunks(&db.store, &g, &Ctx::cli(), "75", "t.csv", bytes, mode, Options::default(), &|_| {}, 2)
+            .await
+            .unwrap()
     }
 
     async fn imports(db: &TestDb) -> i64 {

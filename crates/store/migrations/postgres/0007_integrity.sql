@@ -90,5 +90,4 @@ INSERT INTO role_permissions (role_code, permission_code) VALUES
   ('provincial_officer', 'integrity.read'), ('provincial_officer', 'integrity.run'),
   ('provincial_officer', 'integrity.resolve'),
   ('inspector', 'integrity.read'), ('inspector', 'integrity.run'), ('inspector', 'integrity.resolve'),
-  ('commune_officer', 'integrity.read'),
-  ('leader', 'integrity.read');
+  ('commune_officer', 'integrity.read');
