@@ -92,6 +92,9 @@ pub struct Config {
     /// A secret a scraper sends as `Authorization: Bearer …` for `/metrics`; without one,
     /// `/metrics` answers only clients on this machine.
     pub metrics_token: Setting<Option<String>>,
+    /// An import is stopped for review when more than this share of its rows duplicate
+    /// persons already registered (record linkage).
+    pub import_duplicate_share: Setting<f64>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -115,6 +118,13 @@ struct FileConfig {
     log: Option<FileLog>,
     sqlite: Option<FileSqlite>,
     postgres: Option<FilePostgres>,
+    import: Option<FileImport>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileImport {
+    duplicate_share: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -159,6 +169,15 @@ pub const ENV_PG_MAX_CONNECTIONS: &str = "ANSINH_PG_MAX_CONNECTIONS";
 pub const ENV_PG_CONNECT_TIMEOUT_S: &str = "ANSINH_PG_CONNECT_TIMEOUT_S";
 pub const ENV_COOKIE_SECURE: &str = "ANSINH_COOKIE_SECURE";
 pub const ENV_METRICS_TOKEN: &str = "ANSINH_METRICS_TOKEN";
+pub const ENV_IMPORT_DUPLICATE_SHARE: &str = "ANSINH_IMPORT_DUPLICATE_SHARE";
+
+/// A share between 0 (exclusive) and 1.
+fn parse_share(source: &Source, key: &'static str, v: &str) -> Result<f64, ConfigError> {
+    match v.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(value_err(source, key, v, "expected a share above 0 and at most 1, e.g. 0.5")),
+    }
+}
 
 fn value_err(source: &Source, key: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
     let shown = if key == "database_url" { store::redact(value) } else { value.to_string() };
@@ -232,6 +251,7 @@ impl Config {
             cookie_secure: Setting::new(true),
             trust_forwarded_for: Setting::new(false),
             metrics_token: Setting::new(None),
+            import_duplicate_share: Setting::new(0.5),
             file: None,
         }
     }
@@ -283,6 +303,10 @@ impl Config {
         if let Some((s, v)) = e(ENV_PG_CONNECT_TIMEOUT_S) {
             let n = parse_num(&s, "postgres.connect_timeout_s", &v, 1)?;
             c.pg_connect_timeout_s.set(n, s);
+        }
+        if let Some((s, v)) = e(ENV_IMPORT_DUPLICATE_SHARE) {
+            let x = parse_share(&s, "import.duplicate_share", &v)?;
+            c.import_duplicate_share.set(x, s);
         }
         if let Some((s, v)) = e(ENV_METRICS_TOKEN) {
             c.metrics_token.set(Some(v).filter(|t| !t.trim().is_empty()), s);
@@ -390,6 +414,10 @@ impl Config {
                 self.pg_connect_timeout_s.set(v, s());
             }
         }
+        if let Some(v) = f.import.and_then(|i| i.duplicate_share) {
+            let x = parse_share(&s(), "import.duplicate_share", &v.to_string())?;
+            self.import_duplicate_share.set(x, s());
+        }
         Ok(())
     }
 
@@ -433,6 +461,11 @@ impl Config {
                 "server.metrics_token",
                 if self.metrics_token.value.is_some() { "***" } else { "(none: this machine only)" }.to_string(),
                 &self.metrics_token.source,
+            ),
+            (
+                "import.duplicate_share",
+                self.import_duplicate_share.value.to_string(),
+                &self.import_duplicate_share.source,
             ),
         ];
         rows.into_iter().map(|(k, v, s)| format!("{k:<28} = {v:<40} # {s}\n")).collect()
@@ -494,6 +527,12 @@ max_connections = 10
 # Seconds to wait for a connection before reporting the server unreachable.
 # Environment: ANSINH_PG_CONNECT_TIMEOUT_S
 connect_timeout_s = 5
+
+[import]
+# An import is stopped for review when more than this share of its rows look like persons
+# already registered (record linkage); importing anyway needs --allow-duplicates.
+# Environment: ANSINH_IMPORT_DUPLICATE_SHARE
+duplicate_share = 0.5
 "#;
 
 #[cfg(test)]

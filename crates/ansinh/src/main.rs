@@ -426,7 +426,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 name,
                 &bytes,
                 mode,
-                services::import::Options { allow_duplicates: *allow_duplicates, ..Default::default() },
+                services::import::Options {
+                    allow_duplicates: *allow_duplicates,
+                    stop_share: c.import_duplicate_share.value,
+                },
                 &progress,
             )
             .await;
@@ -525,7 +528,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 (g, packs, pack_source),
                 &url,
                 (c.cookie_secure.value, c.trust_forwarded_for.value),
-                c.metrics_token.value.clone(),
+                (c.metrics_token.value.clone(), c.import_duplicate_share.value),
             )
             .await
         }
@@ -563,7 +566,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         (g, packs, pack_source),
                         &url,
                         (c.cookie_secure.value, c.trust_forwarded_for.value),
-                        c.metrics_token.value.clone(),
+                        (c.metrics_token.value.clone(), c.import_duplicate_share.value),
                     )
                     .await
                 }
@@ -875,7 +878,7 @@ async fn serve(
     (g, packs, pack_source): (domain::Gazetteer, rules::Packs, services::entitlements::PackSource),
     url: &store::DatabaseUrl,
     (cookie_secure, trust_forwarded_for): (bool, bool),
-    metrics_token: Option<String>,
+    (metrics_token, import_duplicate_share): (Option<String>, f64),
 ) -> Result<(), AppError> {
     let addr = listener.local_addr().map_err(|e| AppError::io("reading the listening address", e))?;
     let province_code = setup::installation_province(&store).await?;
@@ -894,6 +897,7 @@ async fn serve(
         packs: Arc::new(packs),
         pack_source: Arc::new(pack_source),
         metrics_token: metrics_token.map(Arc::from),
+        import_duplicate_share,
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

@@ -507,7 +507,7 @@ pub async fn import_template() -> Response {
 pub async fn import_run(State(state): State<AppState>, req: Req, mut multipart: axum::extract::Multipart) -> Response {
     let mut file: Option<(String, Vec<u8>)> = None;
     let mut mode = import::Mode::DryRun;
-    let mut options = import::Options::default();
+    let mut options = import::Options { stop_share: state.import_duplicate_share, ..Default::default() };
     loop {
         match multipart.next_field().await {
             Ok(Some(field)) => {

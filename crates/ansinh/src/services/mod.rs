@@ -50,6 +50,8 @@ pub struct AppState {
     pub pack_source: Arc<entitlements::PackSource>,
     /// See `config::Config::metrics_token`.
     pub metrics_token: Option<Arc<str>>,
+    /// See `config::Config::import_duplicate_share`.
+    pub import_duplicate_share: f64,
 }
 
 /// Error reports of recent imports, kept in memory for an hour for their download link.
