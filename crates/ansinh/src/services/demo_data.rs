@@ -427,7 +427,7 @@ fn plant_duplicates(batch: &mut PersonBatch, rng: &mut Rng, k: usize, taken: &mu
 /// A few data problems the integrity checks must find (about 1 in 1,000 persons each).
 fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng, dups: usize) {
     let n = batch.persons.len();
-    if n < 50 - dups {
+    if n + dups < 50 {
         return;
     }
     let k = (n / 1000).max(1);
@@ -463,6 +463,28 @@ fn plant_problems(batch: &mut PersonBatch, rng: &mut Rng, dups: usize) {
         let shared = batch.payments[banked[0]].1.account_no.clone();
         for &i in banked.iter().skip(1).step_by(banked.len() / 4).take(3) {
             batch.payments[i].1.account_no = shared.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `--persons N` gives N persons, 1 in 1,000 of them planted duplicates, at any size
+    /// (a size with more than 50 duplicates once skipped the planted problems altogether).
+    #[test]
+    fn sizes_are_exact_and_problems_are_planted() {
+        let g = Gazetteer::embedded().unwrap();
+        for n in [300, 60_000] {
+            let b = generate(&g, domain::admin::DONG_NAI, n, 1);
+            assert_eq!(b.persons.len(), n);
+            let dups = b.persons.iter().filter(|p| p.household_code.is_none() && p.relation_to_head.is_none()).count();
+            assert!(dups >= n / 1000, "{n}: {dups} planted duplicates");
+            let ids: HashSet<&str> = b.persons.iter().map(|p| p.personal_id.as_str()).collect();
+            assert_eq!(ids.len(), n, "IDs stay unique");
+            let old = b.persons.iter().filter(|p| p.birth_date == "1905").count();
+            assert!(old >= 1, "{n}: the implausibly old are planted");
         }
     }
 }
