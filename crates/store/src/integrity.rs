@@ -133,23 +133,19 @@ impl Store {
         let sql = "SELECT id, personal_id, full_name, birth_date, sex, commune_code, deceased_on, household_id \
                    FROM persons ORDER BY id";
         if let Store::Sqlite(pool) = self {
-            let path = crate::sqlite::db_path(pool);
-            return tokio::task::spawn_blocking(move || {
-                crate::sqlite_bulk::read_all(&path, sql, &[], |r| {
-                    Ok(CheckPerson {
-                        id: r.get(0)?,
-                        personal_id: r.get(1)?,
-                        full_name: r.get(2)?,
-                        birth_date: r.get(3)?,
-                        sex: r.get(4)?,
-                        commune_code: r.get(5)?,
-                        deceased_on: r.get(6)?,
-                        household_id: r.get(7)?,
-                    })
+            return crate::sqlite_bulk::read_all_blocking(pool, sql.to_string(), Vec::new(), |r| {
+                Ok(CheckPerson {
+                    id: r.get(0)?,
+                    personal_id: r.get(1)?,
+                    full_name: r.get(2)?,
+                    birth_date: r.get(3)?,
+                    sex: r.get(4)?,
+                    commune_code: r.get(5)?,
+                    deceased_on: r.get(6)?,
+                    household_id: r.get(7)?,
                 })
             })
-            .await
-            .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?;
+            .await;
         }
         Ok(on_pool!(self, pool => sqlx::query_as::<_, CheckPerson>(sql).fetch_all(pool).await)?)
     }

@@ -343,21 +343,18 @@ impl Store {
         );
         if let Store::Sqlite(pool) = self {
             // a million rows: see `entitlement_inputs`
-            let (path, from, to) = (crate::sqlite::db_path(pool), from_month.to_string(), to_month.to_string());
             let sql = sql.replace("$1", "?1").replace("$2", "?2");
-            return tokio::task::spawn_blocking(move || {
-                crate::sqlite_bulk::read_all(&path, &sql, &[&from, &to], |r| {
-                    Ok(Scheduled {
-                        person_id: r.get(0)?,
-                        for_month: r.get(1)?,
-                        item: r.get(2)?,
-                        amount: r.get(3)?,
-                        failed: r.get(4)?,
-                    })
+            let params = vec![from_month.to_string(), to_month.to_string()];
+            return crate::sqlite_bulk::read_all_blocking(pool, sql, params, |r| {
+                Ok(Scheduled {
+                    person_id: r.get(0)?,
+                    for_month: r.get(1)?,
+                    item: r.get(2)?,
+                    amount: r.get(3)?,
+                    failed: r.get(4)?,
                 })
             })
-            .await
-            .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?;
+            .await;
         }
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Scheduled>(&sql)
             .bind(from_month)
@@ -377,20 +374,16 @@ impl Store {
              ORDER BY p.id";
         if let Store::Sqlite(pool) = self {
             // a million rows: see `entitlement_inputs`
-            let path = crate::sqlite::db_path(pool);
-            return tokio::task::spawn_blocking(move || {
-                crate::sqlite_bulk::read_all(&path, sql, &[], |r| {
-                    Ok(Payee {
-                        person_id: r.get(0)?,
-                        full_name: r.get(1)?,
-                        method: r.get(2)?,
-                        bank_name: r.get(3)?,
-                        account_no: r.get(4)?,
-                    })
+            return crate::sqlite_bulk::read_all_blocking(pool, sql.to_string(), Vec::new(), |r| {
+                Ok(Payee {
+                    person_id: r.get(0)?,
+                    full_name: r.get(1)?,
+                    method: r.get(2)?,
+                    bank_name: r.get(3)?,
+                    account_no: r.get(4)?,
                 })
             })
-            .await
-            .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?;
+            .await;
         }
         Ok(on_pool!(self, pool => sqlx::query_as::<_, Payee>(sql).fetch_all(pool).await)?)
     }

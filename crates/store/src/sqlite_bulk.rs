@@ -533,6 +533,23 @@ pub(crate) fn read_all<T>(
     Ok(out)
 }
 
+/// [`read_all`] from async code: the read runs on a blocking thread (a million rows take
+/// seconds) on a connection of its own to the pool's file; `params` are text.
+pub(crate) async fn read_all_blocking<T: Send + 'static>(
+    pool: &sqlx::SqlitePool,
+    sql: String,
+    params: Vec<String>,
+    map: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let path = crate::sqlite::db_path(pool);
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&dyn ToSql> = params.iter().map(|p| p as &dyn ToSql).collect();
+        read_all(&path, &sql, &refs, map)
+    })
+    .await
+    .map_err(|e| StoreError::Bulk(format!("read task: {e}")))?
+}
+
 pub(crate) fn merit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MeritRecord> {
     Ok(MeritRecord {
         id: r.get(0)?,

@@ -75,8 +75,11 @@ pub fn level_vi(level: &str) -> &'static str {
         "one dropped or added" => "thiếu hoặc thừa một tên đệm",
         "same date" => "trùng ngày",
         "day and month swapped" => "đảo ngày và tháng",
-        "same year, day or month unknown or only month equal" => "cùng năm (thiếu ngày/tháng hoặc chỉ trùng tháng)",
-        "year one apart" => "lệch một năm",
+        "same year, day or month unknown" => "cùng năm (một bên thiếu ngày/tháng)",
+        "same year and month, another day" => "cùng tháng năm, khác ngày",
+        "same day and month, year one apart" => "cùng ngày tháng, lệch một năm",
+        "year one apart, day or month unknown" => "lệch một năm (thiếu ngày/tháng)",
+        "same year, another day and month" => "cùng năm, khác ngày tháng",
         "one digit wrong, swapped, missing or extra" => "sai, đảo, thiếu hoặc thừa một chữ số",
         _ => "?",
     }
@@ -719,5 +722,15 @@ mod tests {
         assert_eq!(age_on(d("1926-06-01"), d("2026-06-01")), 100);
         assert_eq!(mask("0123456789"), "•••789");
         assert_eq!(check_label("paid_twice").1, "One person paid on two records");
+    }
+
+    #[test]
+    fn every_comparison_and_level_reads_in_vietnamese() {
+        for c in linkage::COMPARISONS {
+            assert_ne!(comparison_label(c.name).0, "?", "{}", c.name);
+            for level in c.levels {
+                assert_ne!(level_vi(level), "?", "{}: {level}", c.name);
+            }
+        }
     }
 }
