@@ -118,6 +118,16 @@ fn flags(cli: &Cli, serve: Option<&ServeArgs>) -> Flags {
     }
 }
 
+/// A database command's store: configuration, quiet logging, the store opened and migrated.
+async fn cli_store(cli: &Cli) -> Result<(store::Store, domain::Gazetteer), AppError> {
+    let c = load_config(&flags(cli, None))?;
+    logging::init(c.log_format.value, "warn");
+    let url = c.database_url()?;
+    let g = setup::gazetteer()?;
+    let store = setup::open_store(&url, &c, &g).await?;
+    Ok((store, g))
+}
+
 fn load_config(f: &Flags) -> Result<Config, AppError> {
     Ok(Config::load(f, &|k| std::env::var(k).ok())?)
 }
@@ -125,21 +135,13 @@ fn load_config(f: &Flags) -> Result<Config, AppError> {
 async fn run(cli: Cli) -> Result<(), AppError> {
     match &cli.command {
         Command::Payments(cmd) => {
-            let c = load_config(&flags(&cli, None))?;
-            logging::init(c.log_format.value, "warn");
-            let url = c.database_url()?;
-            let g = setup::gazetteer()?;
-            let store = setup::open_store(&url, &c, &g).await?;
+            let (store, g) = cli_store(&cli).await?;
             let res = cli_payments(&store, &g, cmd).await;
             store.close().await;
             res
         }
         Command::Integrity(cmd) => {
-            let c = load_config(&flags(&cli, None))?;
-            logging::init(c.log_format.value, "warn");
-            let url = c.database_url()?;
-            let g = setup::gazetteer()?;
-            let store = setup::open_store(&url, &c, &g).await?;
+            let (store, _) = cli_store(&cli).await?;
             let res = cli_integrity(&store, cmd).await;
             store.close().await;
             res
@@ -163,11 +165,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 }
                 None => {
                     debug_assert!(*registry);
-                    let c = load_config(&flags(&cli, None))?;
-                    logging::init(c.log_format.value, "warn");
-                    let url = c.database_url()?;
-                    let g = setup::gazetteer()?;
-                    let store = setup::open_store(&url, &c, &g).await?;
+                    let (store, _) = cli_store(&cli).await?;
                     let res = services::integrity::registry_records(&store).await;
                     store.close().await;
                     res?
@@ -295,11 +293,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 Some(f) => services::entitlements::read_facts(&read(f)?)?,
                 None => {
                     debug_assert!(*registry);
-                    let c = load_config(&flags(&cli, None))?;
-                    logging::init(c.log_format.value, "warn");
-                    let url = c.database_url()?;
-                    let g = setup::gazetteer()?;
-                    let store = setup::open_store(&url, &c, &g).await?;
+                    let (store, _) = cli_store(&cli).await?;
                     let res = services::entitlements::registry_people(&store, commune.as_deref(), false).await;
                     store.close().await;
                     let mut people: Vec<rules::PersonFacts> = res?.into_iter().map(|(_, f)| f).collect();
@@ -350,11 +344,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 v.parse::<domain::Month>().map_err(|e| AppError::Invalid(format!("--{flag} {v}: {}", e.vi())))
             };
             let (from, to) = (month("from", from)?, month("to", to)?);
-            let c = load_config(&flags(&cli, None))?;
-            logging::init(c.log_format.value, "warn");
-            let url = c.database_url()?;
-            let g = setup::gazetteer()?;
-            let store = setup::open_store(&url, &c, &g).await?;
+            let (store, g) = cli_store(&cli).await?;
             let started = Instant::now();
             let added = add_group
                 .as_deref()

@@ -8,17 +8,9 @@
 
 mod common;
 
-use common::{get, login, send, Db, Server, DEMO_PASSWORD};
+use common::{get, json, login, post, Db, Server, DEMO_PASSWORD};
 use serde_json::Value;
 use store::Backend;
-
-fn json(r: &common::Response) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {} {}", r.status, r.body))
-}
-
-fn post(base: &str, path: &str, s: &common::Session, body: &str) -> common::Response {
-    send("POST", &format!("{base}{path}"), &s.headers(), Some(("application/json", body.as_bytes())))
-}
 
 fn cases(base: &str, s: &common::Session, filter: &str) -> Value {
     json(&get(&format!("{base}/api/v1/integrity/cases?per_page=200{filter}"), &s.headers()))

@@ -8,17 +8,9 @@
 
 mod common;
 
-use common::{get, login, send, Db, Server, DEMO_PASSWORD};
+use common::{get, json, login, post, send, Db, Server, DEMO_PASSWORD};
 use serde_json::Value;
 use store::Backend;
-
-fn json(r: &common::Response) -> Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {} {}", r.status, r.body))
-}
-
-fn post(base: &str, path: &str, s: &common::Session, body: &str) -> common::Response {
-    send("POST", &format!("{base}{path}"), &s.headers(), Some(("application/json", body.as_bytes())))
-}
 
 /// Every line of a cycle (all pages), as (line, items).
 fn all_lines(base: &str, s: &common::Session, id: i64, filter: &str) -> Vec<Value> {

@@ -6,12 +6,8 @@
 
 mod common;
 
-use common::{get, login, send, Db, Server, DEMO_PASSWORD};
+use common::{get, json, login, send, Db, Server, DEMO_PASSWORD};
 use store::Backend;
-
-fn json(r: &common::Response) -> serde_json::Value {
-    serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {} {}", r.status, r.body))
-}
 
 /// Uploads a file on the import page: the import runs in the background and the page it
 /// redirects to shows its progress until the report is ready. Returns that final page.

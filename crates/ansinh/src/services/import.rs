@@ -850,11 +850,7 @@ async fn import_in_chunks(
         let rows = rows.clone();
         linking = Some(tokio::task::spawn_blocking(move || link_rows(new, Vec::new(), ids, &rows)));
     } else {
-        let compute = || link_rows(new, old, ids, &rows);
-        let (found, share) = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compute),
-            _ => compute(),
-        };
+        let (found, share) = super::cpu_bound(|| link_rows(new, old, ids, &rows));
         report.registry_duplicate_share = share;
         report.possible_duplicates = found;
     }

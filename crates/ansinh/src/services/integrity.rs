@@ -183,11 +183,7 @@ pub async fn run(store: &Store, ctx: &Ctx, today: NaiveDate) -> Result<RunReport
 
     // 1. duplicates and one person paid on two records: the linkage engine on all cores
     let mut input = input_of(&persons);
-    let mut compute = move || super::dedup::run(&mut input, &linkage::Config::default());
-    let outcome = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compute),
-        _ => compute(),
-    };
+    let outcome = super::cpu_bound(|| super::dedup::run(&mut input, &linkage::Config::default()));
     for pair in &outcome.pairs {
         let (a, b) = (&persons[pair.a as usize], &persons[pair.b as usize]);
         let (lo, hi) = if a.id < b.id { (a, b) } else { (b, a) };
@@ -466,12 +462,8 @@ fn iso_to_vn(iso: &str) -> String {
     PartialDate::parse(iso).map_or_else(|_| iso.to_string(), |d| d.to_string())
 }
 
-/// Account numbers are sensitive: cases show the last three digits.
-pub fn mask(account: &str) -> String {
-    let n = account.chars().count();
-    let tail: String = account.chars().skip(n.saturating_sub(3)).collect();
-    format!("•••{tail}")
-}
+/// Account numbers are sensitive: cases show the last three digits, as payment lines do.
+use super::payments::mask;
 
 fn short_hash(s: &str) -> String {
     use sha2::Digest;

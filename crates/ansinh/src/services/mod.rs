@@ -25,6 +25,16 @@ use store::Store;
 
 use crate::http::metrics::Metrics;
 
+/// Runs seconds of CPU work on every core from async code: a multi-threaded runtime is told
+/// to move its other tasks off this worker meanwhile (a current-thread runtime, as in tests,
+/// just runs it).
+pub fn cpu_bound<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Everything a request handler may use. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {

@@ -523,12 +523,7 @@ async fn generate_locked(
             hs.into_iter().map(|h| h.join()).collect::<Result<Vec<_>, _>>()
         })
     };
-    // seconds of CPU on every core: tell a multi-threaded runtime to move its other tasks off
-    // this worker meanwhile (a current-thread runtime, as in tests, just runs it)
-    let computed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(compute),
-        _ => compute(),
-    };
+    let computed = super::cpu_bound(compute);
     let lines: Vec<NewLine> = computed
         .map_err(|_| AppError::Internal("a worker of the payment generation failed".into()))?
         .into_iter()
@@ -975,7 +970,7 @@ pub async fn lines(
     })
 }
 
-fn mask(account: &str) -> String {
+pub(crate) fn mask(account: &str) -> String {
     let n = account.chars().count();
     let tail: String = account.chars().skip(n.saturating_sub(3)).collect();
     format!("•••{tail}")

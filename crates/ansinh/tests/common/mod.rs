@@ -221,3 +221,13 @@ impl Db {
         }
     }
 }
+
+/// The response's body as JSON (a readable failure when it is not).
+pub fn json(r: &Response) -> serde_json::Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|_| panic!("not JSON: {} {}", r.status, r.body))
+}
+
+/// POSTs a JSON body to `base` + `path` in a logged-in session.
+pub fn post(base: &str, path: &str, s: &Session, body: &str) -> Response {
+    send("POST", &format!("{base}{path}"), &s.headers(), Some(("application/json", body.as_bytes())))
+}
