@@ -84,6 +84,19 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Plan dashboard on a running server: R rounds of (a change by the plan owner — which
+    /// moves the data version —, the leader's dashboard right after it: computed indicators
+    /// recomputed, then W more dashboards served from the cache); p50/p95 of each.
+    Plans {
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value_t = 1)]
+        plan: i64,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        #[arg(long, default_value_t = 20)]
+        warm: usize,
+    },
 }
 
 /// Deterministic generator (no external crate needed for synthetic data).
@@ -441,7 +454,95 @@ fn main() {
         Cmd::Http { login, base, paths, requests, concurrency } => {
             http(&base, &paths, requests, concurrency, login.as_deref())
         }
+        Cmd::Plans { base, plan, rounds, warm } => plans(&base, plan, rounds, warm),
     }
+}
+
+fn plans(base: &str, plan: i64, rounds: usize, warm: usize) {
+    let base = base.trim_end_matches('/');
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let session = |u: &str| -> (String, String) {
+        let mut res = agent
+            .post(&format!("{base}/api/v1/session"))
+            .header("content-type", "application/json")
+            .send(format!("{{\"username\":\"{u}\",\"password\":\"ansinh-demo-2026\"}}"))
+            .expect("login");
+        let cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("cookie");
+        let cookie = cookie.split(';').next().unwrap_or("").to_string();
+        let v: serde_json::Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+        (cookie, v["csrf_token"].as_str().unwrap().to_string())
+    };
+    let (leader, _) = session("lanhdao");
+    let owner = session("sonoivu");
+    let commune = session("canboxa");
+    let get = |cookie: &str, path: &str| -> (Duration, serde_json::Value) {
+        let s = Instant::now();
+        let mut r = agent.get(&format!("{base}{path}")).header("cookie", cookie).call().expect("GET");
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        let body = r.body_mut().with_config().limit(50 << 20).read_to_string().unwrap();
+        (s.elapsed(), serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+    };
+    let post = |who: &(String, String), path: &str, body: String| -> serde_json::Value {
+        let mut r = agent
+            .post(&format!("{base}{path}"))
+            .header("cookie", &who.0)
+            .header("x-csrf-token", &who.1)
+            .header("content-type", "application/json")
+            .send(body)
+            .expect("POST");
+        let status = r.status().as_u16();
+        let text = r.body_mut().read_to_string().unwrap();
+        assert!(status < 300, "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    };
+    let dashboard = format!("/api/v1/plans/{plan}/dashboard");
+    // the first dashboard after the server started: every computed figure is computed
+    let (first, _) = get(&leader, &dashboard);
+    println!("{:<48} p50 {:>8.1} ms", "first dashboard after start (all computed)", first.as_secs_f64() * 1e3);
+    let persons = get(&commune.0, "/api/v1/persons?commune=25210&per_page=200").1;
+    let candidates: Vec<i64> = persons["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["status"] == "living"
+                && p["categories"].as_array().unwrap().iter().all(|c| !c.as_str().unwrap_or("").starts_with('k'))
+        })
+        .map(|p| p["id"].as_i64().unwrap())
+        .collect();
+    let (mut unrelated, mut registry, mut hot, mut drill) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..rounds {
+        // a change that is not the indicators' data (audited: closing a far-future period)
+        post(&owner, &format!("/api/v1/plans/{plan}/periods/2099-{:02}/close", (i % 12) + 1), String::new());
+        unrelated.push(get(&leader, &dashboard).0);
+        // a registry change: a new beneficiary proposed and approved
+        let pid = candidates[i % candidates.len()];
+        let body = serde_json::json!({"action": "add_assistance", "group_code": "k6", "disability_level": "severe",
+            "decision_no": format!("{i}/QĐ"), "decision_date": "01/01/2026", "valid_from": "01/01/2026", "reason": "benchmark"});
+        let change =
+            post(&commune, &format!("/api/v1/persons/{pid}/records"), body.to_string())["id"].as_i64().unwrap();
+        post(&owner, &format!("/api/v1/changes/{change}/approve"), "{}".into());
+        registry.push(get(&leader, &dashboard).0);
+        for _ in 0..warm {
+            hot.push(get(&leader, &dashboard).0);
+        }
+        drill.push(get(&leader, &format!("/api/v1/plans/{plan}/indicators/BTXH_DOI_TUONG")).0);
+    }
+    let report = |name: &str, v: &mut Vec<Duration>| {
+        v.sort();
+        let p = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+        println!("{name:<48} p50 {:>8.1} ms  p95 {:>8.1} ms  ({} requests)", p(0.5), p(0.95), v.len());
+        p(0.5)
+    };
+    report("dashboard after an unrelated change", &mut unrelated);
+    let r = report("dashboard after a registry change", &mut registry);
+    let h = report("dashboard, nothing changed", &mut hot);
+    report("indicator by commune (BTXH_DOI_TUONG)", &mut drill);
+    println!(
+        "first / unchanged p50 = {:.0}x; registry change / unchanged = {:.0}x",
+        first.as_secs_f64() * 1e3 / h,
+        r / h
+    );
 }
 
 fn entitlements(facts: &str, policies: &str, from: &str, to: &str, threads: usize) {

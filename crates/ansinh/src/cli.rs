@@ -148,6 +148,10 @@ pub enum Command {
     /// the cases of the review queue.
     #[command(subcommand)]
     Integrity(IntegrityCommand),
+    /// Plan monitoring (theo dõi thực hiện kế hoạch): import a plan from the template, write
+    /// the template, show the tasks' status, export the compiled implementation report.
+    #[command(subcommand)]
+    Plan(PlanCommand),
     /// Find the records that are one person (Vietnamese-aware record linkage).
     /// From a CSV file (columns record_id, full_name, birth_date, sex, personal_id, commune;
     /// no database needed), or over the registry (--registry). Writes one line per record
@@ -198,6 +202,35 @@ pub enum IntegrityCommand {
         status: Option<String>,
         #[arg(long = "as", value_name = "USERNAME")]
         as_user: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Import a plan from a TOML or XLSX file in the template's format (docs/plans.md).
+    /// Every error names its place and field; nothing is written unless all is valid.
+    Import {
+        file: PathBuf,
+        /// Check only.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the XLSX template (the seed plan, Kế hoạch 230/KH-UBND, as the example).
+    Template {
+        #[arg(long, value_name = "FILE.xlsx")]
+        output: PathBuf,
+    },
+    /// The plans, or one plan's tasks with their status and the overdue share per lead agency.
+    Status {
+        #[arg(long, value_name = "ID")]
+        plan: Option<i64>,
+    },
+    /// Export the compiled implementation report (the dashboard's figures) as XLSX.
+    Export {
+        #[arg(long, value_name = "ID")]
+        plan: i64,
+        #[arg(long, value_name = "FILE.xlsx")]
+        output: PathBuf,
     },
 }
 

@@ -51,7 +51,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{
     AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, IntegrityCommand, PaymentsCommand,
-    RulesCommand, ServeArgs, UserCommand,
+    PlanCommand, RulesCommand, ServeArgs, UserCommand,
 };
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
@@ -137,6 +137,21 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Payments(cmd) => {
             let (store, g) = cli_store(&cli).await?;
             let res = cli_payments(&store, &g, cmd).await;
+            store.close().await;
+            res
+        }
+        Command::Plan(cmd) => {
+            if let PlanCommand::Template { output } = cmd {
+                let file = services::plan_file::parse_toml(services::plan_file::SEED_PLAN_TOML)
+                    .map_err(|_| AppError::Internal("the compiled-in seed plan".into()))?;
+                let bytes =
+                    services::plan_file::to_xlsx(&file).map_err(|e| AppError::Internal(format!("xlsx: {e}")))?;
+                std::fs::write(output, bytes).map_err(|e| AppError::io(format!("writing {}", output.display()), e))?;
+                out!("template written to {}", output.display());
+                return Ok(());
+            }
+            let (store, g) = cli_store(&cli).await?;
+            let res = cli_plan(&store, &g, cmd).await;
             store.close().await;
             res
         }
@@ -583,6 +598,67 @@ async fn cli_as(store: &store::Store, username: &str) -> Result<services::authz:
     })
 }
 
+async fn cli_plan(store: &store::Store, g: &domain::Gazetteer, cmd: &PlanCommand) -> Result<(), AppError> {
+    use services::plans as pl;
+    let ctx = services::authz::Ctx::cli();
+    let today = chrono::Utc::now().date_naive();
+    let province = setup::installation_province(store).await?;
+    match cmd {
+        PlanCommand::Import { file, dry_run } => {
+            let bytes = std::fs::read(file).map_err(|e| AppError::io(format!("reading {}", file.display()), e))?;
+            let (id, tasks, inds) = pl::import(store, g, &ctx, &province, &bytes, *dry_run).await?;
+            if *dry_run {
+                out!("{}: valid — {tasks} tasks, {inds} indicators (dry run, nothing imported)", file.display());
+            } else {
+                out!("plan {id} imported: {tasks} tasks, {inds} indicators");
+            }
+            Ok(())
+        }
+        PlanCommand::Template { .. } => Ok(()),
+        PlanCommand::Status { plan: None } => {
+            for p in pl::plans(store, &ctx).await? {
+                out!("{:>4}  {:<14} {}  {}", p.id, p.number, p.issued_on, p.title.chars().take(90).collect::<String>());
+            }
+            Ok(())
+        }
+        PlanCommand::Status { plan: Some(id) } => {
+            let cache = pl::ComputedCache::default();
+            let d = pl::dashboard(store, &cache, &ctx, *id, today, &province).await?;
+            for t in &d.view.tasks {
+                let due = t.state.due.map(domain::calendar::format_date).unwrap_or_default();
+                out!(
+                    "{:<10} {:<14} {:<12} {:<10} {}",
+                    t.code,
+                    t.lead,
+                    t.state.status.code(),
+                    due,
+                    t.deadline.label_en()
+                );
+            }
+            out!("");
+            for a in &d.by_agency {
+                out!(
+                    "{:>2}. {:<14} {} tasks, {} overdue ({}‰)",
+                    a.rank,
+                    a.agency,
+                    a.total,
+                    a.overdue,
+                    a.overdue_per_mille
+                );
+            }
+            Ok(())
+        }
+        PlanCommand::Export { plan, output } => {
+            let cache = pl::ComputedCache::default();
+            let d = pl::dashboard(store, &cache, &ctx, *plan, today, &province).await?;
+            let bytes = pl::dashboard_xlsx(&d, true)?;
+            std::fs::write(output, bytes).map_err(|e| AppError::io(format!("writing {}", output.display()), e))?;
+            out!("report written to {}", output.display());
+            Ok(())
+        }
+    }
+}
+
 async fn cli_integrity(store: &store::Store, cmd: &IntegrityCommand) -> Result<(), AppError> {
     use services::integrity as integ;
     match cmd {
@@ -883,6 +959,7 @@ async fn serve(
         cookie_secure,
         trust_forwarded_for,
         reports: Arc::new(services::ReportCache::default()),
+        computed: Arc::new(services::plans::ComputedCache::default()),
         import_jobs: Arc::new(services::jobs::ImportJobs::default()),
         packs: Arc::new(packs),
         pack_source: Arc::new(pack_source),

@@ -168,6 +168,11 @@ impl Driver {
         self.call("POST", &format!("/element/{id}/value"), serde_json::json!({ "text": text }));
     }
 
+    fn clear(&self, css: &str) {
+        let id = self.el(css);
+        self.call("POST", &format!("/element/{id}/clear"), serde_json::json!({}));
+    }
+
     fn click(&self, css: &str) {
         let id = self.el(css);
         self.call("POST", &format!("/element/{id}/click"), serde_json::json!({}));
@@ -479,5 +484,84 @@ fn integrity_case_resolved_by_the_inspector_in_a_browser() {
     assert_eq!(b.text("#case-status"), "Xác nhận vi phạm");
     assert!(b.text("#recoveries").contains('₫'), "{}", b.text("#recoveries"));
     assert!(b.find("#resolve-form").is_none(), "a resolved case has no form");
+    b.logout();
+}
+
+#[test]
+fn six_monthly_report_returned_fixed_and_accepted_in_a_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo", "--persons", "2000"]);
+    let base = server.base.clone();
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    // Sở Y tế's reporter opens the six-monthly report the demo left missing
+    b.login(&base, "baocao");
+    b.click("a[href='/plans']");
+    b.wait_url("/plans");
+    b.click("#plans tbody tr:first-child a");
+    b.click("#nav-reports");
+    wait_for(&b, "#report-create");
+    b.click("#report-create-submit");
+    wait_for(&b, "#report-form");
+    let report_url = b.url();
+    b.click("select[name='progress_II.3.a.2'] option[value='done']");
+    let today = chrono::Utc::now().date_naive().format("%d/%m/%Y").to_string();
+    b.type_into("input[name='completed_II.3.a.2']", &today);
+    b.type_into("textarea[name='note_II.3.a.2']", "Khám sức khỏe cho 1.240 người có công");
+    b.type_into("#value-BHYT", "94,2");
+    b.screenshot(&shots.join("plan-report-form.png"));
+    b.click("#report-submit");
+    wait_for(&b, "#report-status");
+    assert_eq!(b.text("#report-status"), "Đã gửi, chờ tiếp nhận");
+    b.logout();
+
+    // the plan owner returns it with comments
+    b.login(&base, "sonoivu");
+    b.goto(&report_url);
+    wait_for(&b, "#report-decide");
+    b.type_into("#comment", "Đề nghị cập nhật tỷ lệ BHYT theo số liệu chốt 14/6");
+    b.click("#report-return");
+    wait_for(&b, "#report-comment");
+    assert_eq!(b.text("#report-status"), "Bị trả lại");
+    b.logout();
+
+    // the reporter fixes the value and resubmits
+    b.login(&base, "baocao");
+    b.goto(&report_url);
+    wait_for(&b, "#report-form");
+    assert!(b.text("#report-comment").contains("14/6"));
+    b.clear("#value-BHYT");
+    b.type_into("#value-BHYT", "94,6");
+    b.click("#report-submit");
+    wait_for(&b, "#report-status");
+    assert_eq!(b.text("#report-status"), "Đã gửi, chờ tiếp nhận");
+    b.logout();
+
+    // accepted and locked
+    b.login(&base, "sonoivu");
+    b.goto(&report_url);
+    b.click("#report-accept");
+    wait_for(&b, "#report-history");
+    assert_eq!(b.text("#report-status"), "Đã tiếp nhận (khóa)");
+    assert!(b.find("#report-form").is_none() && b.find("#report-decide").is_none(), "locked");
+    assert_eq!(b.text("#report-history").lines().count(), 7, "{}", b.text("#report-history"));
+    b.screenshot(&shots.join("plan-report-accepted.png"));
+    b.logout();
+
+    // the leader: scorecard, overdue by agency, drill-down to the communes
+    b.login(&base, "lanhdao");
+    b.click("a[href='/plans']");
+    b.click("#plans tbody tr:first-child a");
+    b.click("#nav-dashboard");
+    wait_for(&b, "#scorecard");
+    assert!(b.text("#ind-BHYT").contains("94,6%"), "{}", b.text("#ind-BHYT"));
+    assert!(b.text("#agency-ranking").contains("Sở Nội vụ"));
+    assert!(!b.text("#overdue-list").contains("II.3.a.2"), "the task is no longer overdue");
+    b.screenshot(&shots.join("plan-dashboard.png"));
+    b.click("#ind-BHYT a");
+    wait_for(&b, "#communes");
+    assert!(b.text("#communes").contains("2024"), "the old communes' 2024 values");
+    b.screenshot(&shots.join("plan-indicator.png"));
     b.logout();
 }

@@ -685,3 +685,46 @@ async fn an_import_that_mostly_duplicates_the_registry_is_stopped_for_review() {
     assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("5 imported"), "{}", stdout(&o));
 }
+
+#[test]
+fn plan_template_import_status_and_export() {
+    let d = tmp();
+    // the template needs no database
+    let o = run(d.path(), &["plan", "template", "--output", "mau.xlsx"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::metadata(d.path().join("mau.xlsx")).unwrap().len() > 5000);
+    let url = "sqlite://plans.db";
+    let o = run(d.path(), &["--database-url", url, "plan", "import", "mau.xlsx", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("15 tasks, 9 indicators (dry run"), "{}", stdout(&o));
+    let o = run(d.path(), &["--database-url", url, "plan", "status"]);
+    assert!(stdout(&o).trim().is_empty(), "a dry run imports nothing: {}", stdout(&o));
+    let o = run(d.path(), &["--database-url", url, "plan", "import", "mau.xlsx"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("plan 1 imported: 15 tasks, 9 indicators"), "{}", stdout(&o));
+    let o = run(d.path(), &["--database-url", url, "plan", "import", "mau.xlsx"]);
+    assert_one_line_error(&o, 1, "230/KH-UBND");
+    // a broken TOML names its line; an unknown agency its place and field
+    std::fs::write(d.path().join("bad.toml"), "[plan]\nnumber = \"1/KH\"\ntitle = 3\n").unwrap();
+    let o = run(d.path(), &["--database-url", url, "plan", "import", "bad.toml"]);
+    assert!(!o.status.success() && stderr(&o).contains("dòng 3"), "{}", stderr(&o));
+    let toml = common::SEED_PLAN
+        .replace("230/KH-UBND", "9/KH-UBND")
+        .replace("owner_agency = \"SO_NOI_VU\"", "owner_agency = \"SO_X\"");
+    std::fs::write(d.path().join("x.toml"), toml).unwrap();
+    let o = run(d.path(), &["--database-url", url, "plan", "import", "x.toml"]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("owner_agency") && stderr(&o).contains("SO_X"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(d.path(), &["--database-url", url, "plan", "status", "--plan", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("II.3.b.3") && out.contains("overdue") && out.contains("SO_NOI_VU"), "{out}");
+    let o = run(d.path(), &["--database-url", url, "plan", "export", "--plan", "1", "--output", "bao-cao.xlsx"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::metadata(d.path().join("bao-cao.xlsx")).unwrap().len() > 5000);
+    let o = run(d.path(), &["--database-url", url, "plan", "status", "--plan", "7"]);
+    assert!(!o.status.success(), "an unknown plan");
+}

@@ -79,6 +79,18 @@ fn openapi_document_validates_and_covers_the_api() {
         ("post", "/api/v1/integrity/cases/{id}/assign"),
         ("post", "/api/v1/integrity/cases/{id}/resolve"),
         ("get", "/api/v1/integrity/stats"),
+        ("get", "/api/v1/plans"),
+        ("post", "/api/v1/plans"),
+        ("get", "/api/v1/plans/{id}"),
+        ("get", "/api/v1/plans/{id}/dashboard"),
+        ("get", "/api/v1/plans/{id}/indicators/{code}"),
+        ("get", "/api/v1/plans/{id}/reports"),
+        ("post", "/api/v1/plans/{id}/reports"),
+        ("post", "/api/v1/plans/{id}/periods/{period}/close"),
+        ("get", "/api/v1/plan-reports/{id}"),
+        ("put", "/api/v1/plan-reports/{id}"),
+        ("post", "/api/v1/plan-reports/{id}/submit"),
+        ("post", "/api/v1/plan-reports/{id}/decision"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

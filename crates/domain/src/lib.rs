@@ -10,7 +10,9 @@ pub mod calendar;
 pub mod categories;
 pub mod money;
 pub mod personal_id;
+pub mod plan;
 pub mod text;
+pub mod workdays;
 
 pub use admin::{AddressMapping, Commune, CommuneKind, Gazetteer, LegacyCommune, LegacyMapping, Province};
 pub use calendar::{DateRange, Month, PartialDate};

@@ -15,6 +15,7 @@ pub mod bulk;
 mod error;
 pub mod integrity;
 pub mod payments;
+pub mod plans;
 mod reference;
 pub mod registry;
 mod sqlite;
@@ -38,7 +39,7 @@ use sqlx::sqlite::SqlitePool;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The newest migration version this binary knows (same on both backends).
-pub const LATEST_MIGRATION: i64 = 7;
+pub const LATEST_MIGRATION: i64 = 8;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -805,7 +805,7 @@ mod registry {
         }
     }
 
-    async fn loaded(store: &Store) {
+    pub(super) async fn loaded(store: &Store) {
         store.load_reference_data(&domain::Gazetteer::embedded().unwrap(), false).await.unwrap();
         assert_eq!(store.insert_person_batch(&batch(), "tester", &entry("registry.import")).await.unwrap(), 4);
     }
@@ -1284,5 +1284,228 @@ mod registry {
             );
             assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
         }
+    }
+}
+
+// ---- plan monitoring ----
+
+mod plans {
+    use store::plans::{
+        Decision, NewIndicator, NewPlan, NewReport, NewSection, NewTask, ProgressRow, ReportContent, ValueRow,
+    };
+    use store::{AuditEntry, Store, StoreError};
+
+    contract!(plans_reports_and_their_lock);
+
+    fn entry(action: &str) -> AuditEntry {
+        AuditEntry { actor: "tester".into(), action: action.into(), entity_type: "plan".into(), ..Default::default() }
+    }
+
+    fn plan() -> NewPlan {
+        let lead = |a: &str, from: &str, to: Option<&str>| {
+            (a.to_string(), "lead".to_string(), from.to_string(), to.map(str::to_string), String::new())
+        };
+        NewPlan {
+            number: "230/KH-UBND".into(),
+            title: "Kế hoạch thực hiện Nghị quyết 68/NQ-CP".into(),
+            issued_on: "2024-07-02".into(),
+            issuer: "UBND tỉnh Đồng Nai".into(),
+            legal_basis: "Nghị quyết 68/NQ-CP".into(),
+            period_from: "2024-07-02".into(),
+            period_to: "2030-12-31".into(),
+            parent_ref: "Nghị quyết 68/NQ-CP".into(),
+            owner_agency: "SO_NOI_VU".into(),
+            report_kinds: "six_monthly,annual".into(),
+            report_due_days: 3,
+            sections: vec![NewSection {
+                code: "II.3".into(),
+                title: "Người có công".into(),
+                tasks: vec![
+                    NewTask {
+                        code: "II.3.a".into(),
+                        content: "Chăm lo đời sống người có công".into(),
+                        deadline: "every:annual".into(),
+                        expected_output: "Báo cáo".into(),
+                        agencies: vec![
+                            lead("SO_LDTBXH", "2024-07-02", Some("2025-02-28")),
+                            lead("SO_NOI_VU", "2025-03-01", None),
+                        ],
+                    },
+                    NewTask {
+                        code: "II.3.b".into(),
+                        content: "Chăm sóc sức khỏe".into(),
+                        deadline: "2025-12-31".into(),
+                        expected_output: "".into(),
+                        agencies: vec![lead("SO_Y_TE", "2024-07-02", None)],
+                    },
+                ],
+            }],
+            indicators: vec![NewIndicator {
+                code: "BHYT".into(),
+                name_vi: "Tỷ lệ tham gia bảo hiểm y tế".into(),
+                name_en: "Health insurance coverage".into(),
+                unit: "percent".into(),
+                direction: "higher".into(),
+                baseline_milli: Some(92_800),
+                baseline_year: Some(2023),
+                source: "reported".into(),
+                agency_code: Some("SO_Y_TE".into()),
+                legal_basis: "Nghị quyết 42-NQ/TW".into(),
+                targets: vec![(2030, "province".into(), "75".into(), 95_500)],
+                ..Default::default()
+            }],
+        }
+    }
+
+    pub async fn plans_reports_and_their_lock(store: &Store) {
+        let id = store.insert_plan(&plan(), "tester", &entry("plan.import")).await.unwrap();
+        let again = store.insert_plan(&plan(), "tester", &entry("plan.import")).await.unwrap_err();
+        assert!(matches!(again, StoreError::Conflict(_)), "{again}");
+        assert_eq!(store.plans().await.unwrap().len(), 1, "the failed import left nothing");
+        let tasks = store.plan_tasks(id).await.unwrap();
+        assert_eq!(tasks.iter().map(|t| t.code.as_str()).collect::<Vec<_>>(), ["II.3.a", "II.3.b"]);
+        let assign = store.plan_task_agencies(id).await.unwrap();
+        assert_eq!(assign.len(), 3);
+        assert_eq!(assign[0].valid_to.as_deref(), Some("2025-02-28"));
+        let ind = store.indicators(id).await.unwrap();
+        assert_eq!((ind[0].baseline_milli, ind[0].unit.as_str()), (Some(92_800), "percent"));
+        assert_eq!(store.indicator_targets(id).await.unwrap()[0].target_milli, 95_500);
+        assert!(store
+            .agency_changes()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.agency_code == "SO_LDTBXH" && c.successor_code.as_deref() == Some("SO_Y_TE")));
+
+        // reassign a task from a date
+        assert!(store
+            .reassign_task(tasks[1].id, "SO_NOI_VU", "2026-01-01", "2025-12-31", "điều chỉnh", &entry("plan.reassign"))
+            .await
+            .unwrap());
+        let a = store.plan_task_agencies(id).await.unwrap();
+        assert_eq!(a.iter().filter(|x| x.task_id == tasks[1].id).count(), 2);
+
+        let r = NewReport {
+            plan_id: id,
+            agency_code: "SO_Y_TE".into(),
+            period: "2026-H1".into(),
+            period_kind: "six_monthly".into(),
+            window_from: "2025-12-15".into(),
+            window_to: "2026-06-14".into(),
+            due_on: "2026-06-17".into(),
+        };
+        let rid = store.create_report(&r, "baocao", &entry("plan.report.create")).await.unwrap();
+        assert!(matches!(store.create_report(&r, "baocao", &entry("x")).await.unwrap_err(), StoreError::Conflict(_)));
+        let content = |v: i64| ReportContent {
+            summary: "Tóm tắt".into(),
+            progress: vec![ProgressRow {
+                report_id: rid,
+                task_id: tasks[1].id,
+                progress: "done".into(),
+                completed_on: Some("2026-06-01".into()),
+                note: "Đã xong".into(),
+            }],
+            values: vec![ValueRow {
+                indicator_id: ind[0].id,
+                report_id: rid,
+                period: "2026-H1".into(),
+                period_end: "2026-06-14".into(),
+                unit_level: "province".into(),
+                unit_code: "75".into(),
+                value_milli: v,
+                note: String::new(),
+            }],
+        };
+        assert!(store.save_report(rid, &content(94_000), "baocao", "{\"v\":94000}", &entry("save")).await.unwrap());
+        assert!(
+            store.save_report(rid, &content(94_100), "baocao", "{\"v\":94100}", &entry("save")).await.unwrap(),
+            "a draft is replaced"
+        );
+        assert_eq!(store.report_values(rid).await.unwrap().len(), 1);
+        assert!(store.plan_progress(id).await.unwrap().is_empty(), "drafts do not count");
+        assert!(store
+            .submit_report(rid, "baocao", "2026-06-20T09:00:00.000000Z", "{}", &entry("submit"))
+            .await
+            .unwrap());
+        assert!(
+            !store.save_report(rid, &content(1), "baocao", "{}", &entry("save")).await.unwrap(),
+            "submitted: not editable"
+        );
+        assert_eq!(store.plan_progress(id).await.unwrap().len(), 1);
+        assert!(store
+            .decide_report(
+                rid,
+                Decision::Return,
+                "Bổ sung",
+                "sonoivu",
+                "2026-06-22T09:00:00.000000Z",
+                "{}",
+                &entry("return")
+            )
+            .await
+            .unwrap());
+        assert!(
+            store.save_report(rid, &content(94_300), "baocao", "{}", &entry("save")).await.unwrap(),
+            "returned: editable"
+        );
+        assert!(store
+            .submit_report(rid, "baocao", "2026-06-25T09:00:00.000000Z", "{}", &entry("submit"))
+            .await
+            .unwrap());
+        assert!(store
+            .decide_report(rid, Decision::Accept, "", "sonoivu", "2026-06-26T09:00:00.000000Z", "{}", &entry("accept"))
+            .await
+            .unwrap());
+        assert!(!store
+            .decide_report(rid, Decision::Return, "x", "sonoivu", "2026-06-27T09:00:00.000000Z", "{}", &entry("x"))
+            .await
+            .unwrap());
+        let rep = store.plan_report(rid).await.unwrap().unwrap();
+        assert_eq!((rep.status.as_str(), rep.revision), ("accepted", 2));
+        assert_eq!(
+            rep.first_submitted_at.as_deref(),
+            Some("2026-06-20T09:00:00.000000Z"),
+            "timeliness counts the first submission"
+        );
+        let ev = store.report_events(rid).await.unwrap();
+        assert_eq!(
+            ev.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            ["created", "saved", "saved", "submitted", "returned", "saved", "submitted", "accepted"]
+        );
+        assert_eq!(ev[1].content, "{\"v\":94000}", "each step keeps what the report held");
+        let vals = store.plan_values(id).await.unwrap();
+        assert_eq!((vals[0].value_milli, vals[0].status.as_str()), (94_300, "accepted"));
+
+        // the database itself refuses to change an accepted report or its content
+        let locked = match store {
+            Store::Sqlite(p) => sqlx::query("UPDATE indicator_values SET value_milli = 1").execute(p).await.err(),
+            Store::Postgres(p) => sqlx::query("UPDATE indicator_values SET value_milli = 1").execute(p).await.err(),
+        };
+        assert!(locked.unwrap().to_string().contains("locked"));
+        let locked = match store {
+            Store::Sqlite(p) => sqlx::query("UPDATE plan_reports SET summary = 'x'").execute(p).await.err(),
+            Store::Postgres(p) => sqlx::query("UPDATE plan_reports SET summary = 'x'").execute(p).await.err(),
+        };
+        assert!(locked.unwrap().to_string().contains("locked"));
+        assert!(!store.save_report(rid, &content(1), "baocao", "{}", &entry("save")).await.unwrap());
+
+        assert!(store.close_period(id, "2026-H1", "sonoivu", &entry("close")).await.unwrap());
+        assert!(!store.close_period(id, "2026-H1", "sonoivu", &entry("close")).await.unwrap());
+        assert_eq!(store.closed_periods(id).await.unwrap(), ["2026-H1"]);
+
+        // the computed indicators' sources: no cycles yet; the registry's version moves with an
+        // import, and the beneficiaries are counted per commune
+        assert!(store.cycle_states().await.unwrap().is_empty());
+        assert!(store.cycle_commune_figures(1).await.unwrap().is_empty());
+        let v0 = store.registry_version().await.unwrap();
+        assert_eq!(store.registry_version().await.unwrap(), v0, "stable while nothing changes");
+        assert!(store.close_period(id, "2026", "sonoivu", &entry("close")).await.unwrap());
+        assert_eq!(store.registry_version().await.unwrap(), v0, "plan work does not touch the registry");
+        super::registry::loaded(store).await;
+        assert_ne!(store.registry_version().await.unwrap(), v0, "an import moves the version");
+        let a = store.assistance_beneficiaries("2026-11-29").await.unwrap();
+        assert_eq!(a.len(), 1);
+        assert_eq!((a[0].commune_code.as_str(), a[0].n), ("26068", 1));
+        assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
     }
 }

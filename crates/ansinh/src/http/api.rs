@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit/verify", get(audit_verify))
         .merge(crate::http::payments_api::routes())
         .merge(crate::http::integrity_api::routes())
+        .merge(crate::http::plans_api::routes())
 }
 
 /// The error body of every API error.
@@ -835,11 +836,15 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
           crate::http::payments_api::cycle_bank_file, crate::http::payments_api::cycle_results, crate::http::payments_api::holds_list,
           crate::http::payments_api::hold_create, crate::http::payments_api::hold_release,
           crate::http::integrity_api::run_checks, crate::http::integrity_api::cases_list, crate::http::integrity_api::case_detail,
-          crate::http::integrity_api::case_assign, crate::http::integrity_api::case_resolve, crate::http::integrity_api::stats),
+          crate::http::integrity_api::case_assign, crate::http::integrity_api::case_resolve, crate::http::integrity_api::stats,
+          crate::http::plans_api::plans_list, crate::http::plans_api::plan_import, crate::http::plans_api::plan_detail,
+          crate::http::plans_api::plan_dashboard, crate::http::plans_api::plan_indicator, crate::http::plans_api::reports_list,
+          crate::http::plans_api::report_create, crate::http::plans_api::period_close, crate::http::plans_api::report_detail,
+          crate::http::plans_api::report_save, crate::http::plans_api::report_submit, crate::http::plans_api::report_decide),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
-         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "integrity", description = "Anti-fraud checks and their review queue"), (name = "audit", description = "Audit trail"))
+         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "integrity", description = "Anti-fraud checks and their review queue"), (name = "plans", description = "Plan monitoring: tasks, indicators, periodic reports, dashboards"), (name = "audit", description = "Audit trail"))
 )]
 pub struct ApiDoc;
 

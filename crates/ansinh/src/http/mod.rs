@@ -11,6 +11,8 @@ pub mod integrity_ui;
 pub mod metrics;
 pub mod payments_api;
 pub mod payments_ui;
+pub mod plans_api;
+pub mod plans_ui;
 pub mod registry_ui;
 pub mod simulate_ui;
 pub mod ui;
@@ -79,6 +81,21 @@ pub fn router(state: AppState) -> Router {
         .route("/payments/holds", post(payments_ui::hold))
         .route("/payments/holds/{id}/release", post(payments_ui::release))
         .route("/payments/{id}", get(payments_ui::cycle))
+        .route("/plans", get(plans_ui::list))
+        .route("/plans/import", post(plans_ui::import))
+        .route("/plans/template.xlsx", get(plans_ui::template))
+        .route("/plans/template.toml", get(plans_ui::template_toml))
+        .route("/plans/{id}", get(plans_ui::plan))
+        .route("/plans/{id}/tasks/{task}", get(plans_ui::task))
+        .route("/plans/{id}/dashboard", get(plans_ui::dashboard))
+        .route("/plans/{id}/print", get(plans_ui::print))
+        .route("/plans/{id}/export.xlsx", get(plans_ui::export_xlsx))
+        .route("/plans/{id}/indicators/{code}", get(plans_ui::indicator))
+        .route("/plans/{id}/reports", get(plans_ui::reports).post(plans_ui::create_report))
+        .route("/plans/{id}/periods/close", post(plans_ui::close_period))
+        .route("/plans/reports/{id}", get(plans_ui::report))
+        .route("/plans/reports/{id}/save", post(plans_ui::save_report))
+        .route("/plans/reports/{id}/decide", post(plans_ui::decide_report))
         .route("/integrity", get(integrity_ui::queue))
         .route("/integrity/run", post(integrity_ui::run))
         .route("/integrity/cases/{id}", get(integrity_ui::case))

@@ -29,6 +29,7 @@ pub struct NavUser {
     pub can_simulate: bool,
     pub can_payments: bool,
     pub can_integrity: bool,
+    pub can_plans: bool,
 }
 
 /// An amount in đồng however a template holds it (by value or behind references).
@@ -184,6 +185,7 @@ pub fn layout(state: &AppState, req: &Req) -> Layout {
             can_simulate: p.can(perm::DASHBOARDS_READ),
             can_payments: p.can(perm::PAYMENTS_READ),
             can_integrity: p.can(perm::INTEGRITY_READ),
+            can_plans: p.can(perm::PLANS_READ),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }

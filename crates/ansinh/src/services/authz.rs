@@ -33,7 +33,15 @@ pub mod perm {
     pub const INTEGRITY_READ: &str = "integrity.read";
     pub const INTEGRITY_RUN: &str = "integrity.run";
     pub const INTEGRITY_RESOLVE: &str = "integrity.resolve";
-    pub const ALL: [&str; 21] = [
+    pub const PLANS_READ: &str = "plans.read";
+    pub const PLANS_REPORT: &str = "plans.report";
+    pub const PLANS_REVIEW: &str = "plans.review";
+    pub const PLANS_MANAGE: &str = "plans.manage";
+    pub const ALL: [&str; 25] = [
+        PLANS_READ,
+        PLANS_REPORT,
+        PLANS_REVIEW,
+        PLANS_MANAGE,
         INTEGRITY_READ,
         INTEGRITY_RUN,
         INTEGRITY_RESOLVE,

@@ -245,8 +245,25 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Vec<Row>, RowError> {
     Ok(out)
 }
 
+/// A cell's text as an officer typed it (dates as dd/mm/yyyy, whole numbers without `.0`).
+pub(crate) fn xlsx_cell(c: &calamine::Data) -> String {
+    use calamine::Data;
+    match c {
+        Data::Empty => String::new(),
+        Data::String(s) => s.trim().to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Int(i) => i.to_string(),
+        // Excel serial day numbers count from 1899-12-30
+        Data::DateTime(d) => chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
+            .and_then(|base| base.checked_add_signed(chrono::Duration::days(d.as_f64().floor() as i64)))
+            .map(|t| t.format("%d/%m/%Y").to_string())
+            .unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
 fn read_xlsx(bytes: &[u8]) -> Result<Vec<Row>, String> {
-    use calamine::{Data, Reader, SheetVisible, Xlsx};
+    use calamine::{Reader, SheetVisible, Xlsx};
     let mut wb: Xlsx<_> =
         Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| format!("không đọc được tệp Excel: {e}"))?;
     let visible: Vec<String> =
@@ -263,22 +280,7 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Row>, String> {
     let range = wb.worksheet_range(&sheet).map_err(|e| format!("không đọc được trang \"{sheet}\": {e}"))?;
     let mut out = Vec::new();
     for row in range.rows() {
-        out.push(Row::from(
-            row.iter()
-                .map(|c| match c {
-                    Data::Empty => String::new(),
-                    Data::String(s) => s.trim().to_string(),
-                    Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-                    Data::Int(i) => i.to_string(),
-                    // Excel serial day numbers count from 1899-12-30
-                    Data::DateTime(d) => chrono::NaiveDate::from_ymd_opt(1899, 12, 30)
-                        .and_then(|base| base.checked_add_signed(chrono::Duration::days(d.as_f64().floor() as i64)))
-                        .map(|t| t.format("%d/%m/%Y").to_string())
-                        .unwrap_or_default(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<String>>(),
-        ));
+        out.push(Row::from(row.iter().map(xlsx_cell).collect::<Vec<String>>()));
     }
     Ok(out)
 }

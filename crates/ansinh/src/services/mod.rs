@@ -7,11 +7,14 @@ pub mod auth;
 pub mod authz;
 pub mod dedup;
 pub mod demo_data;
+pub mod demo_plan;
 pub mod entitlements;
 pub mod import;
 pub mod integrity;
 pub mod jobs;
 pub mod payments;
+pub mod plan_file;
+pub mod plans;
 pub mod registry;
 pub mod setup;
 pub mod units;
@@ -52,6 +55,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     /// Import error reports kept for download (one hour, per user).
     pub reports: Arc<ReportCache>,
+    /// Computed plan indicators with the data version they were computed at.
+    pub computed: Arc<plans::ComputedCache>,
     /// Imports running (or recently finished) in the background for the web page.
     pub import_jobs: Arc<jobs::ImportJobs>,
     /// The policy packs, checked at start.

@@ -180,6 +180,10 @@ impl Session {
     }
 }
 
+/// The seed plan (the import template's TOML form).
+#[allow(dead_code)]
+pub const SEED_PLAN: &str = include_str!("../../../../data/plans/230-KH-UBND-2024.toml");
+
 pub const DEMO_PASSWORD: &str = "ansinh-demo-2026";
 
 /// Logs in through the JSON API.
