@@ -84,9 +84,9 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
-    /// Plan dashboard on a running server: R rounds of (a change by the plan owner — which
-    /// moves the data version —, the leader's dashboard right after it: computed indicators
-    /// recomputed, then W more dashboards served from the cache); p50/p95 of each.
+    /// Plan dashboard on a running server: the first one after the start, then R rounds of
+    /// (an unrelated audited change → dashboard; a registry change → dashboard; W dashboards
+    /// with nothing changed; the indicator by commune); p50/p95 of each.
     Plans {
         #[arg(long)]
         base: String,
@@ -512,8 +512,8 @@ fn plans(base: &str, plan: i64, rounds: usize, warm: usize) {
         .collect();
     let (mut unrelated, mut registry, mut hot, mut drill) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..rounds {
-        // a change that is not the indicators' data (audited: closing a far-future period)
-        post(&owner, &format!("/api/v1/plans/{plan}/periods/2099-{:02}/close", (i % 12) + 1), String::new());
+        // a change that is not the indicators' data (audited: an API token created)
+        post(&owner, "/api/v1/tokens", format!("{{\"name\":\"bench {i}\",\"scopes\":[\"plans.read\"]}}"));
         unrelated.push(get(&leader, &dashboard).0);
         // a registry change: a new beneficiary proposed and approved
         let pid = candidates[i % candidates.len()];

@@ -601,7 +601,7 @@ async fn cli_as(store: &store::Store, username: &str) -> Result<services::authz:
 async fn cli_plan(store: &store::Store, g: &domain::Gazetteer, cmd: &PlanCommand) -> Result<(), AppError> {
     use services::plans as pl;
     let ctx = services::authz::Ctx::cli();
-    let today = chrono::Utc::now().date_naive();
+    let today = services::plans::today_vn();
     let province = setup::installation_province(store).await?;
     match cmd {
         PlanCommand::Import { file, dry_run } => {

@@ -115,7 +115,8 @@ async fn flow(backend: Backend) {
         "progress": [
             {"task": "II.9.z", "progress": "done"},
             {"task": "II.3.a.2", "progress": "finished"},
-            {"task": "II.3.a.2", "progress": "in_progress", "completed_on": "01/06/2026"}
+            {"task": "II.3.a.2", "progress": "in_progress", "completed_on": "01/06/2026"},
+            {"task": "II.3.a.2", "progress": "done"}
         ],
         "values": [
             {"indicator": "BHYT", "value": "120"},
@@ -309,10 +310,34 @@ async fn flow(backend: Backend) {
     let r = put(&base, &format!("/api/v1/plan-reports/{so_rid}"), &so, &body);
     assert!(r.status == 409 && r.body.contains("hiện hành"), "{}", r.body);
 
-    // closing a period: no more reports for it
+    // maker-checker inside the owner agency: Sở Nội vụ's own report is decided by another officer
+    let d = json(&get(&format!("{base}/api/v1/plan-reports/{so_rid}"), &so.headers()));
+    let progress: Vec<Value> = d["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| serde_json::json!({"task": t[0]["code"], "progress": "in_progress", "note": "Đang thực hiện"}))
+        .collect();
+    assert!(progress.len() >= 5, "Sở Nội vụ leads most tasks: {}", progress.len());
+    let body = serde_json::json!({"summary": "Báo cáo năm", "progress": progress}).to_string();
+    assert_eq!(put(&base, &format!("/api/v1/plan-reports/{so_rid}"), &so, &body).status, 200);
+    assert_eq!(post(&base, &format!("/api/v1/plan-reports/{so_rid}/submit"), &so, "{}").status, 200);
+    let r = post(&base, &format!("/api/v1/plan-reports/{so_rid}/decision"), &so, r#"{"decision":"accept"}"#);
+    assert!(r.status == 409 && r.body.contains("không tự tiếp nhận"), "{}", r.body);
+    let kt = login(&base, "kiemtra", DEMO_PASSWORD).unwrap();
+    let r = post(&base, &format!("/api/v1/plan-reports/{so_rid}/decision"), &kt, r#"{"decision":"accept"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // closing periods: not one still running; the six-monthly one: then nothing more for it
     let r = post(&base, &format!("/api/v1/plans/{id}/periods/{}/close", current_annual()), &so, "{}");
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("period")), "{}", r.body);
+    let r = post(&base, &format!("/api/v1/plans/{id}/periods/{period}/close"), &bc, "{}");
+    assert_eq!(r.status, 403, "only the owner closes");
+    let r = post(&base, &format!("/api/v1/plans/{id}/periods/{period}/close"), &so, "{}");
     assert_eq!((r.status, json(&r)["closed"].as_bool()), (200, Some(true)), "{}", r.body);
-    let r = put(&base, &format!("/api/v1/plan-reports/{so_rid}"), &so, r#"{"summary":"x"}"#);
+    let r = post(&base, &format!("/api/v1/plans/{id}/periods/{period}/close"), &so, "{}");
+    assert_eq!(json(&r)["closed"].as_bool(), Some(false), "already closed");
+    let r = post(&base, &format!("/api/v1/plans/{id}/reports"), &bc, &format!(r#"{{"period":"{period}"}}"#));
     assert!(r.status == 409 && r.body.contains("khóa sổ"), "{}", r.body);
 
     // import: broken files are refused with their place; the template checks (dry run) and

@@ -346,9 +346,19 @@ impl TaskStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProgressReport {
     pub progress: Progress,
-    /// When it was done (reported); the report's submission date if not given.
+    /// When it was done, as reported; the submission date if not given. A date after the
+    /// submission is not believed (the submission date is used).
     pub completed_on: Option<NaiveDate>,
+    /// The (latest) submission of the report that says it.
     pub submitted_on: NaiveDate,
+    /// The cut-off of the report's period: which occurrence of a recurring task it speaks for.
+    pub period_end: NaiveDate,
+}
+
+impl ProgressReport {
+    fn done_on(&self) -> NaiveDate {
+        self.completed_on.unwrap_or(self.submitted_on).min(self.submitted_on)
+    }
 }
 
 /// A task's state on a day.
@@ -362,13 +372,37 @@ pub struct TaskState {
     pub days_left: Option<i64>,
 }
 
-/// Derives a task's status on `today` from its deadline and what was reported.
+/// The occurrences of a recurring task within the plan, as (start, due) windows: the report
+/// periods of its kind — and for "every six months" both halves of the year (15/12 → 14/6 and
+/// 15/6 → 14/12), since Decree 09's six-monthly report covers only the first.
+pub fn occurrences(kind: PeriodKind, plan_from: NaiveDate, plan_to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out: Vec<(NaiveDate, NaiveDate)> =
+        ReportPeriod::ending_within(kind, plan_from, plan_to).into_iter().map(|p| (p.start(), p.end())).collect();
+    if kind == PeriodKind::SixMonthly {
+        for year in plan_from.year()..=plan_to.year() {
+            if let (Some(s), Some(e)) = (NaiveDate::from_ymd_opt(year, 6, 15), NaiveDate::from_ymd_opt(year, 12, 14)) {
+                if e >= plan_from && e <= plan_to {
+                    out.push((s, e));
+                }
+            }
+        }
+        out.sort();
+    }
+    out
+}
+
+/// Derives a task's status on `today` from its deadline and what was reported (submitted or
+/// accepted reports only; drafts and returned versions are the caller's to leave out).
 ///
-/// A recurring task has one occurrence per period of its kind that ends within the plan
-/// (`plan_from..=plan_to`), due at the period's cut-off; each "done" report is credited to the
-/// earliest occurrence still open that had started when the work was done, so a late
-/// completion counts for the occurrence it was late for. The state is that of the latest
-/// occurrence that is due, unless the current one is already done.
+/// A one-off deadline: done on time / late by the earliest "done"; else overdue once past,
+/// in progress once work was reported, not yet due before. A recurring task has one occurrence
+/// per window of [`occurrences`]; a report speaks for the occurrence whose window holds its
+/// period's cut-off, and its "done" counts only if the work was done after that occurrence
+/// started (a restatement of earlier work is not a new completion); on time or late by the
+/// completion date against the occurrence's due date. The task's state is the last due
+/// occurrence's when that one is overdue, else the current occurrence's (done early, in
+/// progress, not yet due), or after the plan's last occurrence, that one's. Continuous tasks
+/// are never due.
 pub fn task_state(
     deadline: Deadline,
     plan_from: NaiveDate,
@@ -376,17 +410,8 @@ pub fn task_state(
     reports: &[ProgressReport],
     today: NaiveDate,
 ) -> TaskState {
-    let dones: Vec<NaiveDate> = {
-        let mut v: Vec<NaiveDate> = reports
-            .iter()
-            .filter(|r| r.progress == Progress::Done && r.submitted_on <= today)
-            .map(|r| r.completed_on.unwrap_or(r.submitted_on).min(r.submitted_on))
-            .collect();
-        v.sort();
-        v
-    };
-    let started = reports.iter().any(|r| r.progress != Progress::NotStarted && r.submitted_on <= today);
-    let one = |due: NaiveDate, done: Option<NaiveDate>| -> TaskState {
+    let seen: Vec<&ProgressReport> = reports.iter().filter(|r| r.submitted_on <= today).collect();
+    let one = |due: NaiveDate, done: Option<NaiveDate>, started: bool| -> TaskState {
         let days_left = Some((due - today).num_days());
         match done {
             Some(d) if d <= due => {
@@ -398,36 +423,42 @@ pub fn task_state(
             None => TaskState { status: TaskStatus::NotYetDue, due: Some(due), done_on: None, days_left },
         }
     };
+    let worked = |r: &&&ProgressReport| r.progress != Progress::NotStarted;
     match deadline {
         Deadline::Continuous => TaskState {
-            status: if started { TaskStatus::InProgress } else { TaskStatus::NotYetDue },
+            status: if seen.iter().any(|r| worked(&r)) { TaskStatus::InProgress } else { TaskStatus::NotYetDue },
             due: None,
             done_on: None,
             days_left: None,
         },
-        Deadline::On(due) => one(due, dones.first().copied()),
+        Deadline::On(due) => {
+            let done = seen.iter().filter(|r| r.progress == Progress::Done).map(|r| r.done_on()).min();
+            one(due, done, seen.iter().any(|r| worked(&r)))
+        }
         Deadline::Every(kind) => {
-            let occ = ReportPeriod::ending_within(kind, plan_from, plan_to);
+            let occ = occurrences(kind, plan_from, plan_to);
             if occ.is_empty() {
-                return one(plan_to, dones.first().copied());
+                let done = seen.iter().filter(|r| r.progress == Progress::Done).map(|r| r.done_on()).min();
+                return one(plan_to, done, seen.iter().any(|r| worked(&r)));
             }
-            let mut done_for: Vec<Option<NaiveDate>> = vec![None; occ.len()];
-            for d in dones {
-                if let Some(i) = (0..occ.len()).find(|&i| done_for[i].is_none() && occ[i].start() <= d) {
-                    done_for[i] = Some(d);
-                }
-            }
-            // the latest occurrence already due; the current one is the next
-            let due_idx = occ.iter().rposition(|p| p.end() < today);
-            let Some(i) = due_idx else { return one(occ[0].end(), done_for[0]) };
-            let last = one(occ[i].end(), done_for[i]);
-            // an occurrence overdue and not done stays the task's state; else the current
-            // occurrence's (done early, in progress or not yet due), or the last one's when
-            // the plan has no further occurrence
+            let state_of = |i: usize| -> TaskState {
+                let (start, due) = occ[i];
+                let mine: Vec<&&ProgressReport> =
+                    seen.iter().filter(|r| start <= r.period_end && r.period_end <= due).collect();
+                let done = mine
+                    .iter()
+                    .filter(|r| r.progress == Progress::Done)
+                    .map(|r| r.done_on())
+                    .filter(|d| *d >= start)
+                    .min();
+                one(due, done, mine.iter().any(&worked))
+            };
+            let Some(i) = occ.iter().rposition(|(_, due)| *due < today) else { return state_of(0) };
+            let last = state_of(i);
             if last.status == TaskStatus::Overdue || i + 1 >= occ.len() {
                 return last;
             }
-            one(occ[i + 1].end(), done_for[i + 1])
+            state_of(i + 1)
         }
     }
 }
@@ -571,12 +602,26 @@ impl ValueError {
 /// A comma is the decimal mark; dots are thousands separators when a comma is present, when
 /// there are several, or when one is followed by exactly three digits (except for percentages).
 pub fn parse_value(input: &str, unit: Unit, min: Option<Milli>, max: Option<Milli>) -> Result<Milli, ValueError> {
+    let value = parse_number(input, unit)?;
+    let (lo, hi) = natural_range(unit);
+    let lo = min.unwrap_or(lo);
+    let hi = max.unwrap_or(hi);
+    if value < lo || value > hi {
+        return Err(ValueError::OutOfRange { value: value.display_vi(), min: lo.display_vi(), max: hi.display_vi() });
+    }
+    Ok(value)
+}
+
+/// A number as typed, in the unit's form (a fraction refused for whole units), without a
+/// range check. Thousands separators — dots, or spaces — must group the digits by three.
+pub fn parse_number(input: &str, unit: Unit) -> Result<Milli, ValueError> {
+    let nan = || ValueError::NotANumber(input.to_string());
     let s = input.trim();
     let split =
         s.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | ',' | '-' | ' ' | '\u{a0}'))).unwrap_or(s.len());
     let (num, suffix) = (s[..split].trim(), s[split..].trim());
     if num.is_empty() {
-        return Err(ValueError::NotANumber(input.to_string()));
+        return Err(nan());
     }
     if !suffix.is_empty() {
         let given = Unit::parse(suffix);
@@ -584,52 +629,54 @@ pub fn parse_value(input: &str, unit: Unit, min: Option<Milli>, max: Option<Mill
             return Err(ValueError::WrongUnit { given: suffix.to_string(), expected: unit.symbol_vi() });
         }
     }
-    let compact: String = num.chars().filter(|c| !matches!(c, ' ' | '\u{a0}')).collect();
-    if compact.is_empty() {
-        return Err(ValueError::NotANumber(input.to_string()));
+    // spaces only between groups of three digits (`12 345`, not `9 6,5`)
+    let groups: Vec<&str> = num.split([' ', '\u{a0}']).filter(|g| !g.is_empty()).collect();
+    if groups.len() > 1 {
+        let int_groups = &groups[..groups.len() - 1];
+        let last_int = groups[groups.len() - 1].split(',').next().unwrap_or("");
+        if int_groups[1..].iter().chain(std::iter::once(&last_int)).any(|g| g.len() != 3) {
+            return Err(nan());
+        }
     }
+    let compact: String = groups.concat();
     let (neg, body) = match compact.strip_prefix('-') {
         Some(b) => (true, b),
         None => (false, compact.as_str()),
     };
     let dots = body.matches('.').count();
+    let grouped_by_three = |int: &str| int.split('.').skip(1).all(|g| g.len() == 3);
     let (int_part, frac_part) = if body.contains(',') {
         let (i, f) = body.split_once(',').unwrap_or((body, ""));
+        if !grouped_by_three(i) {
+            return Err(nan());
+        }
         (i.replace('.', ""), f.to_string())
     } else if dots > 1
         || (dots == 1 && unit != Unit::Percent && body.split_once('.').is_some_and(|(_, f)| f.len() == 3))
     {
+        if !grouped_by_three(body) {
+            return Err(nan());
+        }
         (body.replace('.', ""), String::new())
     } else if let Some((i, f)) = body.split_once('.') {
         (i.to_string(), f.to_string())
     } else {
         (body.to_string(), String::new())
     };
-    let nan = || ValueError::NotANumber(input.to_string());
     if int_part.is_empty()
         || !int_part.chars().all(|c| c.is_ascii_digit())
         || !frac_part.chars().all(|c| c.is_ascii_digit())
+        || frac_part.len() > 3
+        || int_part.len() > 15
     {
-        return Err(nan());
-    }
-    if frac_part.len() > 3 || int_part.len() > 15 {
         return Err(nan());
     }
     let int: i64 = int_part.parse().map_err(|_| nan())?;
     let frac: i64 = if frac_part.is_empty() { 0 } else { format!("{frac_part:0<3}").parse().map_err(|_| nan())? };
-    let mut v = int * 1000 + frac;
-    if neg {
-        v = -v;
-    }
-    let value = Milli(v);
+    let v = int * 1000 + frac;
+    let value = Milli(if neg { -v } else { v });
     if unit.whole() && frac != 0 {
         return Err(ValueError::NotWhole(value.display_vi()));
-    }
-    let (lo, hi) = natural_range(unit);
-    let lo = min.unwrap_or(lo);
-    let hi = max.unwrap_or(hi);
-    if value < lo || value > hi {
-        return Err(ValueError::OutOfRange { value: value.display_vi(), min: lo.display_vi(), max: hi.display_vi() });
     }
     Ok(value)
 }
@@ -782,7 +829,11 @@ mod tests {
     }
 
     fn rep(p: Progress, done: Option<&str>, sub: &str) -> ProgressReport {
-        ProgressReport { progress: p, completed_on: done.map(d), submitted_on: d(sub) }
+        ProgressReport { progress: p, completed_on: done.map(d), submitted_on: d(sub), period_end: d(sub) }
+    }
+
+    fn rep_for(p: Progress, done: Option<&str>, sub: &str, period_end: &str) -> ProgressReport {
+        ProgressReport { progress: p, completed_on: done.map(d), submitted_on: d(sub), period_end: d(period_end) }
     }
 
     #[test]
@@ -816,30 +867,55 @@ mod tests {
         // occurrences due 14/12/2024, 14/12/2025, …
         let s = task_state(dl, f, t, &[], d("2024-11-01"));
         assert_eq!((s.status, s.due), (TaskStatus::NotYetDue, Some(d("2024-12-14"))));
-        let done24 = rep(Progress::Done, Some("2024-12-01"), "2024-12-05");
+        let done24 = rep_for(Progress::Done, Some("2024-12-01"), "2024-12-16", "2024-12-14");
         let s = task_state(dl, f, t, &[done24], d("2025-03-01"));
-        // 2024's was done on time; the 2025 occurrence is the current one
-        assert_eq!((s.status, s.due), (TaskStatus::InProgress, Some(d("2025-12-14"))));
-        let early = rep(Progress::Done, Some("2025-02-01"), "2025-02-02");
-        let s = task_state(dl, f, t, &[done24, early], d("2025-03-01"));
-        assert_eq!((s.status, s.done_on), (TaskStatus::DoneOnTime, Some(d("2025-02-01"))));
-        // the plan's last occurrence keeps its state after the plan ends
-        let s = task_state(dl, f, d("2025-12-31"), &[done24, early], d("2026-03-01"));
-        assert_eq!((s.status, s.due), (TaskStatus::DoneOnTime, Some(d("2025-12-14"))));
+        // 2024's was done on time; the 2025 occurrence is current and nothing was reported for it
+        assert_eq!((s.status, s.due), (TaskStatus::NotYetDue, Some(d("2025-12-14"))));
+        // a six-monthly report in June: work in progress on the 2025 occurrence
+        let mid = rep_for(Progress::InProgress, None, "2025-06-16", "2025-06-14");
+        assert_eq!(task_state(dl, f, t, &[done24, mid], d("2025-07-01")).status, TaskStatus::InProgress);
+        let early = rep_for(Progress::Done, Some("2025-06-01"), "2025-06-16", "2025-06-14");
+        let s = task_state(dl, f, t, &[done24, early], d("2025-07-01"));
+        assert_eq!((s.status, s.done_on), (TaskStatus::DoneOnTime, Some(d("2025-06-01"))));
         let s = task_state(dl, f, t, &[done24], d("2025-12-20"));
         assert_eq!((s.status, s.due), (TaskStatus::Overdue, Some(d("2025-12-14"))));
-        let late25 = rep(Progress::Done, Some("2025-12-28"), "2026-01-05");
-        let s = task_state(dl, f, t, &[done24, late25], d("2026-01-10"));
-        assert_eq!(
-            (s.status, s.due),
-            (TaskStatus::InProgress, Some(d("2026-12-14"))),
-            "the 2026 occurrence is current"
-        );
+        // done late, said in the annual report: credited to 2025, not to 2026
+        let late25 = rep_for(Progress::Done, Some("2025-12-28"), "2026-01-05", "2025-12-14");
         let s = task_state(dl, f, d("2025-12-31"), &[done24, late25], d("2026-01-10"));
         assert_eq!((s.status, s.due), (TaskStatus::DoneLate, Some(d("2025-12-14"))));
+        let s = task_state(dl, f, t, &[done24, late25], d("2026-01-10"));
+        assert_eq!((s.status, s.due), (TaskStatus::NotYetDue, Some(d("2026-12-14"))), "the 2026 occurrence is current");
+        // a missed occurrence does not swallow the next one's completion
+        let done26 = rep_for(Progress::Done, Some("2026-12-01"), "2026-12-16", "2026-12-14");
+        let s = task_state(dl, f, t, &[done24, done26], d("2027-01-10"));
+        assert_eq!((s.status, s.due), (TaskStatus::NotYetDue, Some(d("2027-12-14"))), "2026's was done");
+        // a restatement of 2024's work in the 2025 report is not a 2025 completion
+        let restated = rep_for(Progress::Done, Some("2024-12-01"), "2025-12-16", "2025-12-14");
+        assert_eq!(task_state(dl, f, t, &[done24, restated], d("2025-12-20")).status, TaskStatus::Overdue);
         let cont =
             task_state(Deadline::Continuous, f, t, &[rep(Progress::InProgress, None, "2025-01-01")], d("2026-01-01"));
         assert_eq!((cont.status, cont.due), (TaskStatus::InProgress, None));
+    }
+
+    #[test]
+    fn six_monthly_tasks_come_round_twice_a_year() {
+        let occ = occurrences(PeriodKind::SixMonthly, d("2024-07-02"), d("2025-12-31"));
+        assert_eq!(
+            occ,
+            [
+                (d("2024-06-15"), d("2024-12-14")),
+                (d("2024-12-15"), d("2025-06-14")),
+                (d("2025-06-15"), d("2025-12-14"))
+            ]
+        );
+        let dl = Deadline::Every(PeriodKind::SixMonthly);
+        let h1 = rep_for(Progress::Done, Some("2025-06-01"), "2025-06-16", "2025-06-14");
+        let s = task_state(dl, d("2024-07-02"), d("2030-12-31"), &[h1], d("2025-12-20"));
+        assert_eq!((s.status, s.due), (TaskStatus::Overdue, Some(d("2025-12-14"))), "the second half was missed");
+        // the first half done late, reported in its own (returned and resubmitted) report
+        let late = rep_for(Progress::Done, Some("2025-06-20"), "2025-07-21", "2025-06-14");
+        let s = task_state(dl, d("2024-12-15"), d("2025-06-30"), &[late], d("2025-07-25"));
+        assert_eq!(s.status, TaskStatus::DoneLate);
     }
 
     #[test]
@@ -869,6 +945,12 @@ mod tests {
         assert!(matches!(p("abc", Unit::Count), Err(ValueError::NotANumber(_))));
         assert!(matches!(p("", Unit::Count), Err(ValueError::NotANumber(_))));
         assert!(matches!(p("1,2345", Unit::Percent), Err(ValueError::NotANumber(_))));
+        assert!(matches!(p("1.234.5", Unit::Count), Err(ValueError::NotANumber(_))), "groups of three");
+        assert!(matches!(p("9 6,5", Unit::Percent), Err(ValueError::NotANumber(_))), "spaces only between thousands");
+        assert_eq!(p("1 234 567", Unit::Count), Ok(Milli(1_234_567_000)));
+        assert_eq!(p("-1,5", Unit::Points).map_err(|_| ()), Err(()), "below the natural range");
+        assert_eq!(parse_value("-1,5", Unit::Points, Some(Milli(-5_000)), None), Ok(Milli(-1_500)));
+        assert_eq!(parse_number("-2", Unit::Percent), Ok(Milli(-2_000)), "a range bound may be negative");
         assert_eq!(
             parse_value("4", Unit::Percent, None, Some(Milli(3_000))).map_err(|e| e.vi()),
             Err("4 nằm ngoài khoảng cho phép 0–3".into())

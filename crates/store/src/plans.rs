@@ -200,8 +200,9 @@ pub struct ReportedProgress {
     pub note: String,
     pub agency_code: String,
     pub period: String,
+    pub window_to: String,
     pub status: String,
-    pub first_submitted_at: Option<String>,
+    pub submitted_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -306,7 +307,8 @@ impl Store {
                 )
                 .bind(id).bind(&s.code).bind(&s.title).bind(si as i64)
                 .fetch_one(&mut *tx)
-                .await?;
+                .await
+                .map_err(|e| crate::StoreError::from_write(e, &format!("section {}", s.code)))?;
                 for t in &s.tasks {
                     ord += 1;
                     let tid: i64 = sqlx::query_scalar(
@@ -315,7 +317,8 @@ impl Store {
                     )
                     .bind(id).bind(sid).bind(&t.code).bind(&t.content).bind(&t.deadline).bind(&t.expected_output).bind(ord)
                     .fetch_one(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(|e| crate::StoreError::from_write(e, &format!("task {}", t.code)))?;
                     for (agency, role, from, to, reason) in &t.agencies {
                         sqlx::query(
                             "INSERT INTO plan_task_agencies (task_id, agency_code, role, valid_from, valid_to, reason) \
@@ -323,7 +326,8 @@ impl Store {
                         )
                         .bind(tid).bind(agency).bind(role).bind(from).bind(to).bind(reason)
                         .execute(&mut *tx)
-                        .await?;
+                        .await
+                        .map_err(|e| crate::StoreError::from_write(e, &format!("task {}: agency {agency} as {role}", t.code)))?;
                     }
                 }
             }
@@ -337,7 +341,8 @@ impl Store {
                 .bind(ind.baseline_milli).bind(ind.baseline_year).bind(&ind.source).bind(&ind.computed_key)
                 .bind(&ind.agency_code).bind(ind.min_milli).bind(ind.max_milli).bind(&ind.legal_basis).bind(i as i64)
                 .fetch_one(&mut *tx)
-                .await?;
+                .await
+                .map_err(|e| crate::StoreError::from_write(e, &format!("indicator {}", ind.code)))?;
                 for (year, level, unit, target) in &ind.targets {
                     sqlx::query(
                         "INSERT INTO indicator_targets (indicator_id, year, unit_level, unit_code, target_milli) \
@@ -345,7 +350,8 @@ impl Store {
                     )
                     .bind(iid).bind(year).bind(level).bind(unit).bind(target)
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(|e| crate::StoreError::from_write(e, &format!("indicator {}: target {year} {unit}", ind.code)))?;
                 }
             }
             let mut a = audit.clone();
@@ -468,9 +474,10 @@ impl Store {
     /// Everything submitted or accepted reports say about the plan's tasks.
     pub async fn plan_progress(&self, plan_id: i64) -> Result<Vec<ReportedProgress>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ReportedProgress>(
-            "SELECT p.report_id, p.task_id, p.progress, p.completed_on, p.note, r.agency_code, r.period, r.status, r.first_submitted_at \
+            "SELECT p.report_id, p.task_id, p.progress, p.completed_on, p.note, r.agency_code, r.period, r.window_to, r.status, r.submitted_at \
              FROM report_task_progress p JOIN plan_reports r ON r.id = p.report_id \
-             WHERE r.plan_id = $1 AND r.status IN ('submitted', 'accepted') ORDER BY r.window_to, p.task_id")
+             WHERE r.plan_id = $1 AND r.status IN ('submitted', 'accepted') \
+             ORDER BY r.window_to, CASE r.period_kind WHEN 'annual' THEN 1 ELSE 0 END, r.id, p.task_id")
             .bind(plan_id).fetch_all(pool).await)?)
     }
 
@@ -479,7 +486,8 @@ impl Store {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ReportedValue>(
             "SELECT v.indicator_id, v.report_id, v.period, v.period_end, v.unit_level, v.unit_code, v.value_milli, v.note, \
              r.status, r.agency_code FROM indicator_values v JOIN plan_reports r ON r.id = v.report_id \
-             WHERE r.plan_id = $1 ORDER BY v.indicator_id, v.period_end, v.unit_level DESC, v.unit_code")
+             WHERE r.plan_id = $1 \
+             ORDER BY v.indicator_id, v.period_end, CASE r.period_kind WHEN 'annual' THEN 1 ELSE 0 END, r.id, v.unit_level DESC, v.unit_code")
             .bind(plan_id).fetch_all(pool).await)?)
     }
 
@@ -643,15 +651,18 @@ impl Store {
 
     /// One cycle's figures per commune: people with merit (or relatives) paid a regular monthly
     /// item, lines paid within the cycle, payable lines. One pass over the cycle's lines.
-    pub async fn cycle_commune_figures(&self, cycle_id: i64) -> Result<Vec<CycleCommune>> {
+    /// `month` is the cycle's (`yyyy-mm`): a merit record counts if it was in force in it.
+    pub async fn cycle_commune_figures(&self, cycle_id: i64, month: &str) -> Result<Vec<CycleCommune>> {
+        let (first, last) = (format!("{month}-01"), format!("{month}-31"));
         Ok(on_pool!(self, pool => sqlx::query_as::<_, CycleCommune>(
             "SELECT l.commune_code, \
                count(DISTINCT CASE WHEN EXISTS (SELECT 1 FROM payment_items i WHERE i.line_id = l.id AND i.kind = 'regular') \
-                                    AND EXISTS (SELECT 1 FROM merit_records m WHERE m.person_id = l.person_id) \
+                                    AND EXISTS (SELECT 1 FROM merit_records m WHERE m.person_id = l.person_id \
+                                                AND m.valid_from <= $3 AND (m.valid_to IS NULL OR m.valid_to >= $2)) \
                               THEN l.person_id END) AS merit_paid, \
                sum(CASE WHEN l.result = 'paid' THEN 1 ELSE 0 END) AS paid, count(*) AS payable \
              FROM payment_lines l WHERE l.cycle_id = $1 AND l.status = 'pay' GROUP BY l.commune_code ORDER BY l.commune_code")
-            .bind(cycle_id).fetch_all(pool).await)?)
+            .bind(cycle_id).bind(&first).bind(&last).fetch_all(pool).await)?)
     }
 
     /// Changes whenever a registry fact the computed indicators read may have changed: a person

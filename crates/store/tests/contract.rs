@@ -1496,7 +1496,7 @@ mod plans {
         // the computed indicators' sources: no cycles yet; the registry's version moves with an
         // import, and the beneficiaries are counted per commune
         assert!(store.cycle_states().await.unwrap().is_empty());
-        assert!(store.cycle_commune_figures(1).await.unwrap().is_empty());
+        assert!(store.cycle_commune_figures(1, "2026-10").await.unwrap().is_empty());
         let v0 = store.registry_version().await.unwrap();
         assert_eq!(store.registry_version().await.unwrap(), v0, "stable while nothing changes");
         assert!(store.close_period(id, "2026", "sonoivu", &entry("close")).await.unwrap());

@@ -17,7 +17,7 @@ use crate::services::plans::{self as pl, ReportInput};
 use crate::services::AppState;
 
 fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    pl::today_vn()
 }
 
 pub fn routes() -> Router<AppState> {
@@ -157,7 +157,9 @@ pub async fn period_close(
 ) -> Response {
     respond(
         &req,
-        pl::close_period(&state.store, &req.ctx, id, &period).await.map(|c| serde_json::json!({ "closed": c })),
+        pl::close_period(&state.store, &req.ctx, id, &period, today())
+            .await
+            .map(|c| serde_json::json!({ "closed": c })),
     )
 }
 

@@ -22,7 +22,7 @@ use crate::services::AppState;
 pub const MAX_PLAN_BYTES: usize = 5 * 1024 * 1024;
 
 fn today() -> chrono::NaiveDate {
-    chrono::Utc::now().date_naive()
+    pl::today_vn()
 }
 
 /// Helpers every plan page uses.
@@ -102,6 +102,12 @@ impl Names {
     }
     pub fn day(&self, d: Option<chrono::NaiveDate>) -> String {
         d.map(domain::calendar::format_date).unwrap_or_default()
+    }
+    /// The day of a stored timestamp, dd/mm/yyyy.
+    pub fn ts_day(&self, ts: &str) -> String {
+        chrono::NaiveDate::parse_from_str(ts.get(..10).unwrap_or(ts), "%Y-%m-%d")
+            .map(domain::calendar::format_date)
+            .unwrap_or_default()
     }
     pub fn ind_name(&self, i: &store::plans::IndicatorRow) -> String {
         if self.lang == Lang::Vi {
@@ -338,7 +344,7 @@ pub async fn task(State(state): State<AppState>, req: Req, Path((id, task)): Pat
         let v = pl::plan(&state.store, &req.ctx, id, today()).await?;
         let t =
             v.tasks.iter().find(|t| t.id == task).cloned().ok_or_else(|| AppError::NotFound(format!("task {task}")))?;
-        let reports = state.store.plan_progress(id).await?.into_iter().filter(|p| p.task_id == task).rev().collect();
+        let reports = pl::task_reports(&state.store, &req.ctx, id, task).await?;
         Ok::<_, AppError>((v, t, reports))
     }
     .await;
@@ -477,7 +483,7 @@ async fn reports_page(state: &AppState, req: &Req, id: i64, error: String, statu
             let n = names(&v, req.lang);
             let open = open.iter().map(|p| (p.to_string(), n.period(&p.to_string()))).collect();
             let can_close = req.ctx.principal.as_ref().is_some_and(|p| {
-                p.can(perm::PLANS_MANAGE) && p.agency.as_deref().is_none_or(|a| a == v.plan.owner_agency)
+                p.can(perm::PLANS_MANAGE) && p.agency.as_deref() == Some(v.plan.owner_agency.as_str())
             });
             let page = ReportsPage {
                 n,
@@ -513,7 +519,7 @@ pub async fn create_report(State(state): State<AppState>, req: Req, Path(id): Pa
 }
 
 pub async fn close_period(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {
-    match pl::close_period(&state.store, &req.ctx, id, &form.text("period")).await {
+    match pl::close_period(&state.store, &req.ctx, id, &form.text("period"), today()).await {
         Ok(_) => Redirect::to(&format!("/plans/{id}/reports")).into_response(),
         Err(e @ (AppError::Denied { .. } | AppError::Field { .. })) => {
             let status = e.status();
@@ -717,7 +723,11 @@ pub async fn save_report(State(state): State<AppState>, req: Req, Path(id): Path
 }
 
 pub async fn decide_report(State(state): State<AppState>, req: Req, Path(id): Path<i64>, form: FormData) -> Response {
-    let accept = form.text("decision") == "accept";
+    let accept = match form.text("decision").as_str() {
+        "accept" => true,
+        "return" => false,
+        _ => return fail(AppError::field("decision", "chọn tiếp nhận hoặc trả lại", "choose accept or return"), &req),
+    };
     match pl::decide_report(&state.store, &req.ctx, id, accept, &form.text("comment"), today(), None).await {
         Ok(()) => Redirect::to(&format!("/plans/reports/{id}")).into_response(),
         Err(e @ (AppError::Denied { .. } | AppError::Field { .. })) => {

@@ -178,7 +178,7 @@ pub async fn load(store: &Store, g: &Gazetteer, province: &str, today: NaiveDate
     for p in &periods {
         let due = cal.add_working_days(p.end(), view.plan.report_due_days as u32);
         if today.signed_duration_since(due).num_days() > 60 && Some(p.to_string()) != latest_half {
-            plans::close_period(store, &op, id, &p.to_string()).await?;
+            plans::close_period(store, &op, id, &p.to_string(), today).await?;
         }
     }
     Ok(id)

@@ -235,10 +235,19 @@ pub fn validate(f: &PlanFile, k: &Known<'_>) -> Result<store::plans::NewPlan, Ve
         ..Default::default()
     };
     let mut codes = std::collections::HashSet::new();
+    let mut section_codes = std::collections::HashSet::new();
     for (si, s) in f.sections.iter().enumerate() {
         let place = format!("sections[{}] {}", si + 1, s.code);
         if s.code.trim().is_empty() || s.title.trim().is_empty() {
             errs.push(FileError::new(&place, "code/title", "mục cần mã và tên", "a section needs a code and a title"));
+        }
+        if !section_codes.insert(s.code.trim().to_string()) {
+            errs.push(FileError::new(
+                &place,
+                "code",
+                "mã mục bị trùng (trong XLSX: các nhiệm vụ của một mục phải liền nhau)",
+                "duplicate section code (in XLSX: a section's tasks must be on consecutive rows)",
+            ));
         }
         let mut section =
             store::plans::NewSection { code: s.code.trim().into(), title: s.title.trim().into(), tasks: vec![] };
@@ -296,9 +305,16 @@ pub fn validate(f: &PlanFile, k: &Known<'_>) -> Result<store::plans::NewPlan, Ve
                 let to = leads.get(i + 1).and_then(|(_, next, _)| day_before(next));
                 agencies.push((a.clone(), "lead".to_string(), from.clone(), to, reason.clone()));
             }
-            for c in &t.coordinate {
+            for (ci, c) in t.coordinate.iter().enumerate() {
                 if !agency_ok(c.trim()) {
                     errs.push(unknown_agency(&place, "coordinate", c));
+                } else if t.coordinate[..ci].iter().any(|x| x.trim() == c.trim()) {
+                    errs.push(FileError::new(
+                        &place,
+                        "coordinate",
+                        format!("{c:?} ghi hai lần"),
+                        format!("{c:?} given twice"),
+                    ));
                 } else {
                     agencies.push((c.trim().into(), "coordinate".into(), start.clone(), None, String::new()));
                 }
@@ -355,8 +371,16 @@ pub fn validate(f: &PlanFile, k: &Known<'_>) -> Result<store::plans::NewPlan, Ve
                 }
             }
         };
-        let min = ind.min.as_deref().and_then(|v| value(&mut errs, "min", v, None, None));
-        let max = ind.max.as_deref().and_then(|v| value(&mut errs, "max", v, None, None));
+        // the range itself may go below zero (a decline rate): read without the unit's range
+        let bound = |errs: &mut Vec<FileError>, field: &str, v: &str| match domain::plan::parse_number(v, u) {
+            Ok(m) => Some(m.0),
+            Err(e) => {
+                errs.push(FileError::new(&place, field, e.vi(), e.to_string()));
+                None
+            }
+        };
+        let min = ind.min.as_deref().and_then(|v| bound(&mut errs, "min", v));
+        let max = ind.max.as_deref().and_then(|v| bound(&mut errs, "max", v));
         let baseline =
             ind.baseline.as_deref().and_then(|v| value(&mut errs, "baseline", v, min.map(Milli), max.map(Milli)));
         if baseline.is_some() != ind.baseline_year.is_some() {
@@ -420,6 +444,16 @@ pub fn validate(f: &PlanFile, k: &Known<'_>) -> Result<store::plans::NewPlan, Ve
                     format!("năm {} không hợp lệ", t.year),
                     format!("year {} is not valid", t.year),
                 ));
+            }
+            if targets.iter().any(|(y, l, c, _): &(i64, String, String, i64)| *y == t.year && *l == level && *c == code)
+            {
+                errs.push(FileError::new(
+                    &place,
+                    "targets",
+                    format!("mục tiêu năm {} cho {code} ghi hai lần", t.year),
+                    format!("target {} for {code} given twice", t.year),
+                ));
+                continue;
             }
             if let Some(v) = value(&mut errs, "targets.value", &t.value, min.map(Milli), max.map(Milli)) {
                 targets.push((t.year, level, code, v));
@@ -869,6 +903,14 @@ mod tests {
             "{errs:#?}"
         );
         assert!(errs.iter().any(|e| e.field == "unit" && e.place.starts_with("indicators[")), "{errs:#?}");
+        let dup = SEED_PLAN_TOML.replacen("code = \"II.2\"", "code = \"II.1\"", 1).replacen(
+            "targets = [{ year = 2030, value = \"100\" }]",
+            "targets = [{ year = 2030, value = \"100\" }, { year = 2030, value = \"99\" }]",
+            1,
+        );
+        let errs = validate(&parse_toml(&dup).unwrap(), &k).unwrap_err();
+        assert!(errs.iter().any(|e| e.field == "code" && e.place.starts_with("sections[2]")), "{errs:#?}");
+        assert!(errs.iter().any(|e| e.field == "targets" && e.vi.contains("hai lần")), "{errs:#?}");
         let errs = parse_toml("[plan]\nnumber = 1\n").unwrap_err();
         assert!(errs[0].vi.contains("sai cấu trúc") && errs[0].place == "dòng 2", "{errs:?}");
         let errs = parse_xlsx(b"not a zip").unwrap_err();

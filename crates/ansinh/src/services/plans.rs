@@ -43,6 +43,37 @@ fn date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
 }
 
+/// Viet Nam's UTC offset (no daylight saving): deadlines are days in Viet Nam.
+const VN_OFFSET_HOURS: i64 = 7;
+
+/// Today in Viet Nam.
+pub fn today_vn() -> NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(VN_OFFSET_HOURS)).date_naive()
+}
+
+/// The day in Viet Nam of a stored timestamp (RFC 3339 UTC); a bare date as it is.
+fn day_vn(ts: &str) -> Option<NaiveDate> {
+    match chrono::DateTime::parse_from_rfc3339(ts) {
+        Ok(t) => Some((t.with_timezone(&chrono::Utc) + chrono::Duration::hours(VN_OFFSET_HOURS)).date_naive()),
+        Err(_) => date(ts),
+    }
+}
+
+/// Whether the caller sees every agency's reports (dashboards, the owner's reviewers, the
+/// operator) rather than only the own agency's.
+fn sees_all_reports(ctx: &Ctx) -> bool {
+    ctx.operator || ctx.principal.as_ref().is_some_and(|p| p.can(perm::DASHBOARDS_READ) || p.can(perm::PLANS_REVIEW))
+}
+
+/// The caller's agency (an agency reporter's scope, else the account's agency).
+fn own_agency(ctx: &Ctx) -> Option<String> {
+    let p = ctx.principal.as_ref()?;
+    match &p.scope {
+        Scope::Agency(a) => Some(a.clone()),
+        _ => p.agency.clone(),
+    }
+}
+
 fn denied(vi: impl Into<String>, en: impl Into<String>) -> AppError {
     AppError::Denied { vi: vi.into(), en: en.into() }
 }
@@ -180,6 +211,7 @@ pub async fn plan(store: &Store, ctx: &Ctx, id: i64, today: NaiveDate) -> Result
     let from = date(&plan.period_from).unwrap_or(today);
     let to = date(&plan.period_to).unwrap_or(today);
     let today_s = iso(today);
+    let (all_reports, mine) = (sees_all_reports(ctx), own_agency(ctx));
     let mut by_task: HashMap<i64, Vec<&store::plans::ReportedProgress>> = HashMap::new();
     for p in &progress {
         by_task.entry(p.task_id).or_default().push(p);
@@ -196,14 +228,19 @@ pub async fn plan(store: &Store, ctx: &Ctx, id: i64, today: NaiveDate) -> Result
                             Some(ProgressReport {
                                 progress: Progress::parse(&p.progress)?,
                                 completed_on: p.completed_on.as_deref().and_then(date),
-                                submitted_on: p.first_submitted_at.as_deref().and_then(date)?,
+                                submitted_on: p.submitted_at.as_deref().and_then(day_vn)?,
+                                period_end: date(&p.window_to)?,
                             })
                         })
                         .collect()
                 })
                 .unwrap_or_default();
             let state = task_state(deadline, from, to, &reps, today);
-            let latest_note = by_task.get(&t.id).and_then(|v| v.last()).map(|p| p.note.clone()).unwrap_or_default();
+            let latest_note = by_task
+                .get(&t.id)
+                .and_then(|v| v.iter().rev().find(|p| all_reports || mine.as_deref() == Some(p.agency_code.as_str())))
+                .map(|p| p.note.clone())
+                .unwrap_or_default();
             TaskView {
                 lead: lead_on(&assign, t.id, &today_s).unwrap_or_default(),
                 leads: assign.iter().filter(|a| a.task_id == t.id && a.role == "lead").cloned().collect(),
@@ -439,7 +476,7 @@ async fn completeness(
             }
             let due = cal.add_working_days(p.end(), view.plan.report_due_days.max(1) as u32);
             let r = reports.iter().find(|r| r.agency_code == agency && r.period == code);
-            let first = r.and_then(|r| r.first_submitted_at.as_deref()).and_then(date);
+            let first = r.and_then(|r| r.first_submitted_at.as_deref()).and_then(day_vn);
             let state = match (r, first) {
                 (_, Some(d)) if d <= due => "on_time",
                 (_, Some(_)) => "late",
@@ -529,7 +566,7 @@ fn target_at(
             .map(|p| p.0)
             .or(ind.baseline_milli.filter(|_| ind.baseline_year.is_some_and(|b| b == i64::from(year - 1))).map(Milli));
         if let Some(p) = prev {
-            v = Milli(p.0 + (t.0 - p.0) * i64::from(month) / 12);
+            v = Milli(p.0 + (i128::from(t.0 - p.0) * i128::from(month) / 12) as i64);
             interpolated = true;
         }
     }
@@ -597,6 +634,12 @@ pub async fn scorecard(
 
 // ---------- computed indicators ----------
 
+/// `n / of` as a percentage to a tenth, half up (as agencies report rates).
+fn percent_tenths(n: i64, of: i64) -> Milli {
+    let (n, of) = (i128::from(n), i128::from(of.max(1)));
+    Milli((((n * 1000 * 2 + of) / (2 * of)) * 100) as i64)
+}
+
 /// Values computed from the platform's data, per commune.
 #[derive(Debug, Clone, Default)]
 pub struct Computed {
@@ -617,7 +660,7 @@ impl Computed {
         let is_ratio = key == "paid_within_cycle";
         let v = if is_ratio {
             // to a tenth of a percent, half up, as agencies report rates
-            (of > 0).then(|| Milli((((i128::from(n) * 1000 * 2 + i128::from(of)) / (2 * i128::from(of))) * 100) as i64))
+            (of > 0).then(|| percent_tenths(n, of))
         } else {
             Some(Milli::from_int(n))
         };
@@ -662,7 +705,7 @@ impl ComputedCache {
                 }
             }
         }
-        let figures = std::sync::Arc::new(store.cycle_commune_figures(c.id).await?);
+        let figures = std::sync::Arc::new(store.cycle_commune_figures(c.id, &c.month).await?);
         if let Ok(mut g) = self.cycles.lock() {
             g.insert(c.id, (c.status.clone(), merit_version.to_string(), figures.clone()));
         }
@@ -702,7 +745,7 @@ impl ComputedCache {
                 f.iter().fold((0, 0, 0), |a, r| (a.0 + r.merit_paid, a.1 + r.paid, a.2 + r.payable));
             merit_series.push((s.month.clone(), Milli::from_int(merit)));
             if payable > 0 {
-                paid_series.push((s.month.clone(), Milli(paid * 100_000 / payable)));
+                paid_series.push((s.month.clone(), percent_tenths(paid, payable)));
             }
         }
         if let Some(s) = latest_paid {
@@ -874,6 +917,25 @@ fn can_see(ctx: &Ctx, r: &ReportRow) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden(format!("report {} belongs to another agency", r.id)))
     }
+}
+
+/// What reports said about one task, newest first: every agency's for those who see all
+/// reports, else the caller's agency's only.
+pub async fn task_reports(
+    store: &Store,
+    ctx: &Ctx,
+    plan_id: i64,
+    task_id: i64,
+) -> Result<Vec<store::plans::ReportedProgress>, AppError> {
+    ctx.authorize(perm::PLANS_READ)?;
+    let (all, mine) = (sees_all_reports(ctx), own_agency(ctx));
+    Ok(store
+        .plan_progress(plan_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.task_id == task_id && (all || mine.as_deref() == Some(p.agency_code.as_str())))
+        .rev()
+        .collect())
 }
 
 /// The reports a caller may see: all for reviewers and dashboard readers, else the own agency's.
@@ -1104,7 +1166,7 @@ pub async fn save_report(
     province: &str,
 ) -> Result<(), AppError> {
     let d = editable_report(store, ctx, id, today).await?;
-    let content = check_content(&d, g, input, province)?;
+    let content = check_content(&d, g, input, province, today)?;
     let snapshot = snapshot(&content);
     let mut audit = ctx.audit("plan.report.save", "plan_report", Some(id.to_string()));
     audit.detail = Some(format!("{} tasks, {} values", content.progress.len(), content.values.len()));
@@ -1151,6 +1213,7 @@ fn check_content(
     g: &Gazetteer,
     input: &ReportInput,
     province: &str,
+    today: NaiveDate,
 ) -> Result<ReportContent, AppError> {
     let mut errs: Vec<(String, String)> = Vec::new();
     let mut progress = Vec::new();
@@ -1183,6 +1246,20 @@ fn check_content(
                 }
             },
         };
+        if prog == Progress::Done && completed_on.is_none() {
+            errs.push((
+                format!("{place}: nhiệm vụ đã hoàn thành cần ngày hoàn thành"),
+                format!("{place}: a task that is done needs its completion date"),
+            ));
+        }
+        if let Some(c) = completed_on.as_deref() {
+            if c < d.plan.period_from.as_str() || c > iso(today).as_str() {
+                errs.push((
+                    format!("{place}: ngày hoàn thành phải từ ngày bắt đầu kế hoạch đến hôm nay"),
+                    format!("{place}: the completion date must lie between the plan's start and today"),
+                ));
+            }
+        }
         if prog != Progress::Done && completed_on.is_some() {
             errs.push((
                 format!("{place}: chỉ ghi ngày hoàn thành khi đã hoàn thành"),
@@ -1223,7 +1300,9 @@ fn check_content(
             None => ("province", province.to_string()),
             Some(c) => {
                 let ok = if before_reform {
-                    g.legacy_communes().iter().any(|l| l.code == c)
+                    g.legacy_communes().iter().any(|l| {
+                        l.code == c && g.commune(&l.successor_code).is_some_and(|x| x.province_code == province)
+                    })
                 } else {
                     g.commune(c).is_some_and(|x| x.province_code == province)
                 };
@@ -1344,7 +1423,22 @@ pub async fn decide_report(
     at: Option<String>,
 ) -> Result<(), AppError> {
     let d = report(store, ctx, id, today).await?;
-    reviewer(ctx, &d.plan)?;
+    if let Some(p) = reviewer(ctx, &d.plan)? {
+        // the maker does not check: whoever opened or submitted the report does not decide it
+        // (the owner agency's own reports are decided by another of its officers)
+        if d.report.submitted_by.as_deref() == Some(p.username.as_str()) || d.report.created_by == p.username {
+            return Err(denied(
+                "Người lập hoặc gửi báo cáo không tự tiếp nhận hay trả lại báo cáo đó",
+                "A report is not decided by the officer who opened or submitted it",
+            ));
+        }
+    }
+    if !accept && d.closed {
+        return Err(denied(
+            "Kỳ báo cáo đã khóa sổ: không trả lại được, cơ quan sẽ không sửa được nữa",
+            "The period is closed: a returned report could no longer be fixed",
+        ));
+    }
     if d.report.status != "submitted" {
         let (vi, en) = report_status_label(&d.report.status);
         return Err(denied(
@@ -1372,20 +1466,65 @@ pub async fn decide_report(
     Ok(())
 }
 
-/// Closes a report period of a plan (the plan owner, when compiling).
-pub async fn close_period(store: &Store, ctx: &Ctx, plan_id: i64, period: &str) -> Result<bool, AppError> {
+/// Closes a report period of a plan (the plan owner, when compiling): a period of a kind the
+/// plan uses, within the plan, whose window has ended, with no report waiting for a decision or
+/// being fixed.
+pub async fn close_period(
+    store: &Store,
+    ctx: &Ctx,
+    plan_id: i64,
+    period: &str,
+    today: NaiveDate,
+) -> Result<bool, AppError> {
     let p = ctx.authorize(perm::PLANS_MANAGE)?;
     let plan = store.plan(plan_id).await?.ok_or_else(|| AppError::NotFound(format!("plan {plan_id}")))?;
     if let Some(p) = p {
-        if p.agency.as_deref().is_some_and(|a| a != plan.owner_agency) {
+        if p.agency.as_deref() != Some(plan.owner_agency.as_str()) {
             return Err(AppError::Forbidden(format!("only the plan owner ({}) closes its periods", plan.owner_agency)));
         }
     }
-    let period: ReportPeriod = period.parse().map_err(|_| AppError::Field {
-        field: "period",
-        vi: format!("kỳ báo cáo {period:?} không hợp lệ"),
-        en: format!("report period {period:?} is not valid"),
+    let bad = |vi: String, en: String| AppError::Field { field: "period", vi, en };
+    let period: ReportPeriod = period.trim().parse().map_err(|_| {
+        bad(format!("kỳ báo cáo {period:?} không hợp lệ"), format!("report period {period:?} is not valid"))
     })?;
+    let kinds: Vec<PeriodKind> = plan.report_kinds.split(',').filter_map(PeriodKind::parse).collect();
+    if !kinds.contains(&period.kind) {
+        return Err(bad(
+            "kế hoạch không quy định kỳ báo cáo này".into(),
+            "the plan has no reports of this kind".into(),
+        ));
+    }
+    if date(&plan.period_from).is_some_and(|f| period.end() < f)
+        || date(&plan.period_to).is_some_and(|t| period.start() > t)
+    {
+        return Err(bad(
+            "kỳ báo cáo nằm ngoài thời gian thực hiện kế hoạch".into(),
+            "the period is outside the plan's period".into(),
+        ));
+    }
+    if period.end() >= today {
+        return Err(bad(
+            format!(
+                "kỳ {} chưa kết thúc (chốt số liệu {})",
+                period.label_vi(),
+                domain::calendar::format_date(period.end())
+            ),
+            format!("{} has not ended (cut-off {})", period.label_en(), domain::calendar::format_date(period.end())),
+        ));
+    }
+    let pending: Vec<String> = store
+        .plan_reports(plan_id, None)
+        .await?
+        .into_iter()
+        .filter(|r| r.period == period.to_string() && matches!(r.status.as_str(), "submitted" | "returned"))
+        .map(|r| format!("#{} {}", r.id, r.agency_code))
+        .collect();
+    if !pending.is_empty() {
+        return Err(denied(
+            format!("Còn báo cáo chờ tiếp nhận hoặc đang sửa: {}", pending.join(", ")),
+            format!("Reports still awaiting a decision or being fixed: {}", pending.join(", ")),
+        ));
+    }
     let audit = ctx.audit("plan.period.close", "plan", Some(format!("{plan_id}:{period}")));
     Ok(store.close_period(plan_id, &period.to_string(), &ctx.actor(), &audit).await?)
 }

@@ -88,7 +88,7 @@ pub async fn prepare_demo(
         crate::services::integrity::run(store, &inspector, chrono::Utc::now().date_naive()).await?;
     }
     // the seed plan with its history of agencies' reports
-    crate::services::demo_plan::load(store, g, DONG_NAI, chrono::Utc::now().date_naive()).await?;
+    crate::services::demo_plan::load(store, g, DONG_NAI, crate::services::plans::today_vn()).await?;
     store.set_meta(META_PROVINCE, DONG_NAI).await?;
     store.set_meta(META_DEMO, DONG_NAI).await?;
     Ok(DemoOutcome::Created)
