@@ -8,6 +8,8 @@
 pub mod admin;
 pub mod calendar;
 pub mod categories;
+pub mod deadlines;
+pub mod lunar;
 pub mod money;
 pub mod personal_id;
 pub mod plan;

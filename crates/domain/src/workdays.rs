@@ -27,7 +27,12 @@ pub enum CalendarError {
 pub struct WorkCalendar {
     days: BTreeMap<NaiveDate, DayRow>,
     years: std::collections::BTreeSet<i32>,
+    /// Weekdays off by the Labour Code's rule in years without announced rows.
+    computed: std::collections::BTreeSet<NaiveDate>,
 }
+
+/// Years for which the rule-based holidays are computed when no rows are listed.
+const RULE_YEARS: std::ops::RangeInclusive<i32> = 1990..=2100;
 
 impl WorkCalendar {
     /// The compiled-in calendar.
@@ -69,6 +74,9 @@ impl WorkCalendar {
             cal.years.insert(date.year());
             cal.days.insert(date, DayRow { working, name: field(2), source: field(3) });
         }
+        for year in RULE_YEARS.filter(|y| !cal.years.contains(y)) {
+            cal.computed.extend(rule_holidays(year));
+        }
         Ok(cal)
     }
 
@@ -84,7 +92,7 @@ impl WorkCalendar {
         if self.years.contains(&d.year()) {
             return true;
         }
-        !fixed_holiday(d)
+        !self.computed.contains(&d)
     }
 
     /// The listed row of `d`, if any.
@@ -114,21 +122,23 @@ impl WorkCalendar {
     }
 }
 
-/// Labour Code Art. 112.1 solar holidays with the next-working-day rule of Art. 112.3,
-/// for years without announced rows.
-fn fixed_holiday(d: NaiveDate) -> bool {
-    let y = d.year();
-    let fixed = [(1, 1), (4, 30), (5, 1), (9, 2)];
-    let mut off: Vec<NaiveDate> = Vec::new();
-    for (m, day) in fixed {
-        let Some(h) = NaiveDate::from_ymd_opt(y, m, day) else { continue };
+/// The weekdays off in `year` by the Labour Code alone (Art. 112.1: 1/1, Tết — taken as the
+/// last day of the old lunar year and the first four of the new one, the usual arrangement —,
+/// the Hùng Kings' day 10/3 lunar, 30/4, 1/5, 2/9 and the day after; Art. 112.3: a holiday on a
+/// weekly day off is taken on the next working day). Used for years whose announced rows are
+/// not in the data.
+pub fn rule_holidays(year: i32) -> Vec<NaiveDate> {
+    let mut off: Vec<NaiveDate> = [(1, 1), (4, 30), (5, 1), (9, 2), (9, 3)]
+        .iter()
+        .filter_map(|(m, d)| NaiveDate::from_ymd_opt(year, *m, *d))
+        .collect();
+    if let Some(tet) = crate::lunar::tet(year) {
+        off.extend((-1..4).filter_map(|i| tet.checked_add_signed(chrono::Duration::days(i))));
+    }
+    if let Some(h) = crate::lunar::hung_kings(year) {
         off.push(h);
     }
-    // 2/9 comes with one adjacent day, chosen each year; without an announcement the
-    // day after is taken.
-    if let Some(n) = NaiveDate::from_ymd_opt(y, 9, 3) {
-        off.push(n);
-    }
+    off.sort();
     let mut taken: Vec<NaiveDate> = Vec::new();
     for h in off {
         let mut t = h;
@@ -140,7 +150,7 @@ fn fixed_holiday(d: NaiveDate) -> bool {
         }
         taken.push(t);
     }
-    taken.contains(&d)
+    taken
 }
 
 #[cfg(test)]
@@ -178,13 +188,29 @@ mod tests {
     }
 
     #[test]
-    fn unlisted_years_use_the_fixed_solar_holidays() {
+    fn unlisted_years_follow_the_labour_code_with_the_lunar_holidays() {
         let c = WorkCalendar::embedded().unwrap();
         assert!(!c.is_working_day(d("2027-01-01")), "Friday 1/1/2027");
         assert!(!c.is_working_day(d("2027-05-03")), "1/5/2027 is a Saturday: Monday 3/5 off");
         assert!(!c.is_working_day(d("2027-09-02")) && !c.is_working_day(d("2027-09-03")));
         assert!(c.is_working_day(d("2027-09-06")));
         assert!(!c.is_working_day(d("2023-01-02")), "1/1/2023 was a Sunday");
+        // Tết 2027 is Saturday 6/2: Friday 5/2 (the year's last day), Mon 8 and Tue 9, and the
+        // two weekend days taken on Wed 10 and Thu 11
+        for day in ["2027-02-05", "2027-02-08", "2027-02-09", "2027-02-10", "2027-02-11"] {
+            assert!(!c.is_working_day(d(day)), "{day}");
+        }
+        assert!(c.is_working_day(d("2027-02-04")) && c.is_working_day(d("2027-02-12")));
+        let hung = crate::lunar::hung_kings(2027).unwrap();
+        assert!(!c.is_working_day(hung) || matches!(hung.weekday(), Weekday::Sat | Weekday::Sun), "{hung}");
+        assert_eq!(rule_holidays(2027).len(), 11, "1/1, Tết 5, Giỗ Tổ, 30/4, 1/5, 2/9 and the day after");
+        // for a listed year the announcement wins: 2025's Tết was announced as 27–31/1, the rule
+        // alone would give 28/1–3/2 (the Saturday 1/2 moved to Monday)
+        let r25 = rule_holidays(2025);
+        for day in ["2025-01-28", "2025-01-29", "2025-01-31", "2025-02-03", "2025-04-07"] {
+            assert!(r25.contains(&d(day)), "{day}");
+        }
+        assert!(!c.is_working_day(d("2025-01-27")) && c.is_working_day(d("2025-02-03")), "the rows rule 2025");
     }
 
     #[test]

@@ -31,8 +31,13 @@ pub const REFORM_DAY: &str = "2025-07-01";
 /// Days before a deadline at which a task is listed as due soon.
 pub const WARN_DAYS: i64 = 30;
 
-pub fn calendar() -> Result<WorkCalendar, AppError> {
-    WorkCalendar::embedded().map_err(|e| AppError::Internal(format!("compiled-in holiday data: {e}")))
+/// The working-day calendar (compiled-in rows and the Labour Code's rule with the lunar
+/// holidays for other years), built once.
+pub fn calendar() -> Result<&'static WorkCalendar, AppError> {
+    static CAL: std::sync::OnceLock<Result<WorkCalendar, String>> = std::sync::OnceLock::new();
+    CAL.get_or_init(|| WorkCalendar::embedded().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| AppError::Internal(format!("compiled-in holiday data: {e}")))
 }
 
 fn iso(d: NaiveDate) -> String {
