@@ -565,3 +565,66 @@ fn six_monthly_report_returned_fixed_and_accepted_in_a_browser() {
     b.screenshot(&shots.join("plan-indicator.png"));
     b.logout();
 }
+
+#[test]
+fn complaint_filed_on_the_portal_resolved_and_rated_in_a_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo", "--persons", "1000"]);
+    let base = server.base.clone();
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    // a citizen files a complaint on the portal, without logging in
+    b.goto(&format!("{base}/"));
+    b.click("#portal-link");
+    wait_for(&b, "#complaint-form");
+    b.click("#c-subject option[value='payment']");
+    b.click("#c-commune option[value='25210']");
+    b.type_into("#c-title", "Chưa nhận được trợ cấp tháng 10");
+    b.type_into("#c-content", "Tôi là thương binh, tháng 10 chưa nhận được tiền trợ cấp tại điểm chi trả.");
+    b.type_into("#c-name", "Nguyễn Thị Hạnh");
+    b.screenshot(&shots.join("portal-file.png"));
+    b.click("#complaint-submit");
+    wait_for(&b, "#tracking-code");
+    let code = b.text("#tracking-code");
+    assert_eq!(code.len(), 14, "{code}");
+    assert_eq!(b.text("#track-status"), "Đã tiếp nhận đơn");
+
+    // the commune officer accepts it (the deadline is computed) and resolves it
+    b.login(&base, "canboxa");
+    b.click("a[href='/complaints']");
+    wait_for(&b, "#complaints");
+    b.click("#complaints tbody tr:first-child td:first-child a");
+    wait_for(&b, "#step-form");
+    assert!(b.text("#complaint-facts").contains("Chưa nhận được trợ cấp") || b.text("h1").contains("Chưa nhận được"));
+    b.click("#step-accept");
+    wait_for(&b, "#resolution-due");
+    assert_eq!(b.text("#complaint-status"), "Đã thụ lý");
+    b.click("#s-outcome option[value='upheld']");
+    b.type_into("#s-note", "Điểm chi trả đã chi bổ sung ngày hôm nay.");
+    b.click("#step-decide");
+    wait_for(&b, "#outcome");
+    b.click("#step-notify");
+    wait_for(&b, "#step-close");
+    b.click("#step-close");
+    wait_for(&b, "#complaint-status");
+    assert_eq!(b.text("#complaint-status"), "Đã kết thúc");
+    b.screenshot(&shots.join("complaint-closed.png"));
+    b.logout();
+
+    // the citizen follows it by the code and rates the service
+    b.goto(&format!("{base}/portal/track?code={code}"));
+    wait_for(&b, "#rating-form");
+    assert_eq!(b.text("#track-status"), "Đã kết thúc");
+    b.click("#score-5");
+    b.click("#rating-submit");
+    wait_for(&b, "#rated");
+    b.screenshot(&shots.join("portal-rated.png"));
+
+    // the rating is in the agency's index
+    b.login(&base, "lanhdao");
+    b.goto(&format!("{base}/complaints"));
+    wait_for(&b, "#satisfaction");
+    assert!(b.text("#sat-SO_NOI_VU").contains('3'), "{}", b.text("#satisfaction"));
+    b.logout();
+}

@@ -696,12 +696,12 @@ fn plan_template_import_status_and_export() {
     let url = "sqlite://plans.db";
     let o = run(d.path(), &["--database-url", url, "plan", "import", "mau.xlsx", "--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("15 tasks, 9 indicators (dry run"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("15 tasks, 11 indicators (dry run"), "{}", stdout(&o));
     let o = run(d.path(), &["--database-url", url, "plan", "status"]);
     assert!(stdout(&o).trim().is_empty(), "a dry run imports nothing: {}", stdout(&o));
     let o = run(d.path(), &["--database-url", url, "plan", "import", "mau.xlsx"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("plan 1 imported: 15 tasks, 9 indicators"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("plan 1 imported: 15 tasks, 11 indicators"), "{}", stdout(&o));
     let o = run(d.path(), &["--database-url", url, "plan", "import", "mau.xlsx"]);
     assert_one_line_error(&o, 1, "230/KH-UBND");
     // a broken TOML names its line; an unknown agency its place and field

@@ -91,6 +91,14 @@ fn openapi_document_validates_and_covers_the_api() {
         ("put", "/api/v1/plan-reports/{id}"),
         ("post", "/api/v1/plan-reports/{id}/submit"),
         ("post", "/api/v1/plan-reports/{id}/decision"),
+        ("get", "/api/v1/complaints"),
+        ("post", "/api/v1/complaints"),
+        ("get", "/api/v1/complaints/{id}"),
+        ("post", "/api/v1/complaints/{id}/steps"),
+        ("get", "/api/v1/satisfaction"),
+        ("post", "/api/v1/portal/complaints"),
+        ("get", "/api/v1/portal/track/{code}"),
+        ("post", "/api/v1/portal/track/{code}/rating"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

@@ -1509,3 +1509,79 @@ mod plans {
         assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
     }
 }
+
+// ---- complaints ----
+
+mod complaints {
+    use store::complaints::{NewComplaint, Step};
+    use store::{AuditEntry, Store, StoreError};
+
+    contract!(complaints_step_through_their_workflow_and_are_rated_once);
+
+    fn entry(action: &str) -> AuditEntry {
+        AuditEntry {
+            actor: "tester".into(),
+            action: action.into(),
+            entity_type: "complaint".into(),
+            ..Default::default()
+        }
+    }
+
+    pub async fn complaints_step_through_their_workflow_and_are_rated_once(store: &Store) {
+        super::loaded(store).await;
+        let c = NewComplaint {
+            tracking_code: "ABCD-EFGH-JKLM".into(),
+            kind: "complaint".into(),
+            channel: "portal".into(),
+            subject: "payment".into(),
+            title: "Chưa nhận trợ cấp".into(),
+            content: "Nội dung".into(),
+            filer_name: "Đỗ Thị Mười".into(),
+            commune_code: "25210".into(),
+            agency_code: "UBND_XA".into(),
+            received_on: "2026-11-30".into(),
+            acceptance_due: "2026-12-09".into(),
+            ..Default::default()
+        };
+        let id = store.insert_complaint(&c, "portal", &entry("complaint.file")).await.unwrap();
+        let again = store.insert_complaint(&c, "portal", &entry("complaint.file")).await.unwrap_err();
+        assert!(matches!(again, StoreError::Conflict(_)), "tracking codes are unique: {again}");
+        assert_eq!(store.complaint_by_code("ABCD-EFGH-JKLM").await.unwrap().unwrap().id, id);
+        assert!(store.complaint_by_code("ABCD-EFGH-XXXX").await.unwrap().is_none());
+        let close = Step::Close { on: "2026-12-01".into() };
+        assert!(!store.complaint_step(id, &close, "canboxa", "", &entry("x")).await.unwrap(), "not from received");
+        assert!(!store.rate_complaint(id, 4, "", &entry("rate")).await.unwrap(), "not rated before it is closed");
+        let accept = Step::Accept {
+            accepted_on: "2026-12-01".into(),
+            resolution_due: "2026-12-31".into(),
+            assigned_to: "canboxa".into(),
+            variant: "normal".into(),
+            complex_note: None,
+        };
+        assert!(store.complaint_step(id, &accept, "canboxa", "", &entry("a")).await.unwrap());
+        assert!(!store.complaint_step(id, &accept, "canboxa", "", &entry("a")).await.unwrap(), "once");
+        for s in [
+            Step::Verify,
+            Step::Decide { outcome: "upheld".into(), note: "Đúng".into(), on: "2026-12-10".into() },
+            Step::Notify { on: "2026-12-11".into() },
+            close,
+        ] {
+            assert!(store.complaint_step(id, &s, "canboxa", "", &entry("s")).await.unwrap(), "{s:?}");
+        }
+        let row = store.complaint(id).await.unwrap().unwrap();
+        assert_eq!(
+            (row.status.as_str(), row.outcome.as_deref(), row.closed_on.as_deref()),
+            ("closed", Some("upheld"), Some("2026-12-01"))
+        );
+        assert_eq!(store.complaint_events(id).await.unwrap().len(), 6);
+        assert!(store.rate_complaint(id, 4, "Tốt", &entry("rate")).await.unwrap());
+        assert!(!store.rate_complaint(id, 5, "", &entry("rate")).await.unwrap(), "once");
+        let s = store.satisfaction().await.unwrap();
+        assert_eq!((s[0].agency_code.as_str(), s[0].ratings, s[0].score_sum), ("UBND_XA", 1, 4));
+        let on_time = store.complaints_on_time().await.unwrap();
+        assert_eq!((on_time[0].n, on_time[0].of), (1, 1));
+        assert_eq!(store.complaints(Some("closed"), Some(&["25195".to_string()])).await.unwrap().len(), 0, "area");
+        assert_eq!(store.complaints(None, None).await.unwrap().len(), 1);
+        assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
+    }
+}

@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .merge(crate::http::payments_api::routes())
         .merge(crate::http::integrity_api::routes())
         .merge(crate::http::plans_api::routes())
+        .merge(crate::http::complaints_api::routes())
 }
 
 /// The error body of every API error.
@@ -840,11 +841,14 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
           crate::http::plans_api::plans_list, crate::http::plans_api::plan_import, crate::http::plans_api::plan_detail,
           crate::http::plans_api::plan_dashboard, crate::http::plans_api::plan_indicator, crate::http::plans_api::reports_list,
           crate::http::plans_api::report_create, crate::http::plans_api::period_close, crate::http::plans_api::report_detail,
-          crate::http::plans_api::report_save, crate::http::plans_api::report_submit, crate::http::plans_api::report_decide),
+          crate::http::plans_api::report_save, crate::http::plans_api::report_submit, crate::http::plans_api::report_decide,
+          crate::http::complaints_api::complaints_list, crate::http::complaints_api::complaint_file, crate::http::complaints_api::complaint_detail,
+          crate::http::complaints_api::complaint_step, crate::http::complaints_api::satisfaction, crate::http::complaints_api::portal_file,
+          crate::http::complaints_api::portal_track, crate::http::complaints_api::portal_rate),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),
-         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "integrity", description = "Anti-fraud checks and their review queue"), (name = "plans", description = "Plan monitoring: tasks, indicators, periodic reports, dashboards"), (name = "audit", description = "Audit trail"))
+         (name = "users", description = "Accounts"), (name = "tokens", description = "API tokens"), (name = "registry", description = "Social registry"), (name = "payments", description = "Monthly payment cycles"), (name = "integrity", description = "Anti-fraud checks and their review queue"), (name = "plans", description = "Plan monitoring: tasks, indicators, periodic reports, dashboards"), (name = "complaints", description = "Complaints, denunciations and petitions with their legal deadlines"), (name = "portal", description = "The citizen portal (no login)"), (name = "audit", description = "Audit trail"))
 )]
 pub struct ApiDoc;
 

@@ -4,6 +4,8 @@
 //! authorization, and share the error code table.
 
 pub mod api;
+pub mod complaints_api;
+pub mod complaints_ui;
 pub mod extract;
 pub mod i18n;
 pub mod integrity_api;
@@ -81,6 +83,14 @@ pub fn router(state: AppState) -> Router {
         .route("/payments/holds", post(payments_ui::hold))
         .route("/payments/holds/{id}/release", post(payments_ui::release))
         .route("/payments/{id}", get(payments_ui::cycle))
+        .route("/complaints", get(complaints_ui::list))
+        .route("/complaints/new", get(complaints_ui::new_form).post(complaints_ui::new_submit))
+        .route("/complaints/{id}", get(complaints_ui::case))
+        .route("/complaints/{id}/step", post(complaints_ui::step))
+        .route("/portal", get(complaints_ui::portal))
+        .route("/portal/complaints", post(complaints_ui::portal_file))
+        .route("/portal/track", get(complaints_ui::portal_track))
+        .route("/portal/track/rating", post(complaints_ui::portal_rate))
         .route("/plans", get(plans_ui::list))
         .route("/plans/import", post(plans_ui::import))
         .route("/plans/template.xlsx", get(plans_ui::template))

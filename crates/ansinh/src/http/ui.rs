@@ -30,6 +30,7 @@ pub struct NavUser {
     pub can_payments: bool,
     pub can_integrity: bool,
     pub can_plans: bool,
+    pub can_complaints: bool,
 }
 
 /// An amount in đồng however a template holds it (by value or behind references).
@@ -186,6 +187,7 @@ pub fn layout(state: &AppState, req: &Req) -> Layout {
             can_payments: p.can(perm::PAYMENTS_READ),
             can_integrity: p.can(perm::INTEGRITY_READ),
             can_plans: p.can(perm::PLANS_READ),
+            can_complaints: p.can(perm::COMPLAINTS_READ),
         }),
         csrf: p.and_then(|p| p.csrf_token.clone()).unwrap_or_default(),
     }

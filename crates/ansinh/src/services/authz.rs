@@ -37,7 +37,11 @@ pub mod perm {
     pub const PLANS_REPORT: &str = "plans.report";
     pub const PLANS_REVIEW: &str = "plans.review";
     pub const PLANS_MANAGE: &str = "plans.manage";
-    pub const ALL: [&str; 25] = [
+    pub const COMPLAINTS_READ: &str = "complaints.read";
+    pub const COMPLAINTS_HANDLE: &str = "complaints.handle";
+    pub const ALL: [&str; 27] = [
+        COMPLAINTS_READ,
+        COMPLAINTS_HANDLE,
         PLANS_READ,
         PLANS_REPORT,
         PLANS_REVIEW,

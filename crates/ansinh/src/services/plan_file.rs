@@ -123,7 +123,7 @@ impl FileError {
 }
 
 /// The computed indicators ansinh can keep current from its own data.
-pub const COMPUTED: [(&str, &str, &str); 3] = [
+pub const COMPUTED: [(&str, &str, &str); 5] = [
     (
         "merit_paid_monthly",
         "Người có công đang hưởng trợ cấp hằng tháng",
@@ -131,6 +131,12 @@ pub const COMPUTED: [(&str, &str, &str); 3] = [
     ),
     ("paid_within_cycle", "Tỷ lệ dòng chi trả được chi trong kỳ", "Payment lines paid within their cycle"),
     ("assistance_beneficiaries", "Đối tượng bảo trợ xã hội đang hưởng", "Social-assistance beneficiaries in force"),
+    (
+        "complaints_on_time",
+        "Tỷ lệ khiếu nại, tố cáo giải quyết đúng hạn",
+        "Complaints and denunciations resolved on time",
+    ),
+    ("satisfaction_index", "Chỉ số hài lòng của người dân (1–5)", "Citizens' satisfaction index (1–5)"),
 ];
 
 pub fn parse_toml(text: &str) -> Result<PlanFile, Vec<FileError>> {

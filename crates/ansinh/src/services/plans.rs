@@ -662,8 +662,11 @@ impl Computed {
             Some(c) => m.get(c).copied().unwrap_or((0, 0)),
             None => m.values().fold((0, 0), |(a, b), (n, of)| (a + n, b + of)),
         };
-        let is_ratio = key == "paid_within_cycle";
-        let v = if is_ratio {
+        let is_ratio = matches!(key, "paid_within_cycle" | "complaints_on_time");
+        let v = if key == "satisfaction_index" {
+            // the mean score: n = sum of scores, of = ratings
+            (of > 0).then(|| Milli((n * 1000 * 2 + of) / (2 * of)))
+        } else if is_ratio {
             // to a tenth of a percent, half up, as agencies report rates
             (of > 0).then(|| percent_tenths(n, of))
         } else {
@@ -769,6 +772,20 @@ impl ComputedCache {
             );
             c.label.insert("paid_within_cycle".into(), s.month.clone());
         }
+        // complaints and ratings: small tables, read each time (no cache to go stale)
+        let sum =
+            |rows: Vec<store::plans::CommuneCount>| rows.into_iter().map(|r| (r.commune_code, (r.n, r.of))).collect();
+        c.by_commune.insert("complaints_on_time".into(), sum(store.complaints_on_time().await?));
+        c.label.insert("complaints_on_time".into(), iso(today));
+        let ratings: std::collections::BTreeMap<String, (i64, i64)> =
+            store.satisfaction().await?.into_iter().fold(Default::default(), |mut m, r| {
+                let e = m.entry(r.commune_code).or_insert((0, 0));
+                e.0 += r.score_sum;
+                e.1 += r.ratings;
+                m
+            });
+        c.by_commune.insert("satisfaction_index".into(), ratings);
+        c.label.insert("satisfaction_index".into(), iso(today));
         c.series.insert("merit_paid_monthly".into(), merit_series);
         c.series.insert("paid_within_cycle".into(), paid_series);
         Ok(c)

@@ -89,6 +89,8 @@ pub async fn prepare_demo(
     }
     // the seed plan with its history of agencies' reports
     crate::services::demo_plan::load(store, g, DONG_NAI, crate::services::plans::today_vn()).await?;
+    // a few complaints through their workflow, two rated
+    crate::services::complaints::demo(store, g, DONG_NAI).await?;
     store.set_meta(META_PROVINCE, DONG_NAI).await?;
     store.set_meta(META_DEMO, DONG_NAI).await?;
     Ok(DemoOutcome::Created)

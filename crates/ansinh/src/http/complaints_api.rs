@@ -1,0 +1,159 @@
+//! JSON API of complaints: officers' intake, list, case and steps; the citizen portal's filing,
+//! tracking by code and rating (anonymous, throttled per address); the satisfaction index.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::AppError;
+use crate::http::api::{respond, ErrorBody};
+use crate::http::extract::{ApiJson, Req};
+use crate::services::complaints::{self as cm, FileInput, StepInput};
+use crate::services::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/complaints", get(complaints_list).post(complaint_file))
+        .route("/api/v1/complaints/{id}", get(complaint_detail))
+        .route("/api/v1/complaints/{id}/steps", post(complaint_step))
+        .route("/api/v1/satisfaction", get(satisfaction))
+        .route("/api/v1/portal/complaints", post(portal_file))
+        .route("/api/v1/portal/track/{code}", get(portal_track))
+        .route("/api/v1/portal/track/{code}/rating", post(portal_rate))
+}
+
+/// The key under which an address's portal actions are throttled.
+pub fn portal_key(req: &Req) -> String {
+    format!("portal:{}", req.ctx.ip.clone().unwrap_or_default())
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// received, accepted, refused, verifying, decided, notified, closed
+    pub status: Option<String>,
+}
+
+/// Cases within the caller's area, the least time left first (a denouncer's identity hidden
+/// from all but the handling officer and inspectors).
+#[utoipa::path(get, path = "/api/v1/complaints", tag = "complaints", params(ListQuery),
+    responses((status = 200, description = "[{case, due, days_left, light, identity_hidden}]"), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn complaints_list(State(state): State<AppState>, req: Req, Query(q): Query<ListQuery>) -> Response {
+    respond(&req, cm::list(&state.store, &req.ctx, q.status.as_deref()).await)
+}
+
+/// Record a case received at citizen reception, by letter or by phone.
+#[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = FileInput,
+    responses((status = 201, description = "the case, with its tracking code and acceptance deadline"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn complaint_file(State(state): State<AppState>, req: Req, ApiJson(body): ApiJson<FileInput>) -> Response {
+    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body, false).await {
+        Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// One case with its history.
+#[utoipa::path(get, path = "/api/v1/complaints/{id}", tag = "complaints", params(("id" = i64, Path)),
+    responses((status = 200, description = "[case view, events]"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn complaint_detail(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    respond(&req, cm::case(&state.store, &req.ctx, id).await)
+}
+
+/// A workflow step: accept (the resolution deadline is computed), refuse, verify, decide,
+/// notify, close.
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/steps", tag = "complaints", params(("id" = i64, Path)), request_body = StepInput,
+    responses((status = 200, description = "the case after the step"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn complaint_step(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<StepInput>,
+) -> Response {
+    let r = async {
+        cm::step(&state.store, &req.ctx, id, &body).await?;
+        cm::case(&state.store, &req.ctx, id).await.map(|(v, _)| v)
+    }
+    .await;
+    respond(&req, r)
+}
+
+/// The satisfaction index: mean score (1–5, thousandths) and ratings per agency and commune.
+#[utoipa::path(get, path = "/api/v1/satisfaction", tag = "complaints",
+    responses((status = 200, description = "[{agency_code, commune_code, ratings, mean_milli}]"), (status = 403, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn satisfaction(State(state): State<AppState>, req: Req) -> Response {
+    respond(&req, cm::satisfaction_index(&state.store, &req.ctx).await)
+}
+
+/// File a complaint, denunciation or petition from the citizen portal (no login; throttled per
+/// address). Keep the tracking code.
+#[utoipa::path(post, path = "/api/v1/portal/complaints", tag = "portal", request_body = FileInput,
+    responses((status = 201, description = "{tracking_code, acceptance_due, late_note}"), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn portal_file(State(state): State<AppState>, req: Req, ApiJson(body): ApiJson<FileInput>) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return req.api_error(AppError::Throttled);
+    }
+    state.throttle.record_failure(&key);
+    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body, true).await {
+        Ok(c) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"tracking_code": c.tracking_code, "acceptance_due": c.acceptance_due, "late_note": c.late_note})),
+        )
+            .into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Follow a case by its tracking code (a wrong code is counted against the address).
+#[utoipa::path(get, path = "/api/v1/portal/track/{code}", tag = "portal", params(("code" = String, Path)),
+    responses((status = 200, body = cm::Tracking), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn portal_track(State(state): State<AppState>, req: Req, Path(code): Path<String>) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return req.api_error(AppError::Throttled);
+    }
+    match cm::track(&state.store, &code).await {
+        Ok(t) => Json(t).into_response(),
+        Err(e) => {
+            state.throttle.record_failure(&key);
+            req.api_error(e)
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RatingBody {
+    /// 1 (very dissatisfied) … 5 (very satisfied)
+    pub score: i64,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// Rate a closed case, once.
+#[utoipa::path(post, path = "/api/v1/portal/track/{code}/rating", tag = "portal", params(("code" = String, Path)), request_body = RatingBody,
+    responses((status = 200, description = "{rated: true}"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn portal_rate(
+    State(state): State<AppState>,
+    req: Req,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<RatingBody>,
+) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return req.api_error(AppError::Throttled);
+    }
+    let r = cm::rate(&state.store, &req.ctx, &code, &body.score.to_string(), &body.comment).await;
+    if r.is_err() {
+        state.throttle.record_failure(&key);
+    }
+    respond(&req, r.map(|()| serde_json::json!({"rated": true})))
+}

@@ -1,0 +1,655 @@
+//! Complaints, denunciations and petitions: intake (citizen portal, reception, letter, phone),
+//! the legal deadlines of acceptance and resolution (`domain::deadlines`), the workflow
+//! (received → accepted | refused → verifying → decided → notified → closed), tracking by code,
+//! the citizen's rating, and the satisfaction index per agency and commune.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use domain::deadlines::Limits;
+use store::complaints::{ComplaintRow, NewComplaint, Step};
+use store::Store;
+
+use crate::error::AppError;
+use crate::services::authz::{perm, Ctx, Scope};
+use crate::services::plans::{calendar, today_vn};
+
+pub const KINDS: [(&str, &str, &str); 3] = [
+    ("complaint", "Khiếu nại", "Complaint"),
+    ("denunciation", "Tố cáo", "Denunciation"),
+    ("petition", "Kiến nghị, phản ánh", "Petition or feedback"),
+];
+pub const SUBJECTS: [(&str, &str, &str); 5] = [
+    ("entitlement_decision", "Quyết định hưởng chế độ", "Entitlement decision"),
+    ("payment", "Chi trả trợ cấp", "Payment"),
+    ("officer_conduct", "Thái độ, hành vi cán bộ", "Officer conduct"),
+    ("registry", "Hồ sơ, thông tin đối tượng", "Registry record"),
+    ("other", "Khác", "Other"),
+];
+pub const OUTCOMES: [(&str, &str, &str); 5] = [
+    ("upheld", "Khiếu nại/tố cáo đúng", "Upheld"),
+    ("partly_upheld", "Đúng một phần", "Partly upheld"),
+    ("rejected", "Không đúng", "Rejected"),
+    ("withdrawn", "Rút đơn", "Withdrawn"),
+    ("forwarded", "Chuyển cơ quan có thẩm quyền", "Forwarded"),
+];
+
+pub fn label(table: &[(&'static str, &'static str, &'static str)], code: &str) -> (&'static str, &'static str) {
+    table.iter().find(|(c, _, _)| *c == code).map_or(("", ""), |(_, vi, en)| (*vi, *en))
+}
+
+pub fn status_label(s: &str) -> (&'static str, &'static str) {
+    match s {
+        "received" => ("Đã tiếp nhận đơn", "Received"),
+        "accepted" => ("Đã thụ lý", "Accepted"),
+        "refused" => ("Không thụ lý", "Refused"),
+        "verifying" => ("Đang xác minh", "Verifying"),
+        "decided" => ("Đã có kết quả giải quyết", "Decided"),
+        "notified" => ("Đã thông báo kết quả", "Citizen notified"),
+        "closed" => ("Đã kết thúc", "Closed"),
+        _ => ("", ""),
+    }
+}
+
+fn limits() -> Result<&'static Limits, AppError> {
+    static L: std::sync::OnceLock<Result<Limits, String>> = std::sync::OnceLock::new();
+    L.get_or_init(|| Limits::embedded().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| AppError::Internal(format!("compiled-in legal limits: {e}")))
+}
+
+fn iso(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+fn date(s: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
+}
+
+/// A tracking code: 12 characters from an alphabet without look-alikes, from the OS's random
+/// source (about 60 bits: not guessable, and wrong guesses are throttled).
+fn tracking_code() -> Result<String, AppError> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut buf = [0u8; 12];
+    getrandom::fill(&mut buf).map_err(|e| AppError::Internal(format!("random source: {e}")))?;
+    let s: String = buf.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect();
+    Ok(format!("{}-{}-{}", &s[..4], &s[4..8], &s[8..]))
+}
+
+/// What a case is filed with (portal form, officer's form, JSON).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FileInput {
+    /// complaint | denunciation | petition
+    pub kind: String,
+    /// entitlement_decision | payment | officer_conduct | registry | other
+    pub subject: String,
+    pub title: String,
+    pub content: String,
+    pub filer_name: String,
+    #[serde(default)]
+    pub filer_personal_id: Option<String>,
+    #[serde(default)]
+    pub filer_phone: Option<String>,
+    #[serde(default)]
+    pub filer_address: Option<String>,
+    /// 5-digit commune code of the matter
+    pub commune_code: String,
+    /// the decision complained about (number and date as written)
+    #[serde(default)]
+    pub decision_ref: Option<String>,
+    /// dd/mm/yyyy: when the decision was received or known (complaints: the 90-day limit)
+    #[serde(default)]
+    pub decision_known_on: Option<String>,
+    /// reception | letter | phone (officers); the portal sets `portal`
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+fn field(f: &'static str, vi: impl Into<String>, en: impl Into<String>) -> AppError {
+    AppError::Field { field: f, vi: vi.into(), en: en.into() }
+}
+
+/// Files a case. `portal`: filed by a citizen (anonymous web request); else by an officer
+/// with `complaints.handle` in the commune. The agency handling it: the commune's People's
+/// Committee for cases about a commune's acts, Sở Nội vụ for entitlement decisions and
+/// payments (the province's people-with-merit and payment office).
+pub async fn file(
+    store: &Store,
+    g: &domain::Gazetteer,
+    ctx: &Ctx,
+    province: &str,
+    input: &FileInput,
+    portal: bool,
+) -> Result<ComplaintRow, AppError> {
+    let channel = if portal {
+        "portal".to_string()
+    } else {
+        let p = ctx.authorize(perm::COMPLAINTS_HANDLE)?;
+        if let Some(p) = p {
+            p.require_commune(input.commune_code.trim())?;
+        }
+        let c = input.channel.clone().unwrap_or_else(|| "reception".into());
+        if !matches!(c.as_str(), "reception" | "letter" | "phone") {
+            return Err(field(
+                "channel",
+                "kênh tiếp nhận phải là reception, letter hoặc phone",
+                "channel must be reception, letter or phone",
+            ));
+        }
+        c
+    };
+    let kind = input.kind.trim();
+    if !KINDS.iter().any(|(k, _, _)| *k == kind) {
+        return Err(field(
+            "kind",
+            "chọn loại đơn: khiếu nại, tố cáo hoặc kiến nghị",
+            "choose complaint, denunciation or petition",
+        ));
+    }
+    let subject = input.subject.trim();
+    if !SUBJECTS.iter().any(|(k, _, _)| *k == subject) {
+        return Err(field("subject", "chọn nội dung đơn", "choose the subject"));
+    }
+    let text = |f: &'static str, v: &str, max: usize, vi: &str, en: &str| -> Result<String, AppError> {
+        let v = domain::text::nfc(v.trim());
+        if v.is_empty() {
+            return Err(field(f, format!("{vi}: bắt buộc"), format!("{en}: required")));
+        }
+        if v.chars().count() > max {
+            return Err(field(f, format!("{vi}: tối đa {max} ký tự"), format!("{en}: at most {max} characters")));
+        }
+        Ok(v)
+    };
+    let title = text("title", &input.title, 200, "Tiêu đề", "Title")?;
+    let content = text("content", &input.content, 10_000, "Nội dung", "Content")?;
+    let filer_name = text("filer_name", &input.filer_name, 200, "Họ tên người gửi", "Filer's name")?;
+    let commune = input.commune_code.trim();
+    if g.commune(commune).is_none_or(|c| c.province_code != province) {
+        return Err(field(
+            "commune_code",
+            format!("{commune:?} không phải xã/phường của tỉnh"),
+            format!("{commune:?} is not a commune of the province"),
+        ));
+    }
+    let personal_id = match input.filer_personal_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            domain::PersonalId::parse(s)
+                .map_err(|e| {
+                    field("filer_personal_id", format!("số định danh {s:?}: {e}"), format!("personal ID {s:?}: {e}"))
+                })?
+                .to_string(),
+        ),
+    };
+    let opt = |v: &Option<String>, max: usize| {
+        v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(max).collect::<String>())
+    };
+    let today = today_vn();
+    let cal = calendar()?;
+    let lim = limits()?;
+    let known = match input.decision_known_on.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let d = domain::calendar::parse_date(s)
+                .map_err(|e| field("decision_known_on", format!("{s:?}: {}", e.vi()), format!("{s:?}: {e}")))?;
+            if d > today {
+                return Err(field(
+                    "decision_known_on",
+                    "ngày biết quyết định không thể ở tương lai",
+                    "the day the decision was known cannot be in the future",
+                ));
+            }
+            Some(d)
+        }
+    };
+    let late_note = match (kind, known) {
+        ("complaint", Some(k)) if lim.filed_late(k, today, cal).map_err(|e| AppError::Internal(e.to_string()))? => Some(format!(
+            "Quá thời hiệu khiếu nại 90 ngày (Luật Khiếu nại 2011 Điều 9): biết quyết định ngày {}, nộp đơn ngày {}; vẫn ghi nhận để xem xét lý do",
+            domain::calendar::format_date(k),
+            domain::calendar::format_date(today)
+        )),
+        _ => None,
+    };
+    let code = match kind {
+        "denunciation" => "denunciation_processing",
+        _ => "complaint_acceptance",
+    };
+    let due = lim.due(code, "normal", today, &[], cal).map_err(|e| AppError::Internal(e.to_string()))?;
+    let agency = match subject {
+        "entitlement_decision" | "payment" | "registry" => "SO_NOI_VU",
+        _ => "UBND_XA",
+    };
+    let c = NewComplaint {
+        tracking_code: tracking_code()?,
+        kind: kind.into(),
+        channel,
+        subject: subject.into(),
+        title,
+        content,
+        filer_name,
+        filer_personal_id: personal_id,
+        filer_phone: opt(&input.filer_phone, 20),
+        filer_address: opt(&input.filer_address, 300),
+        person_id: None,
+        decision_ref: opt(&input.decision_ref, 200),
+        commune_code: commune.into(),
+        agency_code: agency.into(),
+        received_on: iso(today),
+        decision_known_on: known.map(iso),
+        late_note,
+        acceptance_due: due.date.map(iso).unwrap_or_default(),
+    };
+    let actor = if portal { "portal".to_string() } else { ctx.actor() };
+    let mut audit = ctx.audit("complaint.file", "complaint", None);
+    audit.actor = actor.clone();
+    audit.detail = Some(format!("{kind} via {}", c.channel));
+    let id = store.insert_complaint(&c, &actor, &audit).await?;
+    store.complaint(id).await?.ok_or_else(|| AppError::Internal("complaint just filed".into()))
+}
+
+/// A case as an officer sees it, with the time left to its current deadline.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseView {
+    pub case: ComplaintRow,
+    /// the deadline now running (acceptance, then resolution), None once decided
+    pub due: Option<String>,
+    pub days_left: Option<i64>,
+    /// green (> 5 days), amber (0–5), red (overdue), none
+    pub light: &'static str,
+    pub identity_hidden: bool,
+}
+
+fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate) -> CaseView {
+    let due = match c.status.as_str() {
+        "received" => Some(c.acceptance_due.clone()),
+        "accepted" | "verifying" => c.resolution_due.clone(),
+        _ => None,
+    };
+    let days_left = due.as_deref().and_then(date).map(|d| (d - today).num_days());
+    let light = match days_left {
+        None => "none",
+        Some(d) if d < 0 => "red",
+        Some(d) if d <= 5 => "amber",
+        Some(_) => "green",
+    };
+    // a denouncer's identity: only the handling officer and inspectors (and the operator)
+    let sees_identity = ctx.operator
+        || ctx
+            .principal
+            .as_ref()
+            .is_some_and(|p| p.role == "inspector" || c.assigned_to.as_deref() == Some(p.username.as_str()));
+    let mut case = c;
+    let hidden = case.kind == "denunciation" && !sees_identity;
+    if hidden {
+        case.filer_name = "(được bảo vệ theo Luật Tố cáo)".into();
+        case.filer_personal_id = None;
+        case.filer_phone = None;
+        case.filer_address = None;
+    }
+    CaseView { case, due, days_left, light, identity_hidden: hidden }
+}
+
+fn area(ctx: &Ctx) -> Result<Option<Vec<String>>, AppError> {
+    if ctx.operator {
+        return Ok(None);
+    }
+    let p = ctx.require(perm::COMPLAINTS_READ)?;
+    Ok(match &p.scope {
+        Scope::Province => None,
+        Scope::Communes(c) => Some(c.iter().cloned().collect()),
+        Scope::Agency(_) | Scope::SelfOnly => Some(Vec::new()),
+    })
+}
+
+/// The cases within the caller's area, open ones with the least time left first.
+pub async fn list(store: &Store, ctx: &Ctx, status: Option<&str>) -> Result<Vec<CaseView>, AppError> {
+    let communes = area(ctx)?;
+    let today = today_vn();
+    let mut v: Vec<CaseView> = store
+        .complaints(status.filter(|s| !s.is_empty()), communes.as_deref())
+        .await?
+        .into_iter()
+        .map(|c| view(c, ctx, today))
+        .collect();
+    v.sort_by_key(|c| (c.days_left.is_none(), c.days_left.unwrap_or(i64::MAX), -c.case.id));
+    Ok(v)
+}
+
+/// One case with its history (reading a denunciation's identity is audited).
+pub async fn case(
+    store: &Store,
+    ctx: &Ctx,
+    id: i64,
+) -> Result<(CaseView, Vec<store::complaints::ComplaintEvent>), AppError> {
+    let communes = area(ctx)?;
+    let c = store.complaint(id).await?.ok_or_else(|| AppError::NotFound(format!("complaint {id}")))?;
+    if let Some(a) = &communes {
+        if !a.contains(&c.commune_code) {
+            return Err(AppError::Forbidden(format!("complaint {id} is outside the caller's area")));
+        }
+    }
+    let v = view(c, ctx, today_vn());
+    if v.case.kind == "denunciation" && !v.identity_hidden {
+        let audit = ctx.audit("complaint.identity_read", "complaint", Some(id.to_string()));
+        store.audit_append(&audit).await?;
+    }
+    Ok((v, store.complaint_events(id).await?))
+}
+
+/// What an officer decides at a step.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct StepInput {
+    /// accept | refuse | verify | decide | notify | close
+    pub action: String,
+    /// accept: the handling officer (username); default the caller
+    #[serde(default)]
+    pub assigned_to: Option<String>,
+    /// accept: normal | complex | remote | remote_complex (complaints), complex | very_complex (denunciations)
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// refuse: the reasons; accept with a complex variant: the written determination; decide: the reasoning
+    #[serde(default)]
+    pub note: String,
+    /// decide: upheld | partly_upheld | rejected | withdrawn | forwarded
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+/// Takes a workflow step on a case in the caller's area.
+pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Result<(), AppError> {
+    let p = ctx.authorize(perm::COMPLAINTS_HANDLE)?;
+    let c = store.complaint(id).await?.ok_or_else(|| AppError::NotFound(format!("complaint {id}")))?;
+    if let Some(p) = p {
+        p.require_commune(&c.commune_code)?;
+    }
+    let today = today_vn();
+    let note = input.note.trim().chars().take(4000).collect::<String>();
+    let step = match input.action.as_str() {
+        "accept" => {
+            let variant = input.variant.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "normal".into());
+            let complex = variant.contains("complex");
+            if complex && note.len() < 10 {
+                return Err(field(
+                    "note",
+                    "vụ việc phức tạp cần văn bản xác định lý do (ghi rõ căn cứ)",
+                    "a complex case needs the written determination (its grounds)",
+                ));
+            }
+            let code = match (c.kind.as_str(), c.instance) {
+                ("denunciation", _) => "denunciation_resolution",
+                (_, 2) => "complaint_second",
+                _ => "complaint_first",
+            };
+            let lim = limits()?;
+            let due = lim.due(code, &variant, today, &[], calendar()?).map_err(|_| {
+                field(
+                    "variant",
+                    format!("{variant:?} không áp dụng cho loại đơn này"),
+                    format!("{variant:?} does not apply to this kind of case"),
+                )
+            })?;
+            let assignee = input
+                .assigned_to
+                .clone()
+                .filter(|a| !a.trim().is_empty())
+                .unwrap_or_else(|| p.map_or_else(|| ctx.actor(), |p| p.username.clone()));
+            if store.user_by_username(assignee.trim()).await?.is_none() && !ctx.operator {
+                return Err(field(
+                    "assigned_to",
+                    format!("không có tài khoản {assignee:?}"),
+                    format!("no account {assignee:?}"),
+                ));
+            }
+            Step::Accept {
+                accepted_on: iso(today),
+                resolution_due: due.date.map(iso).unwrap_or_default(),
+                assigned_to: assignee.trim().to_string(),
+                variant,
+                complex_note: complex.then(|| note.clone()),
+            }
+        }
+        "refuse" => {
+            if note.len() < 10 {
+                return Err(field("note", "không thụ lý phải nêu rõ lý do", "a refusal needs its reasons"));
+            }
+            Step::Refuse { note: note.clone(), on: iso(today) }
+        }
+        "verify" => Step::Verify,
+        "decide" => {
+            let outcome = input.outcome.clone().unwrap_or_default();
+            if !OUTCOMES.iter().any(|(o, _, _)| *o == outcome) {
+                return Err(field("outcome", "chọn kết quả giải quyết", "choose the outcome"));
+            }
+            if note.len() < 10 {
+                return Err(field("note", "ghi rõ nội dung kết luận", "the decision's reasoning is required"));
+            }
+            Step::Decide { outcome, note: note.clone(), on: iso(today) }
+        }
+        "notify" => Step::Notify { on: iso(today) },
+        "close" => Step::Close { on: iso(today) },
+        other => {
+            return Err(field(
+                "action",
+                format!("thao tác {other:?} không hợp lệ"),
+                format!("unknown action {other:?}"),
+            ))
+        }
+    };
+    let audit = ctx.audit(&format!("complaint.{}", input.action), "complaint", Some(id.to_string()));
+    if !store.complaint_step(id, &step, &ctx.actor(), &note, &audit).await? {
+        let (vi, en) = status_label(&c.status);
+        return Err(AppError::Denied {
+            vi: format!("Không thực hiện được \"{}\" khi đơn đang ở trạng thái \"{vi}\"", input.action),
+            en: format!("Cannot {} a case that is {en}", input.action),
+        });
+    }
+    Ok(())
+}
+
+/// What the public tracking page shows: no names, no content, no officer's notes beyond the
+/// outcome.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Tracking {
+    pub tracking_code: String,
+    pub kind: String,
+    pub subject: String,
+    pub title: String,
+    pub status: String,
+    pub received_on: String,
+    pub acceptance_due: String,
+    pub accepted_on: Option<String>,
+    pub resolution_due: Option<String>,
+    pub outcome: Option<String>,
+    pub decided_on: Option<String>,
+    pub late_note: Option<String>,
+    pub can_rate: bool,
+    pub rated: bool,
+}
+
+/// Looks a case up by its tracking code. A wrong code says only that it is wrong; guesses from
+/// one address are throttled by the caller.
+pub async fn track(store: &Store, code: &str) -> Result<Tracking, AppError> {
+    let code = code.trim().to_uppercase();
+    let c = store.complaint_by_code(&code).await?.ok_or_else(|| AppError::Denied {
+        vi: "Không tìm thấy đơn với mã này. Kiểm tra lại mã trên giấy biên nhận.".into(),
+        en: "No case with this code. Check the code on your receipt.".into(),
+    })?;
+    let rated = store.complaint_rated(c.id).await?;
+    Ok(Tracking {
+        can_rate: c.status == "closed" && !rated,
+        rated,
+        tracking_code: c.tracking_code,
+        kind: c.kind,
+        subject: c.subject,
+        title: c.title,
+        status: c.status,
+        received_on: c.received_on,
+        acceptance_due: c.acceptance_due,
+        accepted_on: c.accepted_on,
+        resolution_due: c.resolution_due,
+        outcome: c.outcome,
+        decided_on: c.decided_on,
+        late_note: c.late_note,
+    })
+}
+
+/// The citizen rates a closed case (1–5), once.
+pub async fn rate(store: &Store, ctx: &Ctx, code: &str, score: &str, comment: &str) -> Result<(), AppError> {
+    let t = track(store, code).await?;
+    let score: i64 = score
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| (1..=5).contains(s))
+        .ok_or_else(|| field("score", "chọn mức hài lòng từ 1 đến 5", "choose a score from 1 to 5"))?;
+    let c = store.complaint_by_code(&t.tracking_code).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
+    let mut audit = ctx.audit("complaint.rate", "complaint", Some(c.id.to_string()));
+    audit.actor = "portal".into();
+    let comment: String = comment.trim().chars().take(1000).collect();
+    if !store.rate_complaint(c.id, score, &comment, &audit).await? {
+        return Err(AppError::Denied {
+            vi: "Chỉ đánh giá được một lần, sau khi đơn đã kết thúc".into(),
+            en: "A case is rated once, after it is closed".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The satisfaction index per agency (and per commune): mean score (1–5, in thousandths) and
+/// the number of ratings.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexRow {
+    pub agency_code: String,
+    pub commune_code: Option<String>,
+    pub ratings: i64,
+    /// mean × 1000, half up
+    pub mean_milli: i64,
+}
+
+pub async fn satisfaction_index(store: &Store, ctx: &Ctx) -> Result<Vec<IndexRow>, AppError> {
+    if !ctx.operator {
+        let p = ctx.user()?;
+        if !(p.can(perm::COMPLAINTS_READ) || p.can(perm::DASHBOARDS_READ)) {
+            return Err(AppError::Forbidden(format!("permission {}", perm::COMPLAINTS_READ)));
+        }
+    }
+    let rows = store.satisfaction().await?;
+    let mean = |sum: i64, n: i64| if n > 0 { (sum * 1000 * 2 + n) / (2 * n) } else { 0 };
+    let mut out: Vec<IndexRow> = Vec::new();
+    let mut agencies: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+    for r in &rows {
+        let e = agencies.entry(r.agency_code.clone()).or_default();
+        e.0 += r.ratings;
+        e.1 += r.score_sum;
+    }
+    for (a, (n, sum)) in agencies {
+        out.push(IndexRow { agency_code: a, commune_code: None, ratings: n, mean_milli: mean(sum, n) });
+    }
+    for r in rows {
+        out.push(IndexRow {
+            mean_milli: mean(r.score_sum, r.ratings),
+            agency_code: r.agency_code,
+            commune_code: Some(r.commune_code),
+            ratings: r.ratings,
+        });
+    }
+    Ok(out)
+}
+
+/// The demo's cases: a complaint about a payment resolved and rated, a complaint about an
+/// entitlement decision being verified, a denunciation awaiting acceptance, a petition resolved
+/// and rated, and a complaint filed after the 90-day limit.
+pub async fn demo(store: &Store, g: &domain::Gazetteer, province: &str) -> Result<(), AppError> {
+    let op = Ctx::cli();
+    let today = today_vn();
+    let case =
+        |kind: &str, subject: &str, commune: &str, title: &str, name: &str, known: Option<NaiveDate>| FileInput {
+            kind: kind.into(),
+            subject: subject.into(),
+            title: title.into(),
+            content: format!("{title}. Đề nghị cơ quan có thẩm quyền xem xét, giải quyết theo quy định."),
+            filer_name: name.into(),
+            commune_code: commune.into(),
+            decision_known_on: known.map(domain::calendar::format_date),
+            channel: Some("reception".into()),
+            ..Default::default()
+        };
+    let go = |action: &str, outcome: Option<&str>| StepInput {
+        action: action.into(),
+        outcome: outcome.map(str::to_string),
+        note: "Đã xác minh, đối chiếu hồ sơ và làm việc với người gửi đơn.".into(),
+        assigned_to: Some("sonoivu".into()),
+        ..Default::default()
+    };
+    let steps = |n: usize| -> Vec<StepInput> {
+        let all = vec![
+            go("accept", None),
+            go("verify", None),
+            go("decide", Some("partly_upheld")),
+            go("notify", None),
+            go("close", None),
+        ];
+        all.into_iter().take(n).collect()
+    };
+    let cases = [
+        (case("complaint", "payment", "25210", "Chưa nhận được trợ cấp tháng trước", "Trần Văn Bảy", None), 5, Some(4)),
+        (
+            case(
+                "complaint",
+                "entitlement_decision",
+                "25195",
+                "Khiếu nại quyết định thôi hưởng trợ cấp",
+                "Lê Thị Thu",
+                Some(today - chrono::Duration::days(20)),
+            ),
+            2,
+            None,
+        ),
+        (
+            case(
+                "denunciation",
+                "officer_conduct",
+                "26068",
+                "Tố cáo cán bộ xã thu tiền khi làm hồ sơ",
+                "Nguyễn Văn Tư",
+                None,
+            ),
+            0,
+            None,
+        ),
+        (
+            case(
+                "petition",
+                "registry",
+                "25210",
+                "Đề nghị sửa ngày sinh trong hồ sơ người có công",
+                "Phạm Thị Năm",
+                None,
+            ),
+            5,
+            Some(5),
+        ),
+        (
+            case(
+                "complaint",
+                "entitlement_decision",
+                "25195",
+                "Khiếu nại mức trợ cấp xã hội",
+                "Võ Văn Sáu",
+                Some(today - chrono::Duration::days(200)),
+            ),
+            0,
+            None,
+        ),
+    ];
+    for (input, n, rating) in cases {
+        let c = file(store, g, &op, province, &input, false).await?;
+        for s in steps(n) {
+            step(store, &op, c.id, &s).await?;
+        }
+        if let Some(score) = rating {
+            rate(store, &op, &c.tracking_code, &score.to_string(), "Cán bộ hướng dẫn tận tình.").await?;
+        }
+    }
+    Ok(())
+}

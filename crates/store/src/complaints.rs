@@ -1,0 +1,295 @@
+//! Complaints, denunciations and petitions: intake, the workflow's steps (each a conditional
+//! update with its event and audit entry in one transaction), and satisfaction ratings.
+
+use serde::Serialize;
+
+use crate::audit::{append_in_tx, AuditEntry};
+use crate::{on_pool, push_in, write_tx, Result, Store};
+
+/// A case to record, checked by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct NewComplaint {
+    pub tracking_code: String,
+    pub kind: String,
+    pub channel: String,
+    pub subject: String,
+    pub title: String,
+    pub content: String,
+    pub filer_name: String,
+    pub filer_personal_id: Option<String>,
+    pub filer_phone: Option<String>,
+    pub filer_address: Option<String>,
+    pub person_id: Option<i64>,
+    pub decision_ref: Option<String>,
+    pub commune_code: String,
+    pub agency_code: String,
+    pub received_on: String,
+    pub decision_known_on: Option<String>,
+    pub late_note: Option<String>,
+    pub acceptance_due: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ComplaintRow {
+    pub id: i64,
+    pub tracking_code: String,
+    pub kind: String,
+    pub channel: String,
+    pub subject: String,
+    pub title: String,
+    pub content: String,
+    pub filer_name: String,
+    pub filer_personal_id: Option<String>,
+    pub filer_phone: Option<String>,
+    pub filer_address: Option<String>,
+    pub person_id: Option<i64>,
+    pub decision_ref: Option<String>,
+    pub commune_code: String,
+    pub agency_code: String,
+    pub received_on: String,
+    pub decision_known_on: Option<String>,
+    pub late_note: Option<String>,
+    pub instance: i64,
+    pub parent_id: Option<i64>,
+    pub status: String,
+    pub variant: String,
+    pub complex_note: Option<String>,
+    pub acceptance_due: String,
+    pub accepted_on: Option<String>,
+    pub resolution_due: Option<String>,
+    pub assigned_to: Option<String>,
+    pub outcome: Option<String>,
+    pub outcome_note: Option<String>,
+    pub decided_on: Option<String>,
+    pub notified_on: Option<String>,
+    pub closed_on: Option<String>,
+    pub created_by: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ComplaintEvent {
+    pub action: String,
+    pub actor: String,
+    pub at: String,
+    pub note: String,
+}
+
+/// One step of the workflow: the states it starts from and the columns it sets.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Accept {
+        accepted_on: String,
+        resolution_due: String,
+        assigned_to: String,
+        variant: String,
+        complex_note: Option<String>,
+    },
+    Refuse {
+        note: String,
+        on: String,
+    },
+    Verify,
+    Decide {
+        outcome: String,
+        note: String,
+        on: String,
+    },
+    Notify {
+        on: String,
+    },
+    Close {
+        on: String,
+    },
+}
+
+impl Step {
+    fn action(&self) -> &'static str {
+        match self {
+            Step::Accept { .. } => "accepted",
+            Step::Refuse { .. } => "refused",
+            Step::Verify => "verifying",
+            Step::Decide { .. } => "decided",
+            Step::Notify { .. } => "notified",
+            Step::Close { .. } => "closed",
+        }
+    }
+
+    /// The states this step may start from.
+    pub fn from_states(&self) -> &'static [&'static str] {
+        match self {
+            Step::Accept { .. } | Step::Refuse { .. } => &["received"],
+            Step::Verify => &["accepted"],
+            Step::Decide { .. } => &["accepted", "verifying"],
+            Step::Notify { .. } => &["decided"],
+            Step::Close { .. } => &["notified", "refused"],
+        }
+    }
+}
+
+/// Per agency and commune: ratings and their sum.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct SatisfactionRow {
+    pub agency_code: String,
+    pub commune_code: String,
+    pub ratings: i64,
+    pub score_sum: i64,
+}
+
+impl Store {
+    /// Records a case with its first event and the audit entry; the id.
+    pub async fn insert_complaint(&self, c: &NewComplaint, by: &str, audit: &AuditEntry) -> Result<i64> {
+        let now = crate::now_text();
+        write_tx!(self, tx => {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO complaints (tracking_code, kind, channel, subject, title, content, filer_name, filer_personal_id, \
+                 filer_phone, filer_address, person_id, decision_ref, commune_code, agency_code, received_on, decision_known_on, \
+                 late_note, acceptance_due, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
+            )
+            .bind(&c.tracking_code).bind(&c.kind).bind(&c.channel).bind(&c.subject).bind(&c.title).bind(&c.content)
+            .bind(&c.filer_name).bind(&c.filer_personal_id).bind(&c.filer_phone).bind(&c.filer_address).bind(c.person_id)
+            .bind(&c.decision_ref).bind(&c.commune_code).bind(&c.agency_code).bind(&c.received_on).bind(&c.decision_known_on)
+            .bind(&c.late_note).bind(&c.acceptance_due).bind(by).bind(&now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| crate::StoreError::from_write(e, "complaint"))?;
+            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, 'received', $2, $3, $4)")
+                .bind(id).bind(by).bind(&now).bind(c.late_note.clone().unwrap_or_default())
+                .execute(&mut *tx).await?;
+            let mut a = audit.clone();
+            a.entity_id = Some(id.to_string());
+            append_in_tx!(tx, &a);
+            id
+        })
+    }
+
+    pub async fn complaint(&self, id: i64) -> Result<Option<ComplaintRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ComplaintRow>("SELECT * FROM complaints WHERE id = $1")
+            .bind(id).fetch_optional(pool).await)?)
+    }
+
+    pub async fn complaint_by_code(&self, code: &str) -> Result<Option<ComplaintRow>> {
+        Ok(
+            on_pool!(self, pool => sqlx::query_as::<_, ComplaintRow>("SELECT * FROM complaints WHERE tracking_code = $1")
+            .bind(code).fetch_optional(pool).await)?,
+        )
+    }
+
+    /// Cases in an area (None = province), optionally of one status, newest first (at most 500).
+    pub async fn complaints(&self, status: Option<&str>, communes: Option<&[String]>) -> Result<Vec<ComplaintRow>> {
+        let rows = on_pool!(self, pool => {
+            let mut qb = sqlx::QueryBuilder::new("SELECT * FROM complaints WHERE 1 = 1");
+            if let Some(s) = status {
+                qb.push(" AND status = ").push_bind(s.to_string());
+            }
+            push_in(&mut qb, "commune_code", communes);
+            qb.push(" ORDER BY id DESC LIMIT 500");
+            qb.build_query_as::<ComplaintRow>().fetch_all(pool).await
+        })?;
+        Ok(rows)
+    }
+
+    pub async fn complaint_events(&self, id: i64) -> Result<Vec<ComplaintEvent>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ComplaintEvent>(
+            "SELECT action, actor, at, note FROM complaint_events WHERE complaint_id = $1 ORDER BY id")
+            .bind(id).fetch_all(pool).await)?)
+    }
+
+    /// Takes a step if the case is in one of the step's starting states; false otherwise.
+    pub async fn complaint_step(&self, id: i64, step: &Step, by: &str, note: &str, audit: &AuditEntry) -> Result<bool> {
+        let now = crate::now_text();
+        let states = step.from_states();
+        write_tx!(self, tx => {
+            let mut qb: sqlx::QueryBuilder<'_, _> = sqlx::QueryBuilder::new("UPDATE complaints SET status = ");
+            qb.push_bind(match step {
+                Step::Accept { .. } => "accepted",
+                Step::Refuse { .. } => "refused",
+                Step::Verify => "verifying",
+                Step::Decide { .. } => "decided",
+                Step::Notify { .. } => "notified",
+                Step::Close { .. } => "closed",
+            });
+            match step {
+                Step::Accept { accepted_on, resolution_due, assigned_to, variant, complex_note } => {
+                    qb.push(", accepted_on = ").push_bind(accepted_on.clone());
+                    qb.push(", resolution_due = ").push_bind(resolution_due.clone());
+                    qb.push(", assigned_to = ").push_bind(assigned_to.clone());
+                    qb.push(", variant = ").push_bind(variant.clone());
+                    qb.push(", complex_note = ").push_bind(complex_note.clone());
+                }
+                Step::Refuse { note, on } => {
+                    qb.push(", outcome_note = ").push_bind(note.clone());
+                    qb.push(", decided_on = ").push_bind(on.clone());
+                }
+                Step::Verify => {}
+                Step::Decide { outcome, note, on } => {
+                    qb.push(", outcome = ").push_bind(outcome.clone());
+                    qb.push(", outcome_note = ").push_bind(note.clone());
+                    qb.push(", decided_on = ").push_bind(on.clone());
+                }
+                Step::Notify { on } => {
+                    qb.push(", notified_on = ").push_bind(on.clone());
+                }
+                Step::Close { on } => {
+                    qb.push(", closed_on = ").push_bind(on.clone());
+                }
+            }
+            qb.push(" WHERE id = ").push_bind(id).push(" AND status IN (");
+            let mut sep = qb.separated(", ");
+            for s in states {
+                sep.push_bind(s.to_string());
+            }
+            qb.push(")");
+            let n = qb.build().execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, $2, $3, $4, $5)")
+                .bind(id).bind(step.action()).bind(by).bind(&now).bind(note)
+                .execute(&mut *tx).await?;
+            append_in_tx!(tx, audit);
+            true
+        })
+    }
+
+    /// Records a rating of a closed case; false when the case is not closed or already rated.
+    pub async fn rate_complaint(&self, id: i64, score: i64, comment: &str, audit: &AuditEntry) -> Result<bool> {
+        let now = crate::now_text();
+        write_tx!(self, tx => {
+            let n = sqlx::query(
+                "INSERT INTO satisfaction_ratings (complaint_id, agency_code, commune_code, score, comment, rated_at) \
+                 SELECT id, agency_code, commune_code, $2, $3, $4 FROM complaints WHERE id = $1 AND status = 'closed' \
+                 ON CONFLICT (complaint_id) DO NOTHING",
+            )
+            .bind(id).bind(score).bind(comment).bind(&now)
+            .execute(&mut *tx).await?.rows_affected();
+            if n == 1 {
+                append_in_tx!(tx, audit);
+            }
+            n == 1
+        })
+    }
+
+    pub async fn complaint_rated(&self, id: i64) -> Result<bool> {
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT count(*) FROM satisfaction_ratings WHERE complaint_id = $1")
+            .bind(id).fetch_one(pool).await)?;
+        Ok(n > 0)
+    }
+
+    /// Ratings per agency and commune.
+    pub async fn satisfaction(&self) -> Result<Vec<SatisfactionRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, SatisfactionRow>(
+            "SELECT agency_code, commune_code, count(*) AS ratings, CAST(sum(score) AS BIGINT) AS score_sum FROM satisfaction_ratings \
+             GROUP BY agency_code, commune_code ORDER BY agency_code, commune_code")
+            .fetch_all(pool).await)?)
+    }
+
+    /// Closed complaints and those of them decided by their resolution deadline, per commune.
+    pub async fn complaints_on_time(&self) -> Result<Vec<crate::plans::CommuneCount>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, crate::plans::CommuneCount>(
+            "SELECT commune_code, sum(CASE WHEN decided_on IS NOT NULL AND resolution_due IS NOT NULL AND decided_on <= resolution_due THEN 1 ELSE 0 END) AS n, \
+             count(*) AS of FROM complaints WHERE status = 'closed' AND accepted_on IS NOT NULL GROUP BY commune_code ORDER BY commune_code")
+            .fetch_all(pool).await)?)
+    }
+}
