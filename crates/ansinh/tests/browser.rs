@@ -393,6 +393,18 @@ fn registry_search_propose_and_approve_in_a_browser() {
 }
 
 /// Polls until `selector` exists (a page submitted by a click has loaded).
+/// Waits until `gone` has left the page and `present` is on it: for a form posted to a page
+/// that shares elements with the next one.
+fn wait_gone(b: &Driver, gone: &str, present: &str) {
+    for _ in 0..100 {
+        if b.find(gone).is_none() && b.find(present).is_some() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{gone} still on the page, or {present} missing, at {}", b.url());
+}
+
 fn wait_for(b: &Driver, selector: &str) {
     for _ in 0..100 {
         if b.find(selector).is_some() {
@@ -512,7 +524,7 @@ fn six_monthly_report_returned_fixed_and_accepted_in_a_browser() {
     b.type_into("#value-BHYT", "94,2");
     b.screenshot(&shots.join("plan-report-form.png"));
     b.click("#report-submit");
-    wait_for(&b, "#report-status");
+    wait_gone(&b, "#report-form", "#report-status");
     assert_eq!(b.text("#report-status"), "Đã gửi, chờ tiếp nhận");
     b.logout();
 
@@ -534,7 +546,7 @@ fn six_monthly_report_returned_fixed_and_accepted_in_a_browser() {
     b.clear("#value-BHYT");
     b.type_into("#value-BHYT", "94,6");
     b.click("#report-submit");
-    wait_for(&b, "#report-status");
+    wait_gone(&b, "#report-form", "#report-status");
     assert_eq!(b.text("#report-status"), "Đã gửi, chờ tiếp nhận");
     b.logout();
 
@@ -542,7 +554,7 @@ fn six_monthly_report_returned_fixed_and_accepted_in_a_browser() {
     b.login(&base, "sonoivu");
     b.goto(&report_url);
     b.click("#report-accept");
-    wait_for(&b, "#report-history");
+    wait_gone(&b, "#report-decide", "#report-history");
     assert_eq!(b.text("#report-status"), "Đã tiếp nhận (khóa)");
     assert!(b.find("#report-form").is_none() && b.find("#report-decide").is_none(), "locked");
     assert_eq!(b.text("#report-history").lines().count(), 7, "{}", b.text("#report-history"));
@@ -607,7 +619,8 @@ fn complaint_filed_on_the_portal_resolved_and_rated_in_a_browser() {
     b.click("#step-notify");
     wait_for(&b, "#step-close");
     b.click("#step-close");
-    wait_for(&b, "#complaint-status");
+    // the closed case's page has no step form (the status element is on both pages)
+    wait_gone(&b, "#step-form", "#complaint-status");
     assert_eq!(b.text("#complaint-status"), "Đã kết thúc");
     b.screenshot(&shots.join("complaint-closed.png"));
     b.logout();

@@ -134,6 +134,65 @@ async fn flow(backend: Backend) {
     assert_eq!(ind("HAI_LONG")["actual"], 3667, "(4 + 5 + 2) / 3");
     assert_eq!(ind("KN_DUNG_HAN")["actual"], 100_000, "every closed case decided in time");
 
+    // suspension stops the clock: no deadline while suspended; resumed, the deadline is back
+    let so = login(&base, "sonoivu", DEMO_PASSWORD).unwrap();
+    let all = json(&get(&format!("{base}/api/v1/complaints"), &so.headers()));
+    let verifying = all.as_array().unwrap().iter().find(|c| c["case"]["status"] == "verifying").unwrap().clone();
+    let vid = verifying["case"]["id"].as_i64().unwrap();
+    let due_before = verifying["case"]["resolution_due"].clone();
+    let vstep = |b: serde_json::Value| post(&base, &format!("/api/v1/complaints/{vid}/steps"), &xa, &b.to_string());
+    assert_eq!(vstep(serde_json::json!({"action": "suspend"})).status, 400, "a suspension needs its reason");
+    assert_eq!(vstep(serde_json::json!({"action": "suspend", "note": "Chờ kết quả giám định y khoa"})).status, 200);
+    let d = json(&get(&format!("{base}/api/v1/complaints/{vid}"), &xa.headers()));
+    assert!(d[0]["case"]["resolution_due"].is_null() && d[0]["light"] == "none", "{d}");
+    assert_eq!(
+        vstep(serde_json::json!({"action": "suspend", "note": "Chờ kết quả giám định y khoa"})).status,
+        409,
+        "already"
+    );
+    assert_eq!(vstep(serde_json::json!({"action": "resume"})).status, 200);
+    let d = json(&get(&format!("{base}/api/v1/complaints/{vid}"), &xa.headers()));
+    assert_eq!(d[0]["case"]["resolution_due"], due_before, "suspended and resumed the same day: no day added");
+
+    // the first decision rejected: the citizen complains to the next level from the portal
+    for b in [
+        serde_json::json!({"action": "decide", "outcome": "rejected", "note": "Quyết định thôi hưởng là đúng quy định."}),
+        serde_json::json!({"action": "notify"}),
+        serde_json::json!({"action": "close"}),
+    ] {
+        assert_eq!(vstep(b.clone()).status, 200, "{b}");
+    }
+    let vcode = verifying["case"]["tracking_code"].as_str().unwrap().to_string();
+    let t = json(&get(&format!("{base}/api/v1/portal/track/{vcode}"), &[]));
+    assert_eq!(t["can_escalate"], true, "{t}");
+    let r = anon_post(&base, &format!("/api/v1/portal/track/{vcode}/second-instance"), r#"{"reason": "x"}"#);
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("reason")));
+    let r = anon_post(
+        &base,
+        &format!("/api/v1/portal/track/{vcode}/second-instance"),
+        r#"{"reason": "Tôi vẫn đủ điều kiện hưởng trợ cấp"}"#,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let second = json(&r)["tracking_code"].as_str().unwrap().to_string();
+    let r = anon_post(
+        &base,
+        &format!("/api/v1/portal/track/{vcode}/second-instance"),
+        r#"{"reason": "Tôi vẫn đủ điều kiện hưởng trợ cấp"}"#,
+    );
+    assert_eq!(r.status, 409, "once");
+    let t2 = json(&get(&format!("{base}/api/v1/portal/track/{second}"), &[]));
+    assert_eq!((t2["instance"].as_i64(), t2["can_escalate"].as_bool()), (Some(2), Some(false)));
+    let all = json(&get(&format!("{base}/api/v1/complaints?status=received"), &so.headers()));
+    let c2 = all.as_array().unwrap().iter().find(|c| c["case"]["tracking_code"] == second.as_str()).unwrap().clone();
+    let c2id = c2["case"]["id"].as_i64().unwrap();
+    assert_eq!((c2["case"]["agency_code"].as_str(), c2["case"]["parent_id"].as_i64()), (Some("UBND_TINH"), Some(vid)));
+    let r = post(&base, &format!("/api/v1/complaints/{c2id}/steps"), &xa, r#"{"action": "accept"}"#);
+    assert_eq!(r.status, 403, "the second instance is the province's");
+    let r = post(&base, &format!("/api/v1/complaints/{c2id}/steps"), &so, r#"{"action": "accept"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let due2 = limits.due("complaint_second", "normal", today, &[], &cal).unwrap().date.unwrap();
+    assert_eq!(json(&r)["case"]["resolution_due"], due2.format("%Y-%m-%d").to_string(), "45 days");
+
     // a complaint past the 90-day limit is recorded and flagged (an officer at reception)
     let late = serde_json::json!({
         "kind": "complaint", "subject": "entitlement_decision", "commune_code": "25195", "title": "Khiếu nại quyết định",

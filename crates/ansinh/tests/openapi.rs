@@ -99,6 +99,7 @@ fn openapi_document_validates_and_covers_the_api() {
         ("post", "/api/v1/portal/complaints"),
         ("get", "/api/v1/portal/track/{code}"),
         ("post", "/api/v1/portal/track/{code}/rating"),
+        ("post", "/api/v1/portal/track/{code}/second-instance"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

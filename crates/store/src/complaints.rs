@@ -27,6 +27,9 @@ pub struct NewComplaint {
     pub decision_known_on: Option<String>,
     pub late_note: Option<String>,
     pub acceptance_due: String,
+    /// 2 for a second-instance complaint about the decision of `parent_id`
+    pub instance: i64,
+    pub parent_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -144,13 +147,13 @@ impl Store {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO complaints (tracking_code, kind, channel, subject, title, content, filer_name, filer_personal_id, \
                  filer_phone, filer_address, person_id, decision_ref, commune_code, agency_code, received_on, decision_known_on, \
-                 late_note, acceptance_due, created_by, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
+                 late_note, acceptance_due, created_by, created_at, instance, parent_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
             )
             .bind(&c.tracking_code).bind(&c.kind).bind(&c.channel).bind(&c.subject).bind(&c.title).bind(&c.content)
             .bind(&c.filer_name).bind(&c.filer_personal_id).bind(&c.filer_phone).bind(&c.filer_address).bind(c.person_id)
             .bind(&c.decision_ref).bind(&c.commune_code).bind(&c.agency_code).bind(&c.received_on).bind(&c.decision_known_on)
-            .bind(&c.late_note).bind(&c.acceptance_due).bind(by).bind(&now)
+            .bind(&c.late_note).bind(&c.acceptance_due).bind(by).bind(&now).bind(c.instance.max(1)).bind(c.parent_id)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| crate::StoreError::from_write(e, "complaint"))?;
@@ -253,6 +256,65 @@ impl Store {
         })
     }
 
+    /// The suspensions of a case, in order: (suspended on, resumed on).
+    pub async fn complaint_suspensions(&self, id: i64) -> Result<Vec<(String, Option<String>)>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, (String, Option<String>)>(
+            "SELECT suspended_on, resumed_on FROM complaint_suspensions WHERE complaint_id = $1 ORDER BY id")
+            .bind(id).fetch_all(pool).await)?)
+    }
+
+    /// Suspends the clock of an accepted case (none open already); false otherwise.
+    pub async fn suspend_complaint(
+        &self,
+        id: i64,
+        on: &str,
+        reason: &str,
+        by: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let now = crate::now_text();
+        write_tx!(self, tx => {
+            let n = sqlx::query(
+                "INSERT INTO complaint_suspensions (complaint_id, suspended_on, reason) \
+                 SELECT id, $2, $3 FROM complaints WHERE id = $1 AND status IN ('accepted', 'verifying') \
+                   AND NOT EXISTS (SELECT 1 FROM complaint_suspensions s WHERE s.complaint_id = $1 AND s.resumed_on IS NULL)",
+            )
+            .bind(id).bind(on).bind(reason).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE complaints SET resolution_due = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, 'suspended', $2, $3, $4)")
+                .bind(id).bind(by).bind(&now).bind(reason).execute(&mut *tx).await?;
+            append_in_tx!(tx, audit);
+            true
+        })
+    }
+
+    /// Resumes a suspended case with its new resolution deadline; false when none is open.
+    pub async fn resume_complaint(
+        &self,
+        id: i64,
+        on: &str,
+        resolution_due: &str,
+        by: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let now = crate::now_text();
+        write_tx!(self, tx => {
+            let n = sqlx::query("UPDATE complaint_suspensions SET resumed_on = $2 WHERE complaint_id = $1 AND resumed_on IS NULL")
+                .bind(id).bind(on).execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            sqlx::query("UPDATE complaints SET resolution_due = $2 WHERE id = $1").bind(id).bind(resolution_due).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, 'resumed', $2, $3, '')")
+                .bind(id).bind(by).bind(&now).execute(&mut *tx).await?;
+            append_in_tx!(tx, audit);
+            true
+        })
+    }
+
     /// Records a rating of a closed case; false when the case is not closed or already rated.
     pub async fn rate_complaint(&self, id: i64, score: i64, comment: &str, audit: &AuditEntry) -> Result<bool> {
         let now = crate::now_text();
@@ -269,6 +331,13 @@ impl Store {
             }
             n == 1
         })
+    }
+
+    /// Whether a second-instance complaint was filed about this case.
+    pub async fn complaint_escalated(&self, id: i64) -> Result<bool> {
+        let n: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT count(*) FROM complaints WHERE parent_id = $1")
+            .bind(id).fetch_one(pool).await)?;
+        Ok(n > 0)
     }
 
     pub async fn complaint_rated(&self, id: i64) -> Result<bool> {

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/portal/complaints", post(portal_file))
         .route("/api/v1/portal/track/{code}", get(portal_track))
         .route("/api/v1/portal/track/{code}/rating", post(portal_rate))
+        .route("/api/v1/portal/track/{code}/second-instance", post(portal_second_instance))
 }
 
 /// The key under which an address's portal actions are throttled.
@@ -127,6 +128,37 @@ pub async fn portal_track(State(state): State<AppState>, req: Req, Path(code): P
             state.throttle.record_failure(&key);
             req.api_error(e)
         }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SecondInstanceBody {
+    /// why the complainant disagrees with the first-instance decision
+    pub reason: String,
+}
+
+/// Complain to the next level about a first-instance decision (rejected or partly upheld): a
+/// new case with its own tracking code, handled at the province.
+#[utoipa::path(post, path = "/api/v1/portal/track/{code}/second-instance", tag = "portal", params(("code" = String, Path)), request_body = SecondInstanceBody,
+    responses((status = 201, description = "{tracking_code, acceptance_due, late_note}"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn portal_second_instance(
+    State(state): State<AppState>,
+    req: Req,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<SecondInstanceBody>,
+) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return req.api_error(AppError::Throttled);
+    }
+    state.throttle.record_failure(&key);
+    match cm::second_instance(&state.store, &req.ctx, &code, &body.reason).await {
+        Ok(c) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"tracking_code": c.tracking_code, "acceptance_due": c.acceptance_due, "late_note": c.late_note})),
+        )
+            .into_response(),
+        Err(e) => req.api_error(e),
     }
 }
 

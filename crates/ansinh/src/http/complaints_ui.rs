@@ -338,6 +338,37 @@ pub async fn portal_track(State(state): State<AppState>, req: Req, Query(q): Que
     }
 }
 
+pub async fn portal_second_instance(State(state): State<AppState>, req: Req, form: FormData) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return fail(AppError::Throttled, &req);
+    }
+    state.throttle.record_failure(&key);
+    let code = form.text("code");
+    match cm::second_instance(&state.store, &req.ctx, &code, &form.text("reason")).await {
+        Ok(c) => match cm::track(&state.store, &c.tracking_code).await {
+            Ok(t) => {
+                let bits = TrackBits {
+                    t: Some(t),
+                    code: c.tracking_code,
+                    receipt: true,
+                    notice: String::new(),
+                    error: String::new(),
+                };
+                track_page(&state, &req, bits, StatusCode::CREATED)
+            }
+            Err(e) => fail(e, &req),
+        },
+        Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
+            let status = e.status();
+            let t = cm::track(&state.store, &code).await.ok();
+            let bits = TrackBits { t, code, receipt: false, notice: String::new(), error: e.message(req.lang) };
+            track_page(&state, &req, bits, status)
+        }
+        Err(e) => fail(e, &req),
+    }
+}
+
 pub async fn portal_rate(State(state): State<AppState>, req: Req, form: FormData) -> Response {
     let key = portal_key(&req);
     if state.throttle.is_throttled(&key) {

@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/complaints", post(complaints_ui::portal_file))
         .route("/portal/track", get(complaints_ui::portal_track))
         .route("/portal/track/rating", post(complaints_ui::portal_rate))
+        .route("/portal/track/second-instance", post(complaints_ui::portal_second_instance))
         .route("/plans", get(plans_ui::list))
         .route("/plans/import", post(plans_ui::import))
         .route("/plans/template.xlsx", get(plans_ui::template))

@@ -238,6 +238,8 @@ pub async fn file(
         decision_known_on: known.map(iso),
         late_note,
         acceptance_due: due.date.map(iso).unwrap_or_default(),
+        instance: 1,
+        parent_id: None,
     };
     let actor = if portal { "portal".to_string() } else { ctx.actor() };
     let mut audit = ctx.audit("complaint.file", "complaint", None);
@@ -364,6 +366,45 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
     }
     let today = today_vn();
     let note = input.note.trim().chars().take(4000).collect::<String>();
+    if c.instance == 2 && p.is_some_and(|p| p.scope != Scope::Province) {
+        return Err(AppError::Forbidden("a second-instance complaint is handled at the province".into()));
+    }
+    match input.action.as_str() {
+        "suspend" => {
+            if note.len() < 10 {
+                return Err(field("note", "tạm đình chỉ phải nêu rõ lý do", "a suspension needs its reason"));
+            }
+            let audit = ctx.audit("complaint.suspend", "complaint", Some(id.to_string()));
+            if !store.suspend_complaint(id, &iso(today), &note, &ctx.actor(), &audit).await? {
+                return Err(AppError::Denied {
+                    vi: "Chỉ tạm đình chỉ được đơn đã thụ lý, chưa có kết quả và chưa bị tạm đình chỉ".into(),
+                    en: "Only an accepted, undecided case that is not suspended can be suspended".into(),
+                });
+            }
+            return Ok(());
+        }
+        "resume" => {
+            let mut susp: Vec<domain::deadlines::Suspension> = Vec::new();
+            for (from, to) in store.complaint_suspensions(id).await? {
+                let from = date(&from).ok_or_else(|| AppError::Internal("suspension date".into()))?;
+                susp.push((from, Some(to.as_deref().and_then(date).unwrap_or(today))));
+            }
+            let accepted = c.accepted_on.as_deref().and_then(date).unwrap_or(today);
+            let due = limits()?
+                .due(resolution_code(&c), &c.variant, accepted, &susp, calendar()?)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let audit = ctx.audit("complaint.resume", "complaint", Some(id.to_string()));
+            let due = due.date.map(iso).unwrap_or_default();
+            if !store.resume_complaint(id, &iso(today), &due, &ctx.actor(), &audit).await? {
+                return Err(AppError::Denied {
+                    vi: "Đơn không bị tạm đình chỉ".into(),
+                    en: "The case is not suspended".into(),
+                });
+            }
+            return Ok(());
+        }
+        _ => {}
+    }
     let step = match input.action.as_str() {
         "accept" => {
             let variant = input.variant.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "normal".into());
@@ -375,13 +416,8 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
                     "a complex case needs the written determination (its grounds)",
                 ));
             }
-            let code = match (c.kind.as_str(), c.instance) {
-                ("denunciation", _) => "denunciation_resolution",
-                (_, 2) => "complaint_second",
-                _ => "complaint_first",
-            };
             let lim = limits()?;
-            let due = lim.due(code, &variant, today, &[], calendar()?).map_err(|_| {
+            let due = lim.due(resolution_code(&c), &variant, today, &[], calendar()?).map_err(|_| {
                 field(
                     "variant",
                     format!("{variant:?} không áp dụng cho loại đơn này"),
@@ -446,6 +482,79 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
     Ok(())
 }
 
+/// The limit that governs a case's resolution.
+fn resolution_code(c: &ComplaintRow) -> &'static str {
+    match (c.kind.as_str(), c.instance) {
+        ("denunciation", _) => "denunciation_resolution",
+        (_, 2) => "complaint_second",
+        _ => "complaint_first",
+    }
+}
+
+/// Days after a first-instance decision within which the complainant may complain again
+/// (Luật Khiếu nại 2011 Điều 33: 30 days; 45 in remote areas).
+pub const SECOND_INSTANCE_DAYS: i64 = 30;
+
+/// The complainant disagrees with a first-instance decision and complains to the next level
+/// (from the portal, with the tracking code): a new case, instance 2, handled at the province;
+/// after the 30-day limit it is recorded and flagged.
+pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str) -> Result<ComplaintRow, AppError> {
+    let t = track(store, code).await?;
+    let c = store.complaint_by_code(&t.tracking_code).await?.ok_or_else(|| AppError::NotFound("case".into()))?;
+    if !t.can_escalate {
+        return Err(AppError::Denied {
+            vi: "Chỉ khiếu nại lần hai được với khiếu nại lần đầu đã có quyết định giải quyết (không đúng hoặc đúng một phần)".into(),
+            en: "Only a decided first-instance complaint (rejected or partly upheld) can go to the second instance".into(),
+        });
+    }
+    let reason = domain::text::nfc(reason.trim());
+    if reason.chars().count() < 10 {
+        return Err(field(
+            "reason",
+            "nêu rõ lý do không đồng ý với quyết định lần đầu",
+            "say why you disagree with the first decision",
+        ));
+    }
+    let today = today_vn();
+    let decided = c.decided_on.as_deref().and_then(date).unwrap_or(today);
+    let late_note = ((today - decided).num_days() > SECOND_INSTANCE_DAYS).then(|| {
+        format!(
+            "Quá thời hạn khiếu nại lần hai {SECOND_INSTANCE_DAYS} ngày kể từ quyết định lần đầu ({}); vẫn ghi nhận để xem xét lý do",
+            domain::calendar::format_date(decided)
+        )
+    });
+    let due = limits()?
+        .due("complaint_acceptance", "normal", today, &[], calendar()?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let n = NewComplaint {
+        tracking_code: tracking_code()?,
+        kind: "complaint".into(),
+        channel: "portal".into(),
+        subject: c.subject.clone(),
+        title: format!("Khiếu nại lần hai: {}", c.title).chars().take(200).collect(),
+        content: format!("{reason}\n\n— Khiếu nại lần đầu: {}", c.content).chars().take(10_000).collect(),
+        filer_name: c.filer_name.clone(),
+        filer_personal_id: c.filer_personal_id.clone(),
+        filer_phone: c.filer_phone.clone(),
+        filer_address: c.filer_address.clone(),
+        person_id: c.person_id,
+        decision_ref: c.decision_ref.clone(),
+        commune_code: c.commune_code.clone(),
+        agency_code: "UBND_TINH".into(),
+        received_on: iso(today),
+        decision_known_on: c.decided_on.clone(),
+        late_note,
+        acceptance_due: due.date.map(iso).unwrap_or_default(),
+        instance: 2,
+        parent_id: Some(c.id),
+    };
+    let mut audit = ctx.audit("complaint.second_instance", "complaint", None);
+    audit.actor = "portal".into();
+    audit.detail = Some(format!("after case {}", c.id));
+    let id = store.insert_complaint(&n, "portal", &audit).await?;
+    store.complaint(id).await?.ok_or_else(|| AppError::Internal("case just filed".into()))
+}
+
 /// What the public tracking page shows: no names, no content, no officer's notes beyond the
 /// outcome.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -464,6 +573,9 @@ pub struct Tracking {
     pub late_note: Option<String>,
     pub can_rate: bool,
     pub rated: bool,
+    pub instance: i64,
+    /// a decided first-instance complaint the complainant may take to the next level
+    pub can_escalate: bool,
 }
 
 /// Looks a case up by its tracking code. A wrong code says only that it is wrong; guesses from
@@ -475,7 +587,14 @@ pub async fn track(store: &Store, code: &str) -> Result<Tracking, AppError> {
         en: "No case with this code. Check the code on your receipt.".into(),
     })?;
     let rated = store.complaint_rated(c.id).await?;
+    let can_escalate = c.kind == "complaint"
+        && c.instance == 1
+        && matches!(c.status.as_str(), "decided" | "notified" | "closed")
+        && matches!(c.outcome.as_deref(), Some("rejected" | "partly_upheld"))
+        && !store.complaint_escalated(c.id).await?;
     Ok(Tracking {
+        instance: c.instance,
+        can_escalate,
         can_rate: c.status == "closed" && !rated,
         rated,
         tracking_code: c.tracking_code,
