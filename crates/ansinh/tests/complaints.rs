@@ -219,6 +219,18 @@ async fn flow(backend: Backend) {
     assert!(audit["total"].as_i64().unwrap() >= 1);
     assert_eq!(step(&ld, serde_json::json!({"action": "accept"})).status, 403, "leaders read, they do not handle");
 
+    // the public posting of a commune's beneficiaries: names, birth years, groups; nothing sensitive
+    let posting = json(&get(&format!("{base}/api/v1/portal/postings/25210"), &[]));
+    let rows = posting.as_array().unwrap();
+    assert!(!rows.is_empty(), "the demo commune has beneficiaries");
+    let text = posting.to_string();
+    assert!(!text.contains("HIV") && !text.contains("nặng"), "no HIV group, no disability level: {text}");
+    assert!(!text.as_bytes().windows(12).any(|w| w.iter().all(u8::is_ascii_digit)), "no ID numbers");
+    assert!(rows.iter().all(|r| r.get("hiv").is_none() && r.get("personal_id").is_none()));
+    assert_eq!(get(&format!("{base}/api/v1/portal/postings/99999"), &[]).status, 400);
+    let page = get(&format!("{base}/portal/niem-yet?commune=25210"), &[]);
+    assert!(page.status == 200 && page.body.contains("id=\"posting\""));
+
     // the portal pages: file, receipt with the code, track, rate
     let portal = get(&format!("{base}/portal"), &[]);
     assert!(portal.status == 200 && portal.body.contains("id=\"complaint-form\""));

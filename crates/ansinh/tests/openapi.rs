@@ -100,6 +100,7 @@ fn openapi_document_validates_and_covers_the_api() {
         ("get", "/api/v1/portal/track/{code}"),
         ("post", "/api/v1/portal/track/{code}/rating"),
         ("post", "/api/v1/portal/track/{code}/second-instance"),
+        ("get", "/api/v1/portal/postings/{commune}"),
     ];
     let paths = doc["paths"].as_object().unwrap();
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();

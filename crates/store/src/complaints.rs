@@ -130,6 +130,18 @@ impl Step {
     }
 }
 
+/// A social-assistance beneficiary as the public posting lists them (nothing sensitive is read).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PostingRow {
+    pub full_name: String,
+    pub birth_year: String,
+    pub group_code: String,
+    pub hiv: bool,
+    pub decision_no: String,
+    pub decision_date: String,
+    pub valid_from: String,
+}
+
 /// Per agency and commune: ratings and their sum.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct SatisfactionRow {
@@ -344,6 +356,18 @@ impl Store {
         let n: i64 = on_pool!(self, pool => sqlx::query_scalar("SELECT count(*) FROM satisfaction_ratings WHERE complaint_id = $1")
             .bind(id).fetch_one(pool).await)?;
         Ok(n > 0)
+    }
+
+    /// The social-assistance beneficiaries in force in a commune on `day`, by name — for the
+    /// public posting (niêm yết); the caller decides what of it may be shown.
+    pub async fn posting(&self, commune: &str, day: &str) -> Result<Vec<PostingRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, PostingRow>(
+            "SELECT p.full_name, substr(p.birth_date, 1, 4) AS birth_year, a.group_code, a.hiv, a.decision_no, a.decision_date, \
+                    a.valid_from FROM assistance_records a JOIN persons p ON p.id = a.person_id \
+             WHERE p.commune_code = $1 AND a.valid_from <= $2 AND (a.valid_to IS NULL OR a.valid_to >= $2) \
+               AND (p.deceased_on IS NULL OR p.deceased_on > $2) \
+             ORDER BY p.name_key, p.id, a.id LIMIT 5000")
+            .bind(commune).bind(day).fetch_all(pool).await)?)
     }
 
     /// Ratings per agency and commune.

@@ -844,7 +844,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
           crate::http::plans_api::report_save, crate::http::plans_api::report_submit, crate::http::plans_api::report_decide,
           crate::http::complaints_api::complaints_list, crate::http::complaints_api::complaint_file, crate::http::complaints_api::complaint_detail,
           crate::http::complaints_api::complaint_step, crate::http::complaints_api::satisfaction, crate::http::complaints_api::portal_file,
-          crate::http::complaints_api::portal_track, crate::http::complaints_api::portal_rate, crate::http::complaints_api::portal_second_instance),
+          crate::http::complaints_api::portal_track, crate::http::complaints_api::portal_rate, crate::http::complaints_api::portal_second_instance, crate::http::complaints_api::portal_posting),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),

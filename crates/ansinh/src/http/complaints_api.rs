@@ -25,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/portal/track/{code}", get(portal_track))
         .route("/api/v1/portal/track/{code}/rating", post(portal_rate))
         .route("/api/v1/portal/track/{code}/second-instance", post(portal_second_instance))
+        .route("/api/v1/portal/postings/{commune}", get(portal_posting))
 }
 
 /// The key under which an address's portal actions are throttled.
@@ -129,6 +130,14 @@ pub async fn portal_track(State(state): State<AppState>, req: Req, Path(code): P
             req.api_error(e)
         }
     }
+}
+
+/// The public posting (niêm yết) of a commune's social-assistance beneficiaries: name, birth
+/// year, group, decision — nothing sensitive.
+#[utoipa::path(get, path = "/api/v1/portal/postings/{commune}", tag = "portal", params(("commune" = String, Path)),
+    responses((status = 200, body = [cm::PostedBeneficiary]), (status = 400, body = ErrorBody)))]
+pub async fn portal_posting(State(state): State<AppState>, req: Req, Path(commune): Path<String>) -> Response {
+    respond(&req, cm::posting(&state.store, &state.gazetteer, &state.province_code, &commune).await)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -369,6 +369,38 @@ pub async fn portal_second_instance(State(state): State<AppState>, req: Req, for
     }
 }
 
+#[derive(Template)]
+#[template(path = "portal_posting.html")]
+struct PostingPage {
+    l: Layout,
+    n: Labels,
+    commune: String,
+    rows: Vec<cm::PostedBeneficiary>,
+    error: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PostingQuery {
+    pub commune: Option<String>,
+}
+
+pub async fn portal_posting(State(state): State<AppState>, req: Req, Query(q): Query<PostingQuery>) -> Response {
+    let commune = q.commune.unwrap_or_default();
+    let (rows, error, status) = if commune.is_empty() {
+        (Vec::new(), String::new(), StatusCode::OK)
+    } else {
+        match cm::posting(&state.store, &state.gazetteer, &state.province_code, &commune).await {
+            Ok(r) => (r, String::new(), StatusCode::OK),
+            Err(e @ AppError::Field { .. }) => (Vec::new(), e.message(req.lang), e.status()),
+            Err(e) => return fail(e, &req),
+        }
+    };
+    let page = PostingPage { n: labels(&state, req.lang), commune, rows, error, l: layout(&state, &req) };
+    let mut r = render(&page, &req);
+    *r.status_mut() = status;
+    r
+}
+
 pub async fn portal_rate(State(state): State<AppState>, req: Req, form: FormData) -> Response {
     let key = portal_key(&req);
     if state.throttle.is_throttled(&key) {

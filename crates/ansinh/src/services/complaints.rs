@@ -772,3 +772,73 @@ pub async fn demo(store: &Store, g: &domain::Gazetteer, province: &str) -> Resul
     }
     Ok(())
 }
+
+/// One line of the public posting (niêm yết) of a commune's social-assistance beneficiaries:
+/// name, birth year, the group — never the HIV groups (shown as a neutral label), a disability
+/// level, an ID number or bank data.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PostedBeneficiary {
+    pub full_name: String,
+    pub birth_year: String,
+    pub group: String,
+    pub decision: String,
+    pub from: String,
+}
+
+/// The group as it may be posted: HIV groups (k3, k8) and any record marked HIV as the neutral
+/// "social-assistance beneficiary"; disability without its level.
+pub fn posted_group(code: &str, hiv: bool) -> &'static str {
+    match code {
+        _ if hiv => "Đối tượng bảo trợ xã hội (Nghị định 20/2021/NĐ-CP)",
+        "k3" | "k8" => "Đối tượng bảo trợ xã hội (Nghị định 20/2021/NĐ-CP)",
+        "k6" => "Người khuyết tật",
+        other => domain::categories::find(other).map_or("Đối tượng bảo trợ xã hội", |c| c.1),
+    }
+}
+
+/// The public posting of a commune of the province (no login).
+pub async fn posting(
+    store: &Store,
+    g: &domain::Gazetteer,
+    province: &str,
+    commune: &str,
+) -> Result<Vec<PostedBeneficiary>, AppError> {
+    let commune = commune.trim();
+    if g.commune(commune).is_none_or(|c| c.province_code != province) {
+        return Err(field(
+            "commune",
+            format!("{commune:?} không phải xã/phường của tỉnh"),
+            format!("{commune:?} is not a commune of the province"),
+        ));
+    }
+    let today = today_vn();
+    Ok(store
+        .posting(commune, &iso(today))
+        .await?
+        .into_iter()
+        .map(|r| PostedBeneficiary {
+            group: posted_group(&r.group_code, r.hiv).to_string(),
+            decision: format!(
+                "{} ({})",
+                r.decision_no,
+                date(&r.decision_date).map(domain::calendar::format_date).unwrap_or_default()
+            ),
+            from: date(&r.valid_from).map(domain::calendar::format_date).unwrap_or_default(),
+            full_name: r.full_name,
+            birth_year: r.birth_year,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_posting_never_names_an_hiv_group_or_a_disability_level() {
+        for code in ["k3", "k8"] {
+            assert!(!super::posted_group(code, false).contains("HIV"));
+        }
+        assert!(!super::posted_group("k5c", true).contains("80"), "a record marked HIV shows no group");
+        assert_eq!(super::posted_group("k6", false), "Người khuyết tật");
+        assert_eq!(super::posted_group("k5c", false), "Từ 80 tuổi không lương hưu");
+    }
+}
