@@ -231,6 +231,15 @@ async fn flow(backend: Backend) {
     let page = get(&format!("{base}/portal/niem-yet?commune=25210"), &[]);
     assert!(page.status == 200 && page.body.contains("id=\"posting\""));
 
+    // the policy pages come from the packs in force: the standard level with its citation
+    let pol = get(&format!("{base}/portal/chinh-sach"), &[]);
+    assert_eq!(pol.status, 200);
+    assert!(pol.body.contains("500.000") && pol.body.contains("Nghị định 76/2024"), "the assistance standard level");
+    assert!(
+        pol.body.contains("2.789.000") && pol.body.contains("Phụ lục I"),
+        "the merit standard level and Appendix I"
+    );
+
     // the portal pages: file, receipt with the code, track, rate
     let portal = get(&format!("{base}/portal"), &[]);
     assert!(portal.status == 200 && portal.body.contains("id=\"complaint-form\""));

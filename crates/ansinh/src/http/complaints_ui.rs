@@ -401,6 +401,20 @@ pub async fn portal_posting(State(state): State<AppState>, req: Req, Query(q): Q
     r
 }
 
+#[derive(Template)]
+#[template(path = "portal_policies.html")]
+struct PoliciesPage {
+    l: Layout,
+    p: crate::services::portal::Policies,
+}
+
+/// Who is eligible and how much, from the policy packs in force this month (no login).
+pub async fn portal_policies(State(state): State<AppState>, req: Req) -> Response {
+    let month = domain::Month::of(crate::services::plans::today_vn());
+    let page = PoliciesPage { p: crate::services::portal::policies(&state.packs, month), l: layout(&state, &req) };
+    render(&page, &req)
+}
+
 pub async fn portal_rate(State(state): State<AppState>, req: Req, form: FormData) -> Response {
     let key = portal_key(&req);
     if state.throttle.is_throttled(&key) {

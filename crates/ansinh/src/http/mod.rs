@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/track/rating", post(complaints_ui::portal_rate))
         .route("/portal/track/second-instance", post(complaints_ui::portal_second_instance))
         .route("/portal/niem-yet", get(complaints_ui::portal_posting))
+        .route("/portal/chinh-sach", get(complaints_ui::portal_policies))
         .route("/plans", get(plans_ui::list))
         .route("/plans/import", post(plans_ui::import))
         .route("/plans/template.xlsx", get(plans_ui::template))

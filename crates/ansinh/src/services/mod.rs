@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod payments;
 pub mod plan_file;
 pub mod plans;
+pub mod portal;
 pub mod registry;
 pub mod setup;
 pub mod units;
