@@ -51,7 +51,14 @@ async fn flow(backend: Backend) {
 
     // the officer sees it with its traffic light; the page renders the script inert
     let list = json(&get(&format!("{base}/api/v1/complaints?status=received"), &xa.headers()));
-    let case = list.as_array().unwrap().iter().find(|c| c["case"]["tracking_code"] == code.as_str()).unwrap().clone();
+    let case = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["case"]["title"].as_str().unwrap().contains("Cán bộ không tiếp nhận hồ sơ"))
+        .unwrap()
+        .clone();
+    assert_ne!(case["case"]["tracking_code"], code.as_str(), "the citizen's code is not shown to officers");
     let id = case["case"]["id"].as_i64().unwrap();
     assert_eq!(case["light"], "green", "{case}");
     let page = get(&format!("{base}/complaints/{id}"), &[("cookie", &xa.cookie)]);
@@ -150,19 +157,49 @@ async fn flow(backend: Backend) {
         409,
         "already"
     );
+    let r =
+        vstep(serde_json::json!({"action": "decide", "outcome": "rejected", "note": "Kết luận khi đang tạm đình chỉ"}));
+    assert_eq!(r.status, 409, "not decided while suspended");
     assert_eq!(vstep(serde_json::json!({"action": "resume"})).status, 200);
     let d = json(&get(&format!("{base}/api/v1/complaints/{vid}"), &xa.headers()));
     assert_eq!(d[0]["case"]["resolution_due"], due_before, "suspended and resumed the same day: no day added");
 
-    // the first decision rejected: the citizen complains to the next level from the portal
+    // a first decision rejected: the citizen complains to the next level from the portal
+    let body = serde_json::json!({
+        "kind": "complaint", "subject": "entitlement_decision", "commune_code": "25195",
+        "title": "Khiếu nại quyết định cắt trợ cấp xã hội", "content": "Tôi vẫn đủ điều kiện.", "filer_name": "Lý Văn Mẫn"
+    })
+    .to_string();
+    let r = anon_post(&base, "/api/v1/portal/complaints", &body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let vcode = json(&r)["tracking_code"].as_str().unwrap().to_string();
+    let list = json(&get(&format!("{base}/api/v1/complaints?status=received"), &xa.headers()));
+    let vid = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["case"]["title"] == "Khiếu nại quyết định cắt trợ cấp xã hội")
+        .unwrap()["case"]["id"]
+        .as_i64()
+        .unwrap();
+    let vstep = |b: serde_json::Value| post(&base, &format!("/api/v1/complaints/{vid}/steps"), &xa, &b.to_string());
+    let r = vstep(serde_json::json!({"action": "accept", "assigned_to": "lanhdao"}));
+    assert_eq!(
+        (r.status, json(&r)["details"]["field"].as_str()),
+        (400, Some("assigned_to")),
+        "a leader does not handle complaints"
+    );
     for b in [
+        serde_json::json!({"action": "accept"}),
         serde_json::json!({"action": "decide", "outcome": "rejected", "note": "Quyết định thôi hưởng là đúng quy định."}),
-        serde_json::json!({"action": "notify"}),
-        serde_json::json!({"action": "close"}),
     ] {
         assert_eq!(vstep(b.clone()).status, 200, "{b}");
     }
-    let vcode = verifying["case"]["tracking_code"].as_str().unwrap().to_string();
+    let t = json(&get(&format!("{base}/api/v1/portal/track/{vcode}"), &[]));
+    assert_eq!(t["can_escalate"], false, "not before the citizen is notified");
+    for b in [serde_json::json!({"action": "notify"}), serde_json::json!({"action": "close"})] {
+        assert_eq!(vstep(b.clone()).status, 200, "{b}");
+    }
     let t = json(&get(&format!("{base}/api/v1/portal/track/{vcode}"), &[]));
     assert_eq!(t["can_escalate"], true, "{t}");
     let r = anon_post(&base, &format!("/api/v1/portal/track/{vcode}/second-instance"), r#"{"reason": "x"}"#);
@@ -183,7 +220,7 @@ async fn flow(backend: Backend) {
     let t2 = json(&get(&format!("{base}/api/v1/portal/track/{second}"), &[]));
     assert_eq!((t2["instance"].as_i64(), t2["can_escalate"].as_bool()), (Some(2), Some(false)));
     let all = json(&get(&format!("{base}/api/v1/complaints?status=received"), &so.headers()));
-    let c2 = all.as_array().unwrap().iter().find(|c| c["case"]["tracking_code"] == second.as_str()).unwrap().clone();
+    let c2 = all.as_array().unwrap().iter().find(|c| c["case"]["parent_id"].as_i64() == Some(vid)).unwrap().clone();
     let c2id = c2["case"]["id"].as_i64().unwrap();
     assert_eq!((c2["case"]["agency_code"].as_str(), c2["case"]["parent_id"].as_i64()), (Some("UBND_TINH"), Some(vid)));
     let r = post(&base, &format!("/api/v1/complaints/{c2id}/steps"), &xa, r#"{"action": "accept"}"#);

@@ -199,7 +199,8 @@ impl Store {
                 qb.push(" AND status = ").push_bind(s.to_string());
             }
             push_in(&mut qb, "commune_code", communes);
-            qb.push(" ORDER BY id DESC LIMIT 500");
+            // open cases first, so that the most urgent are never cut off by the limit
+            qb.push(" ORDER BY CASE WHEN status IN ('closed', 'refused') THEN 1 ELSE 0 END, id DESC LIMIT 500");
             qb.build_query_as::<ComplaintRow>().fetch_all(pool).await
         })?;
         Ok(rows)
@@ -250,7 +251,12 @@ impl Store {
                     qb.push(", closed_on = ").push_bind(on.clone());
                 }
             }
-            qb.push(" WHERE id = ").push_bind(id).push(" AND status IN (");
+            qb.push(" WHERE id = ").push_bind(id);
+            if matches!(step, Step::Verify | Step::Decide { .. }) {
+                // not while the clock is suspended: resume first
+                qb.push(" AND NOT EXISTS (SELECT 1 FROM complaint_suspensions s WHERE s.complaint_id = complaints.id AND s.resumed_on IS NULL)");
+            }
+            qb.push(" AND status IN (");
             let mut sep = qb.separated(", ");
             for s in states {
                 sep.push_bind(s.to_string());
@@ -314,7 +320,10 @@ impl Store {
     ) -> Result<bool> {
         let now = crate::now_text();
         write_tx!(self, tx => {
-            let n = sqlx::query("UPDATE complaint_suspensions SET resumed_on = $2 WHERE complaint_id = $1 AND resumed_on IS NULL")
+            let n = sqlx::query(
+                "UPDATE complaint_suspensions SET resumed_on = $2 WHERE complaint_id = $1 AND resumed_on IS NULL \
+                 AND EXISTS (SELECT 1 FROM complaints c WHERE c.id = $1 AND c.status IN ('accepted', 'verifying'))",
+            )
                 .bind(id).bind(on).execute(&mut *tx).await?.rows_affected();
             if n == 0 {
                 return Ok(false);
@@ -359,13 +368,16 @@ impl Store {
     }
 
     /// The social-assistance beneficiaries in force in a commune on `day`, by name — for the
-    /// public posting (niêm yết); the caller decides what of it may be shown.
+    /// public posting (niêm yết). Anyone with an HIV group or an HIV-marked record is left out
+    /// altogether: a label of their own would single them out.
     pub async fn posting(&self, commune: &str, day: &str) -> Result<Vec<PostingRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, PostingRow>(
             "SELECT p.full_name, substr(p.birth_date, 1, 4) AS birth_year, a.group_code, a.hiv, a.decision_no, a.decision_date, \
                     a.valid_from FROM assistance_records a JOIN persons p ON p.id = a.person_id \
              WHERE p.commune_code = $1 AND a.valid_from <= $2 AND (a.valid_to IS NULL OR a.valid_to >= $2) \
                AND (p.deceased_on IS NULL OR p.deceased_on > $2) \
+               AND NOT a.hiv AND a.group_code NOT IN ('k3', 'k8') \
+               AND NOT EXISTS (SELECT 1 FROM assistance_records h WHERE h.person_id = p.id AND (h.hiv OR h.group_code IN ('k3', 'k8'))) \
              ORDER BY p.name_key, p.id, a.id LIMIT 5000")
             .bind(commune).bind(day).fetch_all(pool).await)?)
     }

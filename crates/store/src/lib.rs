@@ -40,7 +40,7 @@ use sqlx::sqlite::SqlitePool;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The newest migration version this binary knows (same on both backends).
-pub const LATEST_MIGRATION: i64 = 9;
+pub const LATEST_MIGRATION: i64 = 10;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

@@ -199,6 +199,13 @@ pub async fn file(
                     "the day the decision was known cannot be in the future",
                 ));
             }
+            if d < NaiveDate::from_ymd_opt(1945, 9, 2).unwrap_or(d) {
+                return Err(field(
+                    "decision_known_on",
+                    "ngày biết quyết định không hợp lệ",
+                    "the day the decision was known is not plausible",
+                ));
+            }
             Some(d)
         }
     };
@@ -261,7 +268,7 @@ pub struct CaseView {
     pub identity_hidden: bool,
 }
 
-fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate) -> CaseView {
+fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate, detail: bool) -> CaseView {
     let due = match c.status.as_str() {
         "received" => Some(c.acceptance_due.clone()),
         "accepted" | "verifying" => c.resolution_due.clone(),
@@ -275,12 +282,18 @@ fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate) -> CaseView {
         Some(_) => "green",
     };
     // a denouncer's identity: only the handling officer and inspectors (and the operator)
-    let sees_identity = ctx.operator
-        || ctx
-            .principal
-            .as_ref()
-            .is_some_and(|p| p.role == "inspector" || c.assigned_to.as_deref() == Some(p.username.as_str()));
+    // (lists never show it: the case page does, and records the read)
+    let sees_identity = detail
+        && (ctx.operator
+            || ctx
+                .principal
+                .as_ref()
+                .is_some_and(|p| p.role == "inspector" || c.assigned_to.as_deref() == Some(p.username.as_str())));
     let mut case = c;
+    // the tracking code is the citizen's credential: officers see it only on the case they recorded
+    if !(ctx.operator || ctx.principal.as_ref().is_some_and(|p| p.username == case.created_by)) {
+        case.tracking_code = format!("••••-••••-{}", case.tracking_code.get(10..).unwrap_or(""));
+    }
     let hidden = case.kind == "denunciation" && !sees_identity;
     if hidden {
         case.filer_name = "(được bảo vệ theo Luật Tố cáo)".into();
@@ -311,7 +324,7 @@ pub async fn list(store: &Store, ctx: &Ctx, status: Option<&str>) -> Result<Vec<
         .complaints(status.filter(|s| !s.is_empty()), communes.as_deref())
         .await?
         .into_iter()
-        .map(|c| view(c, ctx, today))
+        .map(|c| view(c, ctx, today, false))
         .collect();
     v.sort_by_key(|c| (c.days_left.is_none(), c.days_left.unwrap_or(i64::MAX), -c.case.id));
     Ok(v)
@@ -330,7 +343,7 @@ pub async fn case(
             return Err(AppError::Forbidden(format!("complaint {id} is outside the caller's area")));
         }
     }
-    let v = view(c, ctx, today_vn());
+    let v = view(c, ctx, today_vn(), true);
     if v.case.kind == "denunciation" && !v.identity_hidden {
         let audit = ctx.audit("complaint.identity_read", "complaint", Some(id.to_string()));
         store.audit_append(&audit).await?;
@@ -369,9 +382,13 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
     if c.instance == 2 && p.is_some_and(|p| p.scope != Scope::Province) {
         return Err(AppError::Forbidden("a second-instance complaint is handled at the province".into()));
     }
+    // a denunciation of an officer is not handled by the officer's own commune
+    if c.kind == "denunciation" && c.subject == "officer_conduct" && p.is_some_and(|p| p.scope != Scope::Province) {
+        return Err(AppError::Forbidden("a denunciation of an officer is handled at the province".into()));
+    }
     match input.action.as_str() {
         "suspend" => {
-            if note.len() < 10 {
+            if note.chars().count() < 10 {
                 return Err(field("note", "tạm đình chỉ phải nêu rõ lý do", "a suspension needs its reason"));
             }
             let audit = ctx.audit("complaint.suspend", "complaint", Some(id.to_string()));
@@ -409,7 +426,7 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
         "accept" => {
             let variant = input.variant.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "normal".into());
             let complex = variant.contains("complex");
-            if complex && note.len() < 10 {
+            if complex && note.chars().count() < 10 {
                 return Err(field(
                     "note",
                     "vụ việc phức tạp cần văn bản xác định lý do (ghi rõ căn cứ)",
@@ -429,11 +446,18 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
                 .clone()
                 .filter(|a| !a.trim().is_empty())
                 .unwrap_or_else(|| p.map_or_else(|| ctx.actor(), |p| p.username.clone()));
-            if store.user_by_username(assignee.trim()).await?.is_none() && !ctx.operator {
+            let handles = match store.user_by_username(assignee.trim()).await? {
+                Some(u) => crate::services::authz::Policy::load(store)
+                    .await?
+                    .permissions_of(&u.role_code)
+                    .contains(perm::COMPLAINTS_HANDLE),
+                None => false,
+            };
+            if !handles && !ctx.operator {
                 return Err(field(
                     "assigned_to",
-                    format!("không có tài khoản {assignee:?}"),
-                    format!("no account {assignee:?}"),
+                    format!("{assignee:?} không phải cán bộ giải quyết khiếu nại"),
+                    format!("{assignee:?} is not an officer who handles complaints"),
                 ));
             }
             Step::Accept {
@@ -445,7 +469,7 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
             }
         }
         "refuse" => {
-            if note.len() < 10 {
+            if note.chars().count() < 10 {
                 return Err(field("note", "không thụ lý phải nêu rõ lý do", "a refusal needs its reasons"));
             }
             Step::Refuse { note: note.clone(), on: iso(today) }
@@ -456,7 +480,7 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
             if !OUTCOMES.iter().any(|(o, _, _)| *o == outcome) {
                 return Err(field("outcome", "chọn kết quả giải quyết", "choose the outcome"));
             }
-            if note.len() < 10 {
+            if note.chars().count() < 10 {
                 return Err(field("note", "ghi rõ nội dung kết luận", "the decision's reasoning is required"));
             }
             Step::Decide { outcome, note: note.clone(), on: iso(today) }
@@ -516,7 +540,8 @@ pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str)
         ));
     }
     let today = today_vn();
-    let decided = c.decided_on.as_deref().and_then(date).unwrap_or(today);
+    // the 30 days run from the day the complainant received the decision (notified)
+    let decided = c.notified_on.as_deref().and_then(date).unwrap_or(today);
     let late_note = ((today - decided).num_days() > SECOND_INSTANCE_DAYS).then(|| {
         format!(
             "Quá thời hạn khiếu nại lần hai {SECOND_INSTANCE_DAYS} ngày kể từ quyết định lần đầu ({}); vẫn ghi nhận để xem xét lý do",
@@ -551,7 +576,13 @@ pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str)
     let mut audit = ctx.audit("complaint.second_instance", "complaint", None);
     audit.actor = "portal".into();
     audit.detail = Some(format!("after case {}", c.id));
-    let id = store.insert_complaint(&n, "portal", &audit).await?;
+    let id = store.insert_complaint(&n, "portal", &audit).await.map_err(|e| match e {
+        store::StoreError::Conflict(_) => AppError::Denied {
+            vi: "Khiếu nại này đã được chuyển giải quyết lần hai".into(),
+            en: "This complaint has already gone to the second instance".into(),
+        },
+        other => other.into(),
+    })?;
     store.complaint(id).await?.ok_or_else(|| AppError::Internal("case just filed".into()))
 }
 
@@ -562,7 +593,6 @@ pub struct Tracking {
     pub tracking_code: String,
     pub kind: String,
     pub subject: String,
-    pub title: String,
     pub status: String,
     pub received_on: String,
     pub acceptance_due: String,
@@ -589,7 +619,7 @@ pub async fn track(store: &Store, code: &str) -> Result<Tracking, AppError> {
     let rated = store.complaint_rated(c.id).await?;
     let can_escalate = c.kind == "complaint"
         && c.instance == 1
-        && matches!(c.status.as_str(), "decided" | "notified" | "closed")
+        && matches!(c.status.as_str(), "notified" | "closed")
         && matches!(c.outcome.as_deref(), Some("rejected" | "partly_upheld"))
         && !store.complaint_escalated(c.id).await?;
     Ok(Tracking {
@@ -600,7 +630,6 @@ pub async fn track(store: &Store, code: &str) -> Result<Tracking, AppError> {
         tracking_code: c.tracking_code,
         kind: c.kind,
         subject: c.subject,
-        title: c.title,
         status: c.status,
         received_on: c.received_on,
         acceptance_due: c.acceptance_due,
@@ -785,8 +814,8 @@ pub struct PostedBeneficiary {
     pub from: String,
 }
 
-/// The group as it may be posted: HIV groups (k3, k8) and any record marked HIV as the neutral
-/// "social-assistance beneficiary"; disability without its level.
+/// The group as it may be posted: disability without its level. HIV groups never reach the
+/// posting (the store leaves those persons out); should one, it is shown as the neutral label.
 pub fn posted_group(code: &str, hiv: bool) -> &'static str {
     match code {
         _ if hiv => "Đối tượng bảo trợ xã hội (Nghị định 20/2021/NĐ-CP)",
