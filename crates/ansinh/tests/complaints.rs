@@ -66,6 +66,11 @@ async fn flow(backend: Backend) {
         page.status == 200 && page.body.contains("&#60;script&#62;alert(1)") && !page.body.contains("<script>alert"),
         "escaped"
     );
+    let list_page = get(&format!("{base}/complaints"), &[("cookie", &xa.cookie)]);
+    assert!(
+        list_page.body.contains("id=\"no-overdue\"") && list_page.body.contains("id=\"satisfaction\""),
+        "nothing overdue yet"
+    );
 
     // accept: a complex case needs its written determination; the deadline is computed
     let step = |s: &common::Session, b: serde_json::Value| {

@@ -32,7 +32,7 @@ pub struct NewComplaint {
     pub parent_id: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
 pub struct ComplaintRow {
     pub id: i64,
     pub tracking_code: String,

@@ -73,6 +73,8 @@ struct ListPage {
     l: Layout,
     n: Labels,
     cases: Vec<CaseView>,
+    /// (agency, open cases past their deadline, most days overdue)
+    overdue: Vec<(String, usize, i64)>,
     index: Vec<cm::IndexRow>,
     status: String,
     can_handle: bool,
@@ -89,6 +91,7 @@ pub async fn list(State(state): State<AppState>, req: Req, Query(q): Query<ListQ
         Ok((cases, index)) => {
             let page = ListPage {
                 n: labels(&state, req.lang),
+                overdue: cm::overdue_by_agency(&cases),
                 cases,
                 index: index.into_iter().filter(|r| r.commune_code.is_none()).collect(),
                 status: q.status.unwrap_or_default(),

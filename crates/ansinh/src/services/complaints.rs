@@ -871,3 +871,48 @@ mod tests {
         assert_eq!(super::posted_group("k5c", false), "Từ 80 tuổi không lương hưu");
     }
 }
+
+/// Open cases past their running deadline, per handling agency (the list the law's supervisors
+/// ask for), most overdue first.
+pub fn overdue_by_agency(cases: &[CaseView]) -> Vec<(String, usize, i64)> {
+    let mut m: std::collections::BTreeMap<String, (usize, i64)> = Default::default();
+    for c in cases.iter().filter(|c| c.light == "red") {
+        let e = m.entry(c.case.agency_code.clone()).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = e.1.max(-c.days_left.unwrap_or(0));
+    }
+    let mut v: Vec<(String, usize, i64)> = m.into_iter().map(|(a, (n, worst))| (a, n, worst)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(b.2.cmp(&a.2)).then(a.0.cmp(&b.0)));
+    v
+}
+
+#[cfg(test)]
+mod overdue_tests {
+    use super::*;
+
+    fn case(agency: &str, days_left: Option<i64>, light: &'static str) -> CaseView {
+        let row: ComplaintRow = serde_json::from_value(serde_json::json!({
+            "id": 1, "tracking_code": "X", "kind": "complaint", "channel": "portal", "subject": "other", "title": "t",
+            "content": "c", "filer_name": "n", "filer_personal_id": null, "filer_phone": null, "filer_address": null,
+            "person_id": null, "decision_ref": null, "commune_code": "25210", "agency_code": agency, "received_on": "2026-11-01",
+            "decision_known_on": null, "late_note": null, "instance": 1, "parent_id": null, "status": "received",
+            "variant": "normal", "complex_note": null, "acceptance_due": "2026-11-10", "accepted_on": null,
+            "resolution_due": null, "assigned_to": null, "outcome": null, "outcome_note": null, "decided_on": null,
+            "notified_on": null, "closed_on": null, "created_by": "portal", "created_at": "2026-11-01T00:00:00.000000Z"
+        }))
+        .unwrap();
+        CaseView { case: row, due: None, days_left, light, identity_hidden: false }
+    }
+
+    #[test]
+    fn overdue_cases_are_counted_per_agency() {
+        let cases = [
+            case("UBND_XA", Some(-3), "red"),
+            case("UBND_XA", Some(-10), "red"),
+            case("SO_NOI_VU", Some(-1), "red"),
+            case("SO_NOI_VU", Some(4), "amber"),
+            case("SO_Y_TE", None, "none"),
+        ];
+        assert_eq!(overdue_by_agency(&cases), [("UBND_XA".to_string(), 2, 10), ("SO_NOI_VU".to_string(), 1, 1)]);
+    }
+}
