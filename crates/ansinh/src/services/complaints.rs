@@ -12,7 +12,7 @@ use store::Store;
 
 use crate::error::AppError;
 use crate::services::authz::{perm, Ctx, Scope};
-use crate::services::plans::{calendar, today_vn};
+use crate::services::days::{calendar, date, iso, today_vn};
 
 pub const KINDS: [(&str, &str, &str); 3] = [
     ("complaint", "Khiếu nại", "Complaint"),
@@ -56,14 +56,6 @@ fn limits() -> Result<&'static Limits, AppError> {
     L.get_or_init(|| Limits::embedded().map_err(|e| e.to_string()))
         .as_ref()
         .map_err(|e| AppError::Internal(format!("compiled-in legal limits: {e}")))
-}
-
-fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-fn date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
 }
 
 /// A tracking code: 12 characters from an alphabet without look-alikes, from the OS's random

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod complaints;
+pub mod days;
 pub mod dedup;
 pub mod demo_data;
 pub mod demo_plan;

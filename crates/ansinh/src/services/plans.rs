@@ -14,7 +14,6 @@ use domain::plan::{
     assess, interpolate, parse_value, task_state, Deadline, Direction, Light, Milli, PeriodKind, Progress,
     ProgressReport, ReportPeriod, TaskState, TaskStatus, Unit,
 };
-use domain::workdays::WorkCalendar;
 use domain::Gazetteer;
 use store::plans::{
     Decision, IndicatorRow, NewReport, PlanRow, ProgressRow, ReportContent, ReportRow, TaskAgencyRow, ValueRow,
@@ -23,6 +22,8 @@ use store::Store;
 
 use crate::error::AppError;
 use crate::services::authz::{perm, Ctx, Scope};
+pub use crate::services::days::{calendar, today_vn};
+use crate::services::days::{date, day_vn, iso};
 use crate::services::plan_file::{self, FileError, Known, PlanFile};
 
 /// The day of the 2025 reform: values of periods ending before it refer to pre-2025 units.
@@ -30,39 +31,6 @@ pub const REFORM_DAY: &str = "2025-07-01";
 
 /// Days before a deadline at which a task is listed as due soon.
 pub const WARN_DAYS: i64 = 30;
-
-/// The working-day calendar (compiled-in rows and the Labour Code's rule with the lunar
-/// holidays for other years), built once.
-pub fn calendar() -> Result<&'static WorkCalendar, AppError> {
-    static CAL: std::sync::OnceLock<Result<WorkCalendar, String>> = std::sync::OnceLock::new();
-    CAL.get_or_init(|| WorkCalendar::embedded().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| AppError::Internal(format!("compiled-in holiday data: {e}")))
-}
-
-fn iso(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-fn date(s: &str) -> Option<NaiveDate> {
-    NaiveDate::parse_from_str(s.get(..10).unwrap_or(s), "%Y-%m-%d").ok()
-}
-
-/// Viet Nam's UTC offset (no daylight saving): deadlines are days in Viet Nam.
-const VN_OFFSET_HOURS: i64 = 7;
-
-/// Today in Viet Nam.
-pub fn today_vn() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(VN_OFFSET_HOURS)).date_naive()
-}
-
-/// The day in Viet Nam of a stored timestamp (RFC 3339 UTC); a bare date as it is.
-fn day_vn(ts: &str) -> Option<NaiveDate> {
-    match chrono::DateTime::parse_from_rfc3339(ts) {
-        Ok(t) => Some((t.with_timezone(&chrono::Utc) + chrono::Duration::hours(VN_OFFSET_HOURS)).date_naive()),
-        Err(_) => date(ts),
-    }
-}
 
 /// Whether the caller sees every agency's reports (dashboards, the owner's reviewers, the
 /// operator) rather than only the own agency's.
@@ -906,12 +874,8 @@ fn acting_agency(ctx: &Ctx, requested: Option<&str>) -> Result<String, AppError>
     if ctx.operator {
         return requested.map(str::to_string).ok_or_else(|| AppError::Invalid("--agency is required".into()));
     }
-    let p = ctx.require(perm::PLANS_REPORT)?;
-    let own = match &p.scope {
-        Scope::Agency(a) => Some(a.clone()),
-        _ => p.agency.clone(),
-    };
-    let own = own.ok_or_else(|| AppError::Forbidden("the caller belongs to no agency".into()))?;
+    ctx.require(perm::PLANS_REPORT)?;
+    let own = own_agency(ctx).ok_or_else(|| AppError::Forbidden("the caller belongs to no agency".into()))?;
     if let Some(r) = requested.filter(|r| !r.is_empty()) {
         if r != own {
             return Err(AppError::Forbidden(format!("agency {r} is not the caller's ({own})")));
@@ -930,11 +894,7 @@ fn can_see(ctx: &Ctx, r: &ReportRow) -> Result<(), AppError> {
     if p.can(perm::DASHBOARDS_READ) || p.can(perm::PLANS_REVIEW) {
         return Ok(());
     }
-    let own = match &p.scope {
-        Scope::Agency(a) => Some(a.as_str()),
-        _ => p.agency.as_deref(),
-    };
-    if own == Some(r.agency_code.as_str()) {
+    if own_agency(ctx).as_deref() == Some(r.agency_code.as_str()) {
         Ok(())
     } else {
         Err(AppError::Forbidden(format!("report {} belongs to another agency", r.id)))
@@ -964,16 +924,10 @@ pub async fn task_reports(
 pub async fn reports(store: &Store, ctx: &Ctx, plan_id: i64) -> Result<Vec<ReportRow>, AppError> {
     ctx.authorize(perm::PLANS_READ)?;
     let all = match &ctx.principal {
-        Some(p) if !(p.can(perm::DASHBOARDS_READ) || p.can(perm::PLANS_REVIEW)) => {
-            let own = match &p.scope {
-                Scope::Agency(a) => Some(a.clone()),
-                _ => p.agency.clone(),
-            };
-            match own {
-                Some(a) => store.plan_reports(plan_id, Some(&a)).await?,
-                None => Vec::new(),
-            }
-        }
+        Some(p) if !(p.can(perm::DASHBOARDS_READ) || p.can(perm::PLANS_REVIEW)) => match own_agency(ctx) {
+            Some(a) => store.plan_reports(plan_id, Some(&a)).await?,
+            None => Vec::new(),
+        },
         _ => store.plan_reports(plan_id, None).await?,
     };
     Ok(all)
