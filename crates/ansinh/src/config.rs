@@ -95,6 +95,10 @@ pub struct Config {
     /// An import is stopped for review when more than this share of its rows duplicate
     /// persons already registered (record linkage).
     pub import_duplicate_share: Setting<f64>,
+    /// Where the portal's one-time codes go by SMS (`none`, `log`, `file:PATH`, `command:PATH`).
+    pub portal_sms: Setting<String>,
+    /// The citizen portal's OpenID Connect login (national e-ID), when configured (file only).
+    pub portal_oidc: Setting<Option<crate::services::oidc::Settings>>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -119,6 +123,28 @@ struct FileConfig {
     sqlite: Option<FileSqlite>,
     postgres: Option<FilePostgres>,
     import: Option<FileImport>,
+    portal: Option<FilePortal>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilePortal {
+    sms: Option<String>,
+    oidc: Option<FileOidc>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOidc {
+    issuer: String,
+    client_id: String,
+    authorize_url: String,
+    redirect_url: String,
+    jwks_file: String,
+    #[serde(default)]
+    personal_id_claim: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -170,6 +196,12 @@ pub const ENV_PG_CONNECT_TIMEOUT_S: &str = "ANSINH_PG_CONNECT_TIMEOUT_S";
 pub const ENV_COOKIE_SECURE: &str = "ANSINH_COOKIE_SECURE";
 pub const ENV_METRICS_TOKEN: &str = "ANSINH_METRICS_TOKEN";
 pub const ENV_IMPORT_DUPLICATE_SHARE: &str = "ANSINH_IMPORT_DUPLICATE_SHARE";
+pub const ENV_PORTAL_SMS: &str = "ANSINH_PORTAL_SMS";
+
+fn parse_sms(source: &Source, v: &str) -> Result<String, ConfigError> {
+    crate::services::lookup::SmsSender::parse(v).map_err(|r| value_err(source, "portal.sms", v, &r))?;
+    Ok(v.trim().to_string())
+}
 
 /// A share between 0 (exclusive) and 1.
 fn parse_share(source: &Source, key: &'static str, v: &str) -> Result<f64, ConfigError> {
@@ -252,6 +284,8 @@ impl Config {
             trust_forwarded_for: Setting::new(false),
             metrics_token: Setting::new(None),
             import_duplicate_share: Setting::new(0.5),
+            portal_sms: Setting::new("none".into()),
+            portal_oidc: Setting::new(None),
             file: None,
         }
     }
@@ -307,6 +341,10 @@ impl Config {
         if let Some((s, v)) = e(ENV_IMPORT_DUPLICATE_SHARE) {
             let x = parse_share(&s, "import.duplicate_share", &v)?;
             c.import_duplicate_share.set(x, s);
+        }
+        if let Some((s, v)) = e(ENV_PORTAL_SMS) {
+            let x = parse_sms(&s, &v)?;
+            c.portal_sms.set(x, s);
         }
         if let Some((s, v)) = e(ENV_METRICS_TOKEN) {
             c.metrics_token.set(Some(v).filter(|t| !t.trim().is_empty()), s);
@@ -418,6 +456,24 @@ impl Config {
             let x = parse_share(&s(), "import.duplicate_share", &v.to_string())?;
             self.import_duplicate_share.set(x, s());
         }
+        if let Some(p) = f.portal {
+            if let Some(v) = p.sms {
+                let x = parse_sms(&s(), &v)?;
+                self.portal_sms.set(x, s());
+            }
+            if let Some(o) = p.oidc {
+                let settings = crate::services::oidc::Settings {
+                    issuer: o.issuer,
+                    client_id: o.client_id,
+                    authorize_url: o.authorize_url,
+                    redirect_url: o.redirect_url,
+                    jwks_file: o.jwks_file,
+                    personal_id_claim: o.personal_id_claim.unwrap_or_else(|| "sub".into()),
+                    label: o.label.unwrap_or_else(|| "Đăng nhập bằng tài khoản định danh điện tử VNeID".into()),
+                };
+                self.portal_oidc.set(Some(settings), s());
+            }
+        }
         Ok(())
     }
 
@@ -466,6 +522,12 @@ impl Config {
                 "import.duplicate_share",
                 self.import_duplicate_share.value.to_string(),
                 &self.import_duplicate_share.source,
+            ),
+            ("portal.sms", self.portal_sms.value.clone(), &self.portal_sms.source),
+            (
+                "portal.oidc",
+                self.portal_oidc.value.as_ref().map_or_else(|| "(none)".to_string(), |o| o.issuer.clone()),
+                &self.portal_oidc.source,
             ),
         ];
         rows.into_iter().map(|(k, v, s)| format!("{k:<28} = {v:<40} # {s}\n")).collect()
@@ -533,6 +595,30 @@ connect_timeout_s = 5
 # already registered (record linkage); importing anyway needs --allow-duplicates.
 # Environment: ANSINH_IMPORT_DUPLICATE_SHARE
 duplicate_share = 0.5
+
+[portal]
+# Where the citizen portal sends one-time lookup codes by SMS: "none" (only the codes printed
+# on entitlement decisions work), "log" (written to the server log: demos), "file:PATH" (one
+# line per message, phone TAB text), or "command:PATH" (a program given the phone number as its
+# argument and the text on standard input: the client of your SMS gateway; exit 0 = sent).
+# `ansinh demo` uses "log" unless this is set.
+# Environment: ANSINH_PORTAL_SMS
+sms = "none"
+
+# An OpenID Connect login for the national e-ID (VNeID) or another provider, next to the
+# lookup codes. The provider posts an ID token back (response_type=id_token,
+# response_mode=form_post), verified with its public keys from jwks_file (download the
+# provider's JWKS and keep it current); the server makes no outbound connection. Register
+# redirect_url with the provider. personal_id_claim names the claim holding the 12-digit
+# personal ID number (default "sub").
+# [portal.oidc]
+# issuer = "https://sso.example.gov.vn"
+# client_id = "ansinh-dong-nai"
+# authorize_url = "https://sso.example.gov.vn/authorize"
+# redirect_url = "https://ansinh.dongnai.gov.vn/portal/eid/callback"
+# jwks_file = "/etc/ansinh/eid-jwks.json"
+# personal_id_claim = "personal_id"
+# label = "Đăng nhập bằng tài khoản định danh điện tử VNeID"
 "#;
 
 #[cfg(test)]

@@ -527,20 +527,16 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             // Bind first: a port in use is reported before touching the database.
             let listener = bind(c.bind.value).await?;
             let store = setup::open_store(&url, &c, &g).await?;
-            serve(
-                listener,
-                store,
-                (g, packs, pack_source),
-                &url,
-                (c.cookie_secure.value, c.trust_forwarded_for.value),
-                (c.metrics_token.value.clone(), c.import_duplicate_share.value),
-            )
-            .await
+            serve(listener, store, (g, packs, pack_source), &url, &c).await
         }
         Command::Demo { serve: args, no_serve, persons, seed, no_payments } => {
             let mut c = load_config(&flags(&cli, Some(args)))?;
             if c.database_url.source == Source::Default {
                 c.database_url.value = config::DEFAULT_DEMO_DATABASE_URL.to_string();
+            }
+            // the demo shows the portal's SMS codes in its log
+            if c.portal_sms.source == Source::Default {
+                c.portal_sms.value = "log".into();
             }
             logging::init(c.log_format.value, &c.log_level.value);
             let url = c.database_url()?;
@@ -564,17 +560,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     store.close().await;
                     Ok(())
                 }
-                Some(l) => {
-                    serve(
-                        l,
-                        store,
-                        (g, packs, pack_source),
-                        &url,
-                        (c.cookie_secure.value, c.trust_forwarded_for.value),
-                        (c.metrics_token.value.clone(), c.import_duplicate_share.value),
-                    )
-                    .await
-                }
+                Some(l) => serve(l, store, (g, packs, pack_source), &url, &c).await,
             }
         }
     }
@@ -943,9 +929,14 @@ async fn serve(
     store: store::Store,
     (g, packs, pack_source): (domain::Gazetteer, rules::Packs, services::entitlements::PackSource),
     url: &store::DatabaseUrl,
-    (cookie_secure, trust_forwarded_for): (bool, bool),
-    (metrics_token, import_duplicate_share): (Option<String>, f64),
+    c: &config::Config,
 ) -> Result<(), AppError> {
+    let sms = services::lookup::SmsSender::parse(&c.portal_sms.value)
+        .map_err(|r| AppError::Refused(format!("portal.sms: {r}")))?;
+    let oidc = match &c.portal_oidc.value {
+        Some(s) => Some(Arc::new(services::oidc::Provider::load(s.clone()).map_err(AppError::Refused)?)),
+        None => None,
+    };
     let addr = listener.local_addr().map_err(|e| AppError::io("reading the listening address", e))?;
     let province_code = setup::installation_province(&store).await?;
     let state = AppState {
@@ -956,15 +947,17 @@ async fn serve(
         province_code,
         policy: Arc::new(services::authz::Policy::load(&store).await?),
         throttle: Arc::new(services::auth::Throttle::default()),
-        cookie_secure,
-        trust_forwarded_for,
+        cookie_secure: c.cookie_secure.value,
+        trust_forwarded_for: c.trust_forwarded_for.value,
         reports: Arc::new(services::ReportCache::default()),
         computed: Arc::new(services::plans::ComputedCache::default()),
         import_jobs: Arc::new(services::jobs::ImportJobs::default()),
         packs: Arc::new(packs),
         pack_source: Arc::new(pack_source),
-        metrics_token: metrics_token.map(Arc::from),
-        import_duplicate_share,
+        metrics_token: c.metrics_token.value.clone().map(Arc::from),
+        import_duplicate_share: c.import_duplicate_share.value,
+        sms: Arc::new(sms),
+        oidc,
     };
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");

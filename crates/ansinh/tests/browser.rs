@@ -641,3 +641,60 @@ fn complaint_filed_on_the_portal_resolved_and_rated_in_a_browser() {
     assert!(b.text("#sat-SO_NOI_VU").contains('3'), "{}", b.text("#satisfaction"));
     b.logout();
 }
+
+#[test]
+fn citizen_looks_up_payments_with_a_printed_code_and_rates_one_in_a_browser() {
+    let d = tempfile::tempdir().unwrap();
+    let server = Server::start(d.path(), &["demo", "--persons", "1000"]);
+    let base = server.base.clone();
+    // a living person of the officer's commune with a paid payment and a full birth date
+    let db = format!("sqlite://{}", d.path().join("ansinh-demo.db").display());
+    let (person, pid, birth): (i64, String, String) = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+        sqlx::query_as(
+            "SELECT p.id, p.personal_id, p.birth_date FROM payment_lines l JOIN persons p ON p.id = l.person_id \
+             WHERE l.result = 'paid' AND p.commune_code = '25210' AND length(p.birth_date) = 10 AND p.deceased_on IS NULL \
+             ORDER BY l.id LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    });
+    let birth = format!("{}/{}/{}", &birth[8..10], &birth[5..7], &birth[..4]);
+    let b = Driver::start();
+    let shots = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+
+    // the commune officer issues the code printed on the person's decision
+    b.login(&base, "canboxa");
+    b.goto(&format!("{base}/registry/persons/{person}"));
+    wait_for(&b, "#issue-code");
+    b.click("#issue-code button");
+    wait_for(&b, "#lookup-code");
+    let code = b.text("#lookup-code");
+    assert_eq!(code.len(), 9, "{code}");
+    b.logout();
+
+    // the citizen: a wrong code first (no hint), then the right one
+    b.goto(&format!("{base}/portal"));
+    b.click("#lookup-link");
+    wait_for(&b, "#lookup-form");
+    b.type_into("#q-pid", &pid);
+    b.type_into("#q-birth", &birth);
+    b.type_into("#q-code", "AAAA-AAAA");
+    b.click("#lookup-submit");
+    wait_for(&b, "#form-error");
+    assert!(b.text("#form-error").contains("không khớp"), "{}", b.text("#form-error"));
+    b.clear("#q-code");
+    b.type_into("#q-code", &code);
+    b.click("#lookup-submit");
+    wait_for(&b, "#citizen-payments");
+    assert!(b.text("#citizen-entitlements").contains('₫'), "{}", b.text("#citizen-entitlements"));
+    b.screenshot(&shots.join("portal-lookup.png"));
+    // rate the first paid payment
+    b.click("#citizen-payments form.rate-payment option[value='4']");
+    b.click("#citizen-payments form.rate-payment button");
+    wait_for(&b, "#notice");
+    assert!(b.text("#citizen-payments").contains("4/5"), "{}", b.text("#citizen-payments"));
+    b.click("#lookup-signout button");
+    wait_for(&b, "#lookup-form");
+}

@@ -182,6 +182,35 @@ impl Limits {
         let due = self.due("complaint_filing", "normal", known, &[], cal)?;
         Ok(due.date.is_some_and(|d| filed > d))
     }
+
+    /// Whether a second-instance complaint filed on `filed` is past its limit from the day the
+    /// first-instance decision was received (30 days; 45 where the first case was handled as a
+    /// remote-area case — Luật Khiếu nại 2011 Điều 33).
+    pub fn second_filed_late(
+        &self,
+        first_variant: &str,
+        received: NaiveDate,
+        filed: NaiveDate,
+        cal: &WorkCalendar,
+    ) -> Result<(bool, Limit), DeadlineError> {
+        let variant = if first_variant.starts_with("remote") { "remote" } else { "normal" };
+        let due = self.due("complaint_second_filing", variant, received, &[], cal)?;
+        Ok((due.date.is_some_and(|d| filed > d), due.limit))
+    }
+}
+
+/// The variant a case moves to when its handling time is extended during handling, by a written
+/// determination: a denunciation once (complex, +30 days) and once more (very complex, +30) —
+/// Luật Tố cáo 2018 Điều 30; a complaint once, when it is determined complex — Luật Khiếu nại
+/// 2011 Điều 28, 37. `None`: no further extension.
+pub fn extension_of(code: &str, variant: &str) -> Option<&'static str> {
+    match (code, variant) {
+        ("denunciation_resolution", "normal") => Some("complex"),
+        ("denunciation_resolution", "complex") => Some("very_complex"),
+        ("complaint_first" | "complaint_second", "normal") => Some("complex"),
+        ("complaint_first" | "complaint_second", "remote") => Some("remote_complex"),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -282,6 +311,34 @@ mod tests {
         // decision received Monday 5/1/2026: +90 = Sunday 5/4 → Monday 6/4
         assert!(!l.filed_late(d("2026-01-05"), d("2026-04-06"), &c).unwrap());
         assert!(l.filed_late(d("2026-01-05"), d("2026-04-07"), &c).unwrap());
+    }
+
+    #[test]
+    fn the_second_instance_window_and_extensions() {
+        let (l, c) = setup();
+        // first decision received Monday 5/1/2026: 30 days → Wednesday 4/2
+        assert!(!l.second_filed_late("normal", d("2026-01-05"), d("2026-02-04"), &c).unwrap().0);
+        assert!(l.second_filed_late("normal", d("2026-01-05"), d("2026-02-05"), &c).unwrap().0);
+        assert!(l.second_filed_late("complex", d("2026-01-05"), d("2026-02-05"), &c).unwrap().0);
+        // remote areas: 45 days → Thursday 19/2, inside the Tết break → the first working day after
+        let (late, limit) = l.second_filed_late("remote_complex", d("2026-01-05"), d("2026-02-23"), &c).unwrap();
+        assert_eq!((late, limit.days), (false, 45));
+        assert!(l.second_filed_late("remote", d("2026-01-05"), d("2026-02-26"), &c).unwrap().0);
+        // a denunciation accepted 2/3/2026: 30 days, extended once (60) and twice (90)
+        let mut v = "normal";
+        let mut dues = Vec::new();
+        loop {
+            dues.push(l.due("denunciation_resolution", v, d("2026-03-02"), &[], &c).unwrap().date.unwrap());
+            match extension_of("denunciation_resolution", v) {
+                Some(next) => v = next,
+                None => break,
+            }
+        }
+        // +60 = Friday 1/5 (Labour Day) → Monday 4/5; +90 = Sunday 31/5 → Monday 1/6
+        assert_eq!(dues, vec![d("2026-04-01"), d("2026-05-04"), d("2026-06-01")]);
+        assert_eq!(extension_of("complaint_first", "remote"), Some("remote_complex"));
+        assert_eq!(extension_of("complaint_second", "complex"), None);
+        assert_eq!(extension_of("denunciation_processing", "normal"), None);
     }
 
     #[test]

@@ -30,6 +30,30 @@ pub struct NewComplaint {
     /// 2 for a second-instance complaint about the decision of `parent_id`
     pub instance: i64,
     pub parent_id: Option<i64>,
+    /// Checked scans, stored in the same transaction as the case.
+    pub attachments: Vec<NewAttachment>,
+}
+
+/// A checked attachment (type detected from the content, size within the limits).
+#[derive(Debug, Clone, Default)]
+pub struct NewAttachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+    /// hex SHA-256 of `data`
+    pub sha256: String,
+}
+
+/// An attachment as listed with its case (without the content).
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AttachmentMeta {
+    pub id: i64,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, sqlx::FromRow)]
@@ -151,6 +175,39 @@ pub struct SatisfactionRow {
     pub score_sum: i64,
 }
 
+macro_rules! insert_attachment {
+    ($tx:expr, $id:expr, $a:expr, $by:expr, $now:expr) => {
+        sqlx::query(
+            "INSERT INTO complaint_attachments (complaint_id, file_name, content_type, size, sha256, data, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($id)
+        .bind(&$a.file_name)
+        .bind(&$a.content_type)
+        .bind(i64::try_from($a.data.len()).unwrap_or(i64::MAX))
+        .bind(&$a.sha256)
+        .bind(&$a.data)
+        .bind($by)
+        .bind($now)
+        .execute(&mut *$tx)
+        .await?
+    };
+}
+
+/// Records one event of a case inside the step's transaction.
+macro_rules! event {
+    ($tx:expr, $id:expr, $action:expr, $by:expr, $now:expr, $note:expr) => {
+        sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, $2, $3, $4, $5)")
+            .bind($id)
+            .bind($action)
+            .bind($by)
+            .bind($now)
+            .bind($note)
+            .execute(&mut *$tx)
+            .await?
+    };
+}
+
 impl Store {
     /// Records a case with its first event and the audit entry; the id.
     pub async fn insert_complaint(&self, c: &NewComplaint, by: &str, audit: &AuditEntry) -> Result<i64> {
@@ -169,9 +226,10 @@ impl Store {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| crate::StoreError::from_write(e, "complaint"))?;
-            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, 'received', $2, $3, $4)")
-                .bind(id).bind(by).bind(&now).bind(c.late_note.clone().unwrap_or_default())
-                .execute(&mut *tx).await?;
+            event!(tx, id, "received", by, &now, c.late_note.clone().unwrap_or_default());
+            for a in &c.attachments {
+                insert_attachment!(tx, id, a, by, &now);
+            }
             let mut a = audit.clone();
             a.entity_id = Some(id.to_string());
             append_in_tx!(tx, &a);
@@ -266,9 +324,7 @@ impl Store {
             if n == 0 {
                 return Ok(false);
             }
-            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id).bind(step.action()).bind(by).bind(&now).bind(note)
-                .execute(&mut *tx).await?;
+            event!(tx, id, step.action(), by, &now, note);
             append_in_tx!(tx, audit);
             true
         })
@@ -302,8 +358,7 @@ impl Store {
                 return Ok(false);
             }
             sqlx::query("UPDATE complaints SET resolution_due = NULL WHERE id = $1").bind(id).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, 'suspended', $2, $3, $4)")
-                .bind(id).bind(by).bind(&now).bind(reason).execute(&mut *tx).await?;
+            event!(tx, id, "suspended", by, &now, reason);
             append_in_tx!(tx, audit);
             true
         })
@@ -329,11 +384,87 @@ impl Store {
                 return Ok(false);
             }
             sqlx::query("UPDATE complaints SET resolution_due = $2 WHERE id = $1").bind(id).bind(resolution_due).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO complaint_events (complaint_id, action, actor, at, note) VALUES ($1, 'resumed', $2, $3, '')")
-                .bind(id).bind(by).bind(&now).execute(&mut *tx).await?;
+            event!(tx, id, "resumed", by, &now, "");
             append_in_tx!(tx, audit);
             true
         })
+    }
+
+    /// Extends the handling time of an accepted case that is in `from_variant` (a written
+    /// determination in `note`): its new variant, the determination and the new deadline (None
+    /// while the clock is suspended). False when the case moved on meanwhile.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn extend_complaint(
+        &self,
+        id: i64,
+        from_variant: &str,
+        to_variant: &str,
+        resolution_due: Option<&str>,
+        note: &str,
+        by: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let now = crate::now_text();
+        write_tx!(self, tx => {
+            let n = sqlx::query(
+                "UPDATE complaints SET variant = $3, resolution_due = $4, \
+                 complex_note = CASE WHEN complex_note IS NULL OR complex_note = '' THEN $5 ELSE complex_note || ' | ' || $5 END \
+                 WHERE id = $1 AND variant = $2 AND status IN ('accepted', 'verifying')",
+            )
+            .bind(id).bind(from_variant).bind(to_variant).bind(resolution_due).bind(note)
+            .execute(&mut *tx).await?.rows_affected();
+            if n == 0 {
+                return Ok(false);
+            }
+            event!(tx, id, "extended", by, &now, note);
+            append_in_tx!(tx, audit);
+            true
+        })
+    }
+
+    /// Adds checked attachments to a case that is not closed; false when it is closed (or gone).
+    pub async fn add_attachments(
+        &self,
+        id: i64,
+        files: &[NewAttachment],
+        by: &str,
+        audit: &AuditEntry,
+    ) -> Result<bool> {
+        let now = crate::now_text();
+        write_tx!(self, tx => {
+            let open: Option<i64> = sqlx::query_scalar("SELECT id FROM complaints WHERE id = $1 AND status NOT IN ('closed', 'refused')")
+                .bind(id).fetch_optional(&mut *tx).await?;
+            if open.is_none() {
+                return Ok(false);
+            }
+            for a in files {
+                insert_attachment!(tx, id, a, by, &now);
+            }
+            let names = files.iter().map(|f| f.file_name.as_str()).collect::<Vec<_>>().join(", ");
+            event!(tx, id, "attached", by, &now, names);
+            append_in_tx!(tx, audit);
+            true
+        })
+    }
+
+    /// The attachments of a case, oldest first (without their content).
+    pub async fn attachments(&self, complaint_id: i64) -> Result<Vec<AttachmentMeta>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, AttachmentMeta>(
+            "SELECT id, file_name, content_type, size, sha256, uploaded_by, uploaded_at FROM complaint_attachments \
+             WHERE complaint_id = $1 ORDER BY id")
+            .bind(complaint_id).fetch_all(pool).await)?)
+    }
+
+    /// One attachment of a case with its content.
+    pub async fn attachment(&self, complaint_id: i64, id: i64) -> Result<Option<(AttachmentMeta, Vec<u8>)>> {
+        let meta = on_pool!(self, pool => sqlx::query_as::<_, AttachmentMeta>(
+            "SELECT id, file_name, content_type, size, sha256, uploaded_by, uploaded_at FROM complaint_attachments \
+             WHERE complaint_id = $1 AND id = $2")
+            .bind(complaint_id).bind(id).fetch_optional(pool).await)?;
+        let Some(meta) = meta else { return Ok(None) };
+        let data: Vec<u8> = on_pool!(self, pool => sqlx::query_scalar("SELECT data FROM complaint_attachments WHERE id = $1")
+            .bind(id).fetch_one(pool).await)?;
+        Ok(Some((meta, data)))
     }
 
     /// Records a rating of a closed case; false when the case is not closed or already rated.
@@ -385,7 +516,9 @@ impl Store {
     /// Ratings per agency and commune.
     pub async fn satisfaction(&self) -> Result<Vec<SatisfactionRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, SatisfactionRow>(
-            "SELECT agency_code, commune_code, count(*) AS ratings, CAST(sum(score) AS BIGINT) AS score_sum FROM satisfaction_ratings \
+            "SELECT agency_code, commune_code, count(*) AS ratings, CAST(sum(score) AS BIGINT) AS score_sum FROM ( \
+               SELECT agency_code, commune_code, score FROM satisfaction_ratings \
+               UNION ALL SELECT agency_code, commune_code, score FROM payment_ratings) r \
              GROUP BY agency_code, commune_code ORDER BY agency_code, commune_code")
             .fetch_all(pool).await)?)
     }

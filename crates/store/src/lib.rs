@@ -17,6 +17,7 @@ mod error;
 pub mod integrity;
 pub mod payments;
 pub mod plans;
+pub mod portal;
 mod reference;
 pub mod registry;
 mod sqlite;
@@ -40,7 +41,7 @@ use sqlx::sqlite::SqlitePool;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The newest migration version this binary knows (same on both backends).
-pub const LATEST_MIGRATION: i64 = 10;
+pub const LATEST_MIGRATION: i64 = 11;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

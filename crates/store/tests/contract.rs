@@ -1516,7 +1516,7 @@ mod complaints {
     use store::complaints::{NewComplaint, Step};
     use store::{AuditEntry, Store, StoreError};
 
-    contract!(complaints_step_through_their_workflow_and_are_rated_once);
+    contract!(complaints_step_through_their_workflow_and_are_rated_once, complaint_files_extensions_and_portal_codes);
 
     fn entry(action: &str) -> AuditEntry {
         AuditEntry {
@@ -1588,6 +1588,143 @@ mod complaints {
         super::registry::loaded(store).await;
         assert!(store.posting("26068", "2026-11-29").await.unwrap().is_empty());
         assert!(store.posting("25210", "2026-11-29").await.unwrap().is_empty());
+        assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
+    }
+
+    pub async fn complaint_files_extensions_and_portal_codes(store: &Store) {
+        use store::complaints::NewAttachment;
+        use store::portal::NewCode;
+        super::registry::loaded(store).await;
+        // binary content round-trips exactly, stored with the case in one transaction
+        let bytes = vec![0x89, b'P', b'N', b'G', 0x00, 0xFF, 0x0D, 0x0A];
+        let file = NewAttachment {
+            file_name: "ảnh chụp.png".into(),
+            content_type: "image/png".into(),
+            data: bytes.clone(),
+            sha256: "ab".repeat(32),
+        };
+        let c = NewComplaint {
+            tracking_code: "WXYZ-EFGH-JKLM".into(),
+            kind: "denunciation".into(),
+            channel: "reception".into(),
+            subject: "officer_conduct".into(),
+            title: "Tố cáo".into(),
+            content: "Nội dung".into(),
+            filer_name: "Người tố cáo".into(),
+            commune_code: "25210".into(),
+            agency_code: "UBND_XA".into(),
+            received_on: "2026-11-30".into(),
+            acceptance_due: "2026-12-09".into(),
+            attachments: vec![file.clone()],
+            ..Default::default()
+        };
+        let id = store.insert_complaint(&c, "canboxa", &entry("complaint.file")).await.unwrap();
+        let list = store.attachments(id).await.unwrap();
+        assert_eq!((list.len(), list[0].size, list[0].file_name.as_str()), (1, 8, "ảnh chụp.png"));
+        let (meta, data) = store.attachment(id, list[0].id).await.unwrap().unwrap();
+        assert_eq!((meta.content_type.as_str(), data), ("image/png", bytes));
+        assert!(store.attachment(id + 1, list[0].id).await.unwrap().is_none(), "only through its own case");
+        // a bad row (a type the schema does not allow) leaves nothing behind
+        let bad = NewAttachment { content_type: "text/html".into(), ..file.clone() };
+        assert!(store.add_attachments(id, &[file.clone(), bad], "canboxa", &entry("attach")).await.is_err());
+        assert_eq!(store.attachments(id).await.unwrap().len(), 1, "all or nothing");
+        assert!(store.add_attachments(id, &[file.clone()], "canboxa", &entry("attach")).await.unwrap());
+        assert_eq!(store.attachments(id).await.unwrap().len(), 2);
+        // extensions: only of an accepted case in the stated variant
+        assert!(!store
+            .extend_complaint(id, "normal", "complex", Some("2027-01-29"), "Phức tạp", "so", &entry("e"))
+            .await
+            .unwrap());
+        let accept = Step::Accept {
+            accepted_on: "2026-11-30".into(),
+            resolution_due: "2026-12-30".into(),
+            assigned_to: "sonoivu".into(),
+            variant: "normal".into(),
+            complex_note: None,
+        };
+        assert!(store.complaint_step(id, &accept, "sonoivu", "", &entry("a")).await.unwrap());
+        assert!(
+            !store.extend_complaint(id, "complex", "very_complex", None, "x", "so", &entry("e")).await.unwrap(),
+            "stale variant"
+        );
+        assert!(store
+            .extend_complaint(id, "normal", "complex", Some("2027-01-29"), "Nhiều người liên quan", "so", &entry("e"))
+            .await
+            .unwrap());
+        assert!(store
+            .extend_complaint(id, "complex", "very_complex", Some("2027-02-28"), "Cần giám định", "so", &entry("e"))
+            .await
+            .unwrap());
+        let row = store.complaint(id).await.unwrap().unwrap();
+        assert_eq!((row.variant.as_str(), row.resolution_due.as_deref()), ("very_complex", Some("2027-02-28")));
+        assert_eq!(row.complex_note.as_deref(), Some("Nhiều người liên quan | Cần giám định"));
+        let events = store.complaint_events(id).await.unwrap();
+        assert_eq!(events.iter().filter(|e| e.action == "extended").count(), 2);
+
+        // lookup codes: a reissued printed code replaces the old one; an SMS code is used once
+        let person = store.person(1).await.unwrap().unwrap();
+        let code = |channel: &str, hash: &str, expires: &str| NewCode {
+            person_id: person.id,
+            channel: channel.into(),
+            salt: "s".into(),
+            code_hash: hash.into(),
+            issued_by: "canboxa".into(),
+            expires_at: expires.into(),
+        };
+        let now = store::now_text();
+        store.issue_portal_code(&code("decision", "h1", "2099-01-01T00:00:00.000000Z"), &entry("code")).await.unwrap();
+        store.issue_portal_code(&code("decision", "h2", "2099-01-01T00:00:00.000000Z"), &entry("code")).await.unwrap();
+        store.issue_portal_code(&code("sms", "h3", "2099-01-01T00:00:00.000000Z"), &entry("code")).await.unwrap();
+        store.issue_portal_code(&code("sms", "h4", "2000-01-01T00:00:00.000000Z"), &entry("code")).await.unwrap();
+        let live = store.live_portal_codes(person.id, &now).await.unwrap();
+        let hashes: Vec<&str> = live.iter().map(|c| c.code_hash.as_str()).collect();
+        assert_eq!(hashes, vec!["h3", "h2"], "the replaced and the expired codes are gone");
+        // failures and SMS sends per typed ID
+        for _ in 0..3 {
+            store.portal_attempt(&person.personal_id, "failure").await.unwrap();
+        }
+        store.portal_attempt(&person.personal_id, "sms").await.unwrap();
+        let since = "2000-01-01T00:00:00.000000Z";
+        assert_eq!(store.portal_attempts_since(&person.personal_id, "failure", since).await.unwrap(), 3);
+        assert_eq!(store.portal_attempts_since(&person.personal_id, "failure", "2099-01-01").await.unwrap(), 0);
+        assert_eq!(store.portal_attempts_since(&person.personal_id, "sms", since).await.unwrap(), 1);
+        let sms = live.iter().find(|c| c.channel == "sms").unwrap();
+        let exp = "2099-01-01T00:00:00.000000Z";
+        assert!(store
+            .open_portal_session(Some(sms), &person.personal_id, person.id, "t1", exp, &entry("id"))
+            .await
+            .unwrap());
+        assert!(
+            !store
+                .open_portal_session(Some(sms), &person.personal_id, person.id, "t2", exp, &entry("id"))
+                .await
+                .unwrap(),
+            "used"
+        );
+        assert_eq!(
+            store.portal_attempts_since(&person.personal_id, "failure", since).await.unwrap(),
+            0,
+            "forgotten on success"
+        );
+        assert_eq!(store.live_portal_codes(person.id, &store::now_text()).await.unwrap().len(), 1);
+        assert_eq!(store.portal_session("t1", &store::now_text()).await.unwrap(), Some(person.id));
+        assert_eq!(store.portal_session("t1", "2099-06-01T00:00:00.000000Z").await.unwrap(), None, "expired");
+        assert_eq!(store.portal_session("t2", &store::now_text()).await.unwrap(), None);
+        // an e-ID login's state is taken once, and only while fresh
+        store.put_oidc_state("st-1", "nonce-1").await.unwrap();
+        store.put_oidc_state("st-2", "nonce-2").await.unwrap();
+        assert_eq!(store.take_oidc_state("st-1", since).await.unwrap().as_deref(), Some("nonce-1"));
+        assert_eq!(store.take_oidc_state("st-1", since).await.unwrap(), None, "once");
+        assert_eq!(store.take_oidc_state("st-2", "2099-01-01T00:00:00.000000Z").await.unwrap(), None, "stale");
+        assert!(store
+            .open_portal_session(None, &person.personal_id, person.id, "t3", exp, &entry("eid"))
+            .await
+            .unwrap());
+        store.close_portal_session("t1").await.unwrap();
+        assert_eq!(store.portal_session("t1", &store::now_text()).await.unwrap(), None);
+        // a rating needs the person's own paid line
+        assert!(!store.rate_payment(person.id, 1, "UBND_XA", 5, "", &entry("rate")).await.unwrap());
+        assert!(store.payment_ratings_of(person.id).await.unwrap().is_empty());
         assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
     }
 }

@@ -26,6 +26,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/portal/track/{code}/rating", post(portal_rate))
         .route("/api/v1/portal/track/{code}/second-instance", post(portal_second_instance))
         .route("/api/v1/portal/postings/{commune}", get(portal_posting))
+        .route("/api/v1/complaints/{id}/attachments", post(attachments_add))
+        .route("/api/v1/complaints/{id}/attachments/{file}", get(attachment_get))
+        .route("/api/v1/persons/{id}/lookup-code", post(lookup_code))
+        .route("/api/v1/portal/lookup/sms", post(lookup_sms))
+        .route("/api/v1/portal/lookup", post(lookup_identify))
+        .route("/api/v1/portal/me", get(citizen_me))
+        .route("/api/v1/portal/me/payments/{line}/rating", post(citizen_rate))
 }
 
 /// The key under which an address's portal actions are throttled.
@@ -54,7 +61,7 @@ pub async fn complaints_list(State(state): State<AppState>, req: Req, Query(q): 
     responses((status = 201, description = "the case, with its tracking code and acceptance deadline"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = []), ("session" = [])))]
 pub async fn complaint_file(State(state): State<AppState>, req: Req, ApiJson(body): ApiJson<FileInput>) -> Response {
-    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body, false).await {
+    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body, false, Vec::new()).await {
         Ok(c) => (StatusCode::CREATED, Json(c)).into_response(),
         Err(e) => req.api_error(e),
     }
@@ -105,7 +112,7 @@ pub async fn portal_file(State(state): State<AppState>, req: Req, ApiJson(body):
         return req.api_error(AppError::Throttled);
     }
     state.throttle.record_failure(&key);
-    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body, true).await {
+    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &body, true, Vec::new()).await {
         Ok(c) => (
             StatusCode::CREATED,
             Json(serde_json::json!({"tracking_code": c.tracking_code, "acceptance_due": c.acceptance_due, "late_note": c.late_note})),
@@ -197,4 +204,166 @@ pub async fn portal_rate(
         state.throttle.record_failure(&key);
     }
     respond(&req, r.map(|()| serde_json::json!({"rated": true})))
+}
+
+/// Add scans to a case (multipart/form-data, files in `attachments`: PDF, JPEG or PNG, at most
+/// 3 of 5 MB; the type is detected from the content and must match the extension).
+#[utoipa::path(post, path = "/api/v1/complaints/{id}/attachments", tag = "complaints", params(("id" = i64, Path)),
+    request_body(content_type = "multipart/form-data", description = "one or more `attachments` file parts"),
+    responses((status = 201, description = "the case's attachments"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn attachments_add(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    crate::http::extract::FormFiles { files, .. }: crate::http::extract::FormFiles,
+) -> Response {
+    match cm::attach(&state.store, &req.ctx, id, files).await {
+        Ok(_) => match state.store.attachments(id).await {
+            Ok(list) => (StatusCode::CREATED, Json(list)).into_response(),
+            Err(e) => req.api_error(e.into()),
+        },
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Download an attachment (audited; a denunciation's only by the handling officer and inspectors).
+#[utoipa::path(get, path = "/api/v1/complaints/{id}/attachments/{file}", tag = "complaints",
+    params(("id" = i64, Path), ("file" = i64, Path)),
+    responses((status = 200, description = "the file, as an attachment"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn attachment_get(State(state): State<AppState>, req: Req, Path((id, file)): Path<(i64, i64)>) -> Response {
+    match cm::attachment(&state.store, &req.ctx, id, file).await {
+        Ok((meta, data)) => crate::http::complaints_ui::attachment_response(&meta, data),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Issue the lookup code printed on a person's entitlement decision (replaces any earlier one;
+/// shown once).
+#[utoipa::path(post, path = "/api/v1/persons/{id}/lookup-code", tag = "portal", params(("id" = i64, Path)),
+    responses((status = 201, description = "{code}"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("session" = [])))]
+pub async fn lookup_code(State(state): State<AppState>, req: Req, Path(id): Path<i64>) -> Response {
+    match crate::services::lookup::issue_decision_code(&state.store, &req.ctx, id).await {
+        Ok(code) => (StatusCode::CREATED, Json(serde_json::json!({ "code": code }))).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Who a citizen says they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Identification {
+    /// 12 digits
+    pub personal_id: String,
+    /// dd/mm/yyyy (or as the record holds it: mm/yyyy, yyyy)
+    pub birth_date: String,
+    /// the code printed on the decision or received by SMS (not needed to ask for an SMS)
+    #[serde(default)]
+    pub code: String,
+}
+
+/// Ask for a one-time code by SMS to the phone in the record. The answer is the same whether or
+/// not the details match (3 per ID per hour; throttled per address).
+#[utoipa::path(post, path = "/api/v1/portal/lookup/sms", tag = "portal", request_body = Identification,
+    responses((status = 202, description = "sent if the details match a record with a phone"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn lookup_sms(State(state): State<AppState>, req: Req, ApiJson(body): ApiJson<Identification>) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return req.api_error(AppError::Throttled);
+    }
+    state.throttle.record_failure(&key);
+    match crate::services::lookup::request_sms(&state.store, &state.sms, &body.personal_id, &body.birth_date).await {
+        Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({"status": "accepted"}))).into_response(),
+        Err(e) => req.api_error(e),
+    }
+}
+
+/// Identify with personal ID, birth date and code: a citizen token (20 minutes) to send as
+/// `X-Citizen-Token`. A mismatch never says which part was wrong; 5 failures per ID in 15
+/// minutes lock that ID, and failures are also throttled per address.
+#[utoipa::path(post, path = "/api/v1/portal/lookup", tag = "portal", request_body = Identification,
+    responses((status = 201, description = "{token, expires_in_s}"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn lookup_identify(
+    State(state): State<AppState>,
+    req: Req,
+    ApiJson(body): ApiJson<Identification>,
+) -> Response {
+    let key = portal_key(&req);
+    if state.throttle.is_throttled(&key) {
+        return req.api_error(AppError::Throttled);
+    }
+    match crate::services::lookup::identify(
+        &state.store,
+        req.ctx.ip.clone(),
+        &body.personal_id,
+        &body.birth_date,
+        &body.code,
+    )
+    .await
+    {
+        Ok(token) => (
+            StatusCode::CREATED,
+            Json(serde_json::json!({"token": token, "expires_in_s": crate::services::lookup::SESSION_MIN * 60})),
+        )
+            .into_response(),
+        Err(e) => {
+            if matches!(e, AppError::Denied { .. }) {
+                state.throttle.record_failure(&key);
+            }
+            req.api_error(e)
+        }
+    }
+}
+
+async fn citizen_of(state: &AppState, headers: &axum::http::HeaderMap) -> Result<i64, AppError> {
+    let token = headers.get("x-citizen-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if token.is_empty() {
+        return Err(AppError::Unauthenticated);
+    }
+    crate::services::lookup::session_person(&state.store, token).await?.ok_or(AppError::Unauthenticated)
+}
+
+/// The identified citizen's entitlements over the last 12 months and payments.
+#[utoipa::path(get, path = "/api/v1/portal/me", tag = "portal",
+    params(("X-Citizen-Token" = String, Header, description = "from POST /api/v1/portal/lookup")),
+    responses((status = 200, body = crate::services::lookup::CitizenView), (status = 401, body = ErrorBody)))]
+pub async fn citizen_me(State(state): State<AppState>, req: Req, headers: axum::http::HeaderMap) -> Response {
+    let r = async {
+        let person = citizen_of(&state, &headers).await?;
+        crate::services::lookup::overview(&state.store, &state.gazetteer, &state.packs, person).await
+    }
+    .await;
+    respond(&req, r)
+}
+
+/// A rating (1–5) of a paid payment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PaymentRatingInput {
+    pub score: i64,
+    #[serde(default)]
+    pub comment: String,
+}
+
+/// The citizen rates one of their paid payments, once; it counts in the satisfaction index of
+/// the commune's People's Committee.
+#[utoipa::path(post, path = "/api/v1/portal/me/payments/{line}/rating", tag = "portal", params(("line" = i64, Path),
+    ("X-Citizen-Token" = String, Header, description = "from POST /api/v1/portal/lookup")), request_body = PaymentRatingInput,
+    responses((status = 201, description = "rated"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn citizen_rate(
+    State(state): State<AppState>,
+    req: Req,
+    headers: axum::http::HeaderMap,
+    Path(line): Path<i64>,
+    ApiJson(body): ApiJson<PaymentRatingInput>,
+) -> Response {
+    let r = async {
+        let person = citizen_of(&state, &headers).await?;
+        crate::services::lookup::rate_payment(&state.store, person, line, &body.score.to_string(), &body.comment).await
+    }
+    .await;
+    match r {
+        Ok(()) => (StatusCode::CREATED, Json(serde_json::json!({"status": "rated"}))).into_response(),
+        Err(e) => req.api_error(e),
+    }
 }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::http::complaints_api::portal_key;
-use crate::http::extract::{FormData, Req};
+use crate::http::extract::{FormData, FormFiles, Req};
 use crate::http::i18n::{Key, Lang};
 use crate::http::ui::{fail, layout, render, Layout};
 use crate::services::authz::perm;
@@ -160,9 +160,9 @@ pub async fn new_form(State(state): State<AppState>, req: Req) -> Response {
     )
 }
 
-pub async fn new_submit(State(state): State<AppState>, req: Req, form: FormData) -> Response {
+pub async fn new_submit(State(state): State<AppState>, req: Req, FormFiles { form, files }: FormFiles) -> Response {
     let input = form_input(&form);
-    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &input, false).await {
+    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &input, false, files).await {
         Ok(c) => Redirect::to(&format!("/complaints/{}", c.id)).into_response(),
         Err(e @ AppError::Field { .. }) => {
             let status = e.status();
@@ -224,6 +224,61 @@ pub async fn step(State(state): State<AppState>, req: Req, Path(id): Path<i64>, 
     }
 }
 
+/// An officer adds scans to a case.
+pub async fn attach(
+    State(state): State<AppState>,
+    req: Req,
+    Path(id): Path<i64>,
+    FormFiles { files, .. }: FormFiles,
+) -> Response {
+    match cm::attach(&state.store, &req.ctx, id, files).await {
+        Ok(_) => Redirect::to(&format!("/complaints/{id}")).into_response(),
+        Err(e @ (AppError::Field { .. } | AppError::Denied { .. })) => {
+            let status = e.status();
+            case_page(&state, &req, id, e.message(req.lang), status).await
+        }
+        Err(e) => fail(e, &req),
+    }
+}
+
+/// Downloads an attachment: always as a download (never rendered inline), with the type
+/// detected at upload.
+pub async fn download(State(state): State<AppState>, req: Req, Path((id, file)): Path<(i64, i64)>) -> Response {
+    match cm::attachment(&state.store, &req.ctx, id, file).await {
+        Ok((meta, data)) => attachment_response(&meta, data),
+        Err(e) => fail(e, &req),
+    }
+}
+
+/// The response carrying an attachment (shared with the API).
+pub fn attachment_response(meta: &store::complaints::AttachmentMeta, data: Vec<u8>) -> Response {
+    // RFC 6266/5987: an ASCII fallback and the UTF-8 name percent-encoded
+    let ascii: String = domain::text::search_key(&meta.file_name)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .collect();
+    let encoded: String = meta
+        .file_name
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b".-_".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let disposition = format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}");
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, meta.content_type.clone()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        data,
+    )
+        .into_response()
+}
+
 // ---------- the citizen portal ----------
 
 pub async fn portal(State(state): State<AppState>, req: Req) -> Response {
@@ -273,14 +328,14 @@ fn track_page(state: &AppState, req: &Req, b: TrackBits, status: StatusCode) -> 
     r
 }
 
-pub async fn portal_file(State(state): State<AppState>, req: Req, form: FormData) -> Response {
+pub async fn portal_file(State(state): State<AppState>, req: Req, FormFiles { form, files }: FormFiles) -> Response {
     let key = portal_key(&req);
     if state.throttle.is_throttled(&key) {
         return fail(AppError::Throttled, &req);
     }
     state.throttle.record_failure(&key);
     let input = form_input(&form);
-    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &input, true).await {
+    match cm::file(&state.store, &state.gazetteer, &req.ctx, &state.province_code, &input, true, files).await {
         Ok(c) => match cm::track(&state.store, &c.tracking_code).await {
             Ok(t) => {
                 let bits = TrackBits {

@@ -133,6 +133,64 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
     }
 }
 
+/// A form that may carry files: `multipart/form-data` (its text fields and its `attachments`
+/// files) or, without files, `application/x-www-form-urlencoded`.
+pub struct FormFiles {
+    pub form: FormData,
+    /// (file name as sent, content)
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormFiles {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let form = FormData::from_request(req, state).await?;
+            return Ok(FormFiles { form, files: Vec::new() });
+        }
+        let lang = req.extensions().get::<Lang>().copied().unwrap_or_default();
+        let rid = req.extensions().get::<RequestId>().cloned().unwrap_or(RequestId("-".into()));
+        let is_api = req.uri().path().starts_with("/api/");
+        let bad = |e: AppError| {
+            if is_api {
+                api_error(&e, lang, &rid)
+            } else {
+                crate::http::ui::error_page(&e, &rid, lang)
+            }
+        };
+        let mut mp = axum::extract::Multipart::from_request(req, state).await.map_err(|e| {
+            bad(AppError::field("attachments", format!("biểu mẫu lỗi: {e}"), format!("malformed form: {e}")))
+        })?;
+        let mut out = FormFiles { form: FormData(Vec::new()), files: Vec::new() };
+        loop {
+            match mp.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().unwrap_or("").to_string();
+                    let file_name = field.file_name().map(str::to_string);
+                    let bytes = field
+                        .bytes()
+                        .await
+                        .map_err(|_| bad(AppError::PayloadTooLarge(crate::services::uploads::MAX_UPLOAD_BODY)))?;
+                    match file_name {
+                        Some(f) if name == "attachments" || name == "file" => out.files.push((f, bytes.to_vec())),
+                        Some(_) => {}
+                        None => out.form.0.push((name, String::from_utf8_lossy(&bytes).into_owned())),
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => return Err(bad(AppError::PayloadTooLarge(crate::services::uploads::MAX_UPLOAD_BODY))),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// JSON body with errors in the API's format (malformed JSON names line and column).
 pub struct ApiJson<T>(pub T);
 

@@ -15,6 +15,7 @@ pub mod payments_api;
 pub mod payments_ui;
 pub mod plans_api;
 pub mod plans_ui;
+pub mod portal_ui;
 pub mod registry_ui;
 pub mod simulate_ui;
 pub mod ui;
@@ -42,7 +43,7 @@ use crate::services::AppState;
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const SESSION_COOKIE: &str = "ansinh_session";
-/// Oversized bodies up to this size are read and dropped before the 413 is sent.
+/// Oversized bodies up to this much beyond their limit are read and dropped before the 413 is sent.
 const DRAIN_LIMIT: usize = 4 * 1024 * 1024;
 /// Longest time a request may take before it is answered with a timeout error.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,6 +95,15 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/track/second-instance", post(complaints_ui::portal_second_instance))
         .route("/portal/niem-yet", get(complaints_ui::portal_posting))
         .route("/portal/chinh-sach", get(complaints_ui::portal_policies))
+        .route("/portal/tra-cuu", get(portal_ui::show).post(portal_ui::identify))
+        .route("/portal/tra-cuu/sms", post(portal_ui::sms))
+        .route("/portal/tra-cuu/danh-gia", post(portal_ui::rate))
+        .route("/portal/tra-cuu/thoat", post(portal_ui::sign_out))
+        .route("/portal/eid", get(portal_ui::eid_start))
+        .route("/portal/eid/callback", post(portal_ui::eid_callback))
+        .route("/registry/persons/{id}/lookup-code", post(portal_ui::issue_code))
+        .route("/complaints/{id}/attachments", post(complaints_ui::attach))
+        .route("/complaints/{id}/attachments/{file}", get(complaints_ui::download))
         .route("/plans", get(plans_ui::list))
         .route("/plans/import", post(plans_ui::import))
         .route("/plans/template.xlsx", get(plans_ui::template))
@@ -225,6 +235,19 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     res
 }
 
+/// Requests that may carry complaint attachments.
+fn is_upload(path: &str) -> bool {
+    matches!(path, "/portal/complaints" | "/complaints/new")
+        || (path.starts_with("/complaints/") || path.starts_with("/api/v1/complaints/"))
+            && path.ends_with("/attachments")
+}
+
+/// The citizen's lookup forms: a cross-site form may not post to them (their cookie is also
+/// SameSite=Strict).
+fn is_citizen_form(method: &Method, path: &str) -> bool {
+    method == Method::POST && path.starts_with("/portal/tra-cuu")
+}
+
 /// Login endpoints, the only state-changing requests accepted without a session.
 fn is_login(method: &Method, path: &str) -> bool {
     method == Method::POST && (path == "/login" || path == "/api/v1/session")
@@ -273,6 +296,8 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         || path.starts_with("/api/v1/payments/cycles/") && path.ends_with("/results")
     {
         payments_ui::MAX_RESULTS_BYTES
+    } else if is_upload(&path) {
+        crate::services::uploads::MAX_UPLOAD_BODY
     } else {
         MAX_BODY
     };
@@ -286,8 +311,8 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             if len > limit {
                 // Read (and drop) a moderately oversized body before answering, so that the
                 // client is not cut off while sending and does see the 413.
-                if len <= DRAIN_LIMIT {
-                    let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT).await;
+                if len <= limit.saturating_add(DRAIN_LIMIT) {
+                    let _ = axum::body::to_bytes(req.into_body(), limit.saturating_add(DRAIN_LIMIT)).await;
                 }
                 return fail(AppError::PayloadTooLarge(limit));
             }
@@ -311,7 +336,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             if !ok {
                 return fail(AppError::Csrf);
             }
-        } else if is_login(&method, &path) {
+        } else if is_login(&method, &path) || is_citizen_form(&method, &path) {
             // Login CSRF: a cross-site form may not post credentials.
             if let Some(origin) = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
                 let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -404,7 +429,7 @@ async fn metrics_text(State(state): State<AppState>, req: extract::Req, headers:
 }
 
 /// Compares secrets without stopping at the first difference.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -111,6 +111,8 @@ struct DossierPage {
     l: Layout,
     d: registry::Dossier,
     can_propose: bool,
+    /// May issue the citizen's lookup code (printed on the entitlement decision).
+    can_issue_code: bool,
     has_sensitive: bool,
     merit_options: Vec<(String, String)>,
     group_options: Vec<(String, String)>,
@@ -135,7 +137,7 @@ async fn dossier_page(
 ) -> Response {
     match registry::dossier(&state.store, &state.gazetteer, &req.ctx, id).await {
         Ok(d) => {
-            let to = domain::Month::of(chrono::Local::now().date_naive());
+            let to = domain::Month::of(crate::services::days::today_vn());
             let from = to.add_months(-11).unwrap_or(to);
             let may_see = req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::REGISTRY_SENSITIVE));
             let ent = if may_see {
@@ -166,6 +168,8 @@ async fn dossier_page(
             };
             let has_open_records =
                 d.merit.iter().any(|m| m.valid_to.is_none()) || d.assistance.iter().any(|a| a.valid_to.is_none());
+            let can_issue_code =
+                d.person.deceased_on.is_none() && req.ctx.principal.as_ref().is_some_and(|p| p.can(perm::PORTAL_CODES));
             let page = DossierPage {
                 current_lines: ent
                     .as_ref()
@@ -177,6 +181,7 @@ async fn dossier_page(
                 l: layout(state, req),
                 d,
                 can_propose,
+                can_issue_code,
                 has_sensitive,
                 notice,
                 error,

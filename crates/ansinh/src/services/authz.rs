@@ -39,7 +39,9 @@ pub mod perm {
     pub const PLANS_MANAGE: &str = "plans.manage";
     pub const COMPLAINTS_READ: &str = "complaints.read";
     pub const COMPLAINTS_HANDLE: &str = "complaints.handle";
-    pub const ALL: [&str; 27] = [
+    pub const PORTAL_CODES: &str = "portal.codes";
+    pub const ALL: [&str; 28] = [
+        PORTAL_CODES,
         COMPLAINTS_READ,
         COMPLAINTS_HANDLE,
         PLANS_READ,

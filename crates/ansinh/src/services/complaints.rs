@@ -112,6 +112,7 @@ pub async fn file(
     province: &str,
     input: &FileInput,
     portal: bool,
+    files: Vec<(String, Vec<u8>)>,
 ) -> Result<ComplaintRow, AppError> {
     let channel = if portal {
         "portal".to_string()
@@ -214,6 +215,7 @@ pub async fn file(
         _ => "complaint_acceptance",
     };
     let due = lim.due(code, "normal", today, &[], cal).map_err(|e| AppError::Internal(e.to_string()))?;
+    let attachments = crate::services::uploads::check_all(files)?;
     let agency = match subject {
         "entitlement_decision" | "payment" | "registry" => "SO_NOI_VU",
         _ => "UBND_XA",
@@ -239,6 +241,7 @@ pub async fn file(
         acceptance_due: due.date.map(iso).unwrap_or_default(),
         instance: 1,
         parent_id: None,
+        attachments,
     };
     let actor = if portal { "portal".to_string() } else { ctx.actor() };
     let mut audit = ctx.audit("complaint.file", "complaint", None);
@@ -258,6 +261,8 @@ pub struct CaseView {
     /// green (> 5 days), amber (0–5), red (overdue), none
     pub light: &'static str,
     pub identity_hidden: bool,
+    /// the case page only; hidden with a denouncer's identity (a scanned letter names them)
+    pub attachments: Vec<store::complaints::AttachmentMeta>,
 }
 
 fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate, detail: bool) -> CaseView {
@@ -293,7 +298,7 @@ fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate, detail: bool) -> CaseView 
         case.filer_phone = None;
         case.filer_address = None;
     }
-    CaseView { case, due, days_left, light, identity_hidden: hidden }
+    CaseView { case, due, days_left, light, identity_hidden: hidden, attachments: Vec::new() }
 }
 
 fn area(ctx: &Ctx) -> Result<Option<Vec<String>>, AppError> {
@@ -335,12 +340,65 @@ pub async fn case(
             return Err(AppError::Forbidden(format!("complaint {id} is outside the caller's area")));
         }
     }
-    let v = view(c, ctx, today_vn(), true);
+    let mut v = view(c, ctx, today_vn(), true);
     if v.case.kind == "denunciation" && !v.identity_hidden {
         let audit = ctx.audit("complaint.identity_read", "complaint", Some(id.to_string()));
         store.audit_append(&audit).await?;
     }
+    if !v.identity_hidden {
+        v.attachments = store.attachments(id).await?;
+    }
     Ok((v, store.complaint_events(id).await?))
+}
+
+/// An officer adds scans to an open case in their area.
+pub async fn attach(store: &Store, ctx: &Ctx, id: i64, files: Vec<(String, Vec<u8>)>) -> Result<usize, AppError> {
+    let p = ctx.authorize(perm::COMPLAINTS_HANDLE)?;
+    let c = store.complaint(id).await?.ok_or_else(|| AppError::NotFound(format!("complaint {id}")))?;
+    if let Some(p) = p {
+        p.require_commune(&c.commune_code)?;
+    }
+    let files = crate::services::uploads::check_all(files)?;
+    if files.is_empty() {
+        return Err(field("attachments", "chưa chọn tệp", "no file chosen"));
+    }
+    let mut audit = ctx.audit("complaint.attach", "complaint", Some(id.to_string()));
+    audit.detail = Some(files.iter().map(|f| format!("{} {}", f.file_name, f.sha256)).collect::<Vec<_>>().join("; "));
+    if !store.add_attachments(id, &files, &ctx.actor(), &audit).await? {
+        return Err(AppError::Denied {
+            vi: "Đơn đã kết thúc: không bổ sung tệp được".into(),
+            en: "The case is over: no more files can be added".into(),
+        });
+    }
+    Ok(files.len())
+}
+
+/// One attachment of a case the caller may read in full (for a denunciation: the handling
+/// officer and inspectors); every download is audited.
+pub async fn attachment(
+    store: &Store,
+    ctx: &Ctx,
+    id: i64,
+    attachment_id: i64,
+) -> Result<(store::complaints::AttachmentMeta, Vec<u8>), AppError> {
+    let communes = area(ctx)?;
+    let c = store.complaint(id).await?.ok_or_else(|| AppError::NotFound(format!("complaint {id}")))?;
+    if let Some(a) = &communes {
+        if !a.contains(&c.commune_code) {
+            return Err(AppError::Forbidden(format!("complaint {id} is outside the caller's area")));
+        }
+    }
+    if view(c, ctx, today_vn(), true).identity_hidden {
+        return Err(AppError::Forbidden("a denunciation's files: the handling officer and inspectors".into()));
+    }
+    let (meta, data) = store
+        .attachment(id, attachment_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("attachment {attachment_id} of complaint {id}")))?;
+    let mut audit = ctx.audit("complaint.attachment_read", "complaint", Some(id.to_string()));
+    audit.detail = Some(format!("{} {}", meta.id, meta.file_name));
+    store.audit_append(&audit).await?;
+    Ok((meta, data))
 }
 
 /// What an officer decides at a step.
@@ -413,6 +471,9 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
             return Ok(());
         }
         _ => {}
+    }
+    if input.action == "extend" {
+        return extend(store, ctx, &c, &note, today).await;
     }
     let step = match input.action.as_str() {
         "accept" => {
@@ -498,6 +559,43 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
     Ok(())
 }
 
+/// Extends the handling time of an accepted case by a written determination (a denunciation up
+/// to twice, a complaint once): the next variant and the deadline recomputed from acceptance,
+/// suspensions included.
+async fn extend(store: &Store, ctx: &Ctx, c: &ComplaintRow, note: &str, today: NaiveDate) -> Result<(), AppError> {
+    let code = resolution_code(c);
+    let Some(next) = domain::deadlines::extension_of(code, &c.variant) else {
+        return Err(AppError::Denied {
+            vi: "Thời hạn giải quyết của đơn này không được gia hạn thêm".into(),
+            en: "The handling time of this case cannot be extended further".into(),
+        });
+    };
+    if note.chars().count() < 10 {
+        return Err(field(
+            "note",
+            "gia hạn phải có văn bản xác định lý do (vụ việc phức tạp)",
+            "an extension needs the written determination (why the case is complex)",
+        ));
+    }
+    let mut susp: Vec<domain::deadlines::Suspension> = Vec::new();
+    for (from, to) in store.complaint_suspensions(c.id).await? {
+        let from = date(&from).ok_or_else(|| AppError::Internal("suspension date".into()))?;
+        susp.push((from, to.as_deref().and_then(date)));
+    }
+    let accepted = c.accepted_on.as_deref().and_then(date).unwrap_or(today);
+    let due = limits()?.due(code, next, accepted, &susp, calendar()?).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut audit = ctx.audit("complaint.extend", "complaint", Some(c.id.to_string()));
+    audit.detail = Some(format!("{} → {next}", c.variant));
+    let due = due.date.map(iso);
+    if !store.extend_complaint(c.id, &c.variant, next, due.as_deref(), note, &ctx.actor(), &audit).await? {
+        return Err(AppError::Denied {
+            vi: "Chỉ gia hạn được đơn đã thụ lý và chưa có kết quả".into(),
+            en: "Only an accepted case without a decision can be extended".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The limit that governs a case's resolution.
 fn resolution_code(c: &ComplaintRow) -> &'static str {
     match (c.kind.as_str(), c.instance) {
@@ -506,10 +604,6 @@ fn resolution_code(c: &ComplaintRow) -> &'static str {
         _ => "complaint_first",
     }
 }
-
-/// Days after a first-instance decision within which the complainant may complain again
-/// (Luật Khiếu nại 2011 Điều 33: 30 days; 45 in remote areas).
-pub const SECOND_INSTANCE_DAYS: i64 = 30;
 
 /// The complainant disagrees with a first-instance decision and complains to the next level
 /// (from the portal, with the tracking code): a new case, instance 2, handled at the province;
@@ -532,12 +626,17 @@ pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str)
         ));
     }
     let today = today_vn();
-    // the 30 days run from the day the complainant received the decision (notified)
+    // the 30 days (45 in remote areas) run from the day the complainant received the decision
     let decided = c.notified_on.as_deref().and_then(date).unwrap_or(today);
-    let late_note = ((today - decided).num_days() > SECOND_INSTANCE_DAYS).then(|| {
+    let (late, limit) = limits()?
+        .second_filed_late(&c.variant, decided, today, calendar()?)
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let late_note = late.then(|| {
         format!(
-            "Quá thời hạn khiếu nại lần hai {SECOND_INSTANCE_DAYS} ngày kể từ quyết định lần đầu ({}); vẫn ghi nhận để xem xét lý do",
-            domain::calendar::format_date(decided)
+            "Quá thời hạn khiếu nại lần hai {} ngày kể từ ngày nhận quyết định lần đầu ({}, {}); vẫn ghi nhận để xem xét lý do",
+            limit.days,
+            domain::calendar::format_date(decided),
+            limit.citation
         )
     });
     let due = limits()?
@@ -564,6 +663,7 @@ pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str)
         acceptance_due: due.date.map(iso).unwrap_or_default(),
         instance: 2,
         parent_id: Some(c.id),
+        attachments: Vec::new(),
     };
     let mut audit = ctx.audit("complaint.second_instance", "complaint", None);
     audit.actor = "portal".into();
@@ -782,8 +882,16 @@ pub async fn demo(store: &Store, g: &domain::Gazetteer, province: &str) -> Resul
             None,
         ),
     ];
-    for (input, n, rating) in cases {
-        let c = file(store, g, &op, province, &input, false).await?;
+    for (i, (input, n, rating)) in cases.into_iter().enumerate() {
+        // the complaint about a decision comes with the decision's scan
+        let files = if i == 1 {
+            let pdf =
+                crate::services::uploads::demo_pdf("Quyet dinh thoi huong tro cap (ban chup minh hoa cho ban demo)");
+            vec![("quyet-dinh-thoi-huong.pdf".to_string(), pdf)]
+        } else {
+            Vec::new()
+        };
+        let c = file(store, g, &op, province, &input, false, files).await?;
         for s in steps(n) {
             step(store, &op, c.id, &s).await?;
         }
@@ -893,7 +1001,7 @@ mod overdue_tests {
             "notified_on": null, "closed_on": null, "created_by": "portal", "created_at": "2026-11-01T00:00:00.000000Z"
         }))
         .unwrap();
-        CaseView { case: row, due: None, days_left, light, identity_hidden: false }
+        CaseView { case: row, due: None, days_left, light, identity_hidden: false, attachments: Vec::new() }
     }
 
     #[test]

@@ -762,7 +762,19 @@ pub async fn person_entitlements(
     let mut audit = ctx.audit("person.read_entitlements", "person", Some(id.to_string()));
     audit.detail = Some(format!("{} {}–{}", person.personal_id, iso(from), iso(to)));
     store.audit_append(&audit).await?;
-    let facts = registry_facts(store, &person).await?;
+    entitlements_of(store, packs, &person, from, to).await
+}
+
+/// A registry person's entitlements for `from..=to`, computed from the registry as of now
+/// (the caller has authorized and audited the read).
+pub async fn entitlements_of(
+    store: &store::Store,
+    packs: &Packs,
+    person: &store::registry::PersonRow,
+    from: Month,
+    to: Month,
+) -> Result<Entitlements, AppError> {
+    let facts = registry_facts(store, person).await?;
     let engine = Engine::new(packs).map_err(|e| AppError::Refused(format!("policy pack error: {e}")))?;
     let mut out = Entitlements { from: iso(from), to: iso(to), lines: Vec::new(), totals: Vec::new(), error: None };
     match compute(&engine, &facts, from, to) {

@@ -14,6 +14,8 @@ pub mod entitlements;
 pub mod import;
 pub mod integrity;
 pub mod jobs;
+pub mod lookup;
+pub mod oidc;
 pub mod payments;
 pub mod plan_file;
 pub mod plans;
@@ -21,6 +23,7 @@ pub mod portal;
 pub mod registry;
 pub mod setup;
 pub mod units;
+pub mod uploads;
 pub mod users;
 
 use std::sync::Arc;
@@ -70,6 +73,10 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// See `config::Config::import_duplicate_share`.
     pub import_duplicate_share: f64,
+    /// Where one-time lookup codes go by SMS.
+    pub sms: Arc<lookup::SmsSender>,
+    /// The portal's OpenID Connect login (national e-ID), when configured.
+    pub oidc: Option<Arc<oidc::Provider>>,
 }
 
 /// Error reports of recent imports, kept in memory for an hour for their download link.
