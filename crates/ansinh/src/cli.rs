@@ -152,6 +152,11 @@ pub enum Command {
     /// the template, show the tasks' status, export the compiled implementation report.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// The working-day calendar: show a year's days off and make-up working days, write a
+    /// year as CSV to edit, record a year's announced schedule (it replaces the compiled-in
+    /// rows of that year; every deadline computed afterwards uses it).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
     /// Find the records that are one person (Vietnamese-aware record linkage).
     /// From a CSV file (columns record_id, full_name, birth_date, sex, personal_id, commune;
     /// no database needed), or over the registry (--registry). Writes one line per record
@@ -231,6 +236,26 @@ pub enum PlanCommand {
         plan: i64,
         #[arg(long, value_name = "FILE.xlsx")]
         output: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// A year's days off and make-up working days, with where they come from.
+    Show { year: i32 },
+    /// A year as CSV (date,kind,name,source) — the rows in force, to edit and record.
+    Template {
+        year: i32,
+        #[arg(long, value_name = "FILE.csv")]
+        output: PathBuf,
+    },
+    /// Record a year from a CSV file (one year per file; all rows checked, nothing written
+    /// unless all are valid).
+    Import {
+        file: PathBuf,
+        /// Check only.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -50,8 +50,8 @@ use clap::Parser;
 use tokio::net::TcpListener;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, IntegrityCommand, PaymentsCommand,
-    PlanCommand, RulesCommand, ServeArgs, UserCommand,
+    AuditCommand, CalendarCommand, Cli, Command, ConfigCommand, EntitlementsCommand, ImportCommand, IntegrityCommand,
+    PaymentsCommand, PlanCommand, RulesCommand, ServeArgs, UserCommand,
 };
 use crate::config::{Config, Flags, Source};
 use crate::error::AppError;
@@ -125,6 +125,8 @@ async fn cli_store(cli: &Cli) -> Result<(store::Store, domain::Gazetteer), AppEr
     let url = c.database_url()?;
     let g = setup::gazetteer()?;
     let store = setup::open_store(&url, &c, &g).await?;
+    // deadlines computed by commands use the recorded calendar too
+    services::calendar::refresh(&store).await?;
     Ok((store, g))
 }
 
@@ -152,6 +154,12 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             }
             let (store, g) = cli_store(&cli).await?;
             let res = cli_plan(&store, &g, cmd).await;
+            store.close().await;
+            res
+        }
+        Command::Calendar(cmd) => {
+            let (store, _) = cli_store(&cli).await?;
+            let res = cli_calendar(&store, cmd).await;
             store.close().await;
             res
         }
@@ -584,6 +592,43 @@ async fn cli_as(store: &store::Store, username: &str) -> Result<services::authz:
     })
 }
 
+async fn cli_calendar(store: &store::Store, cmd: &CalendarCommand) -> Result<(), AppError> {
+    use services::calendar as cal;
+    let ctx = services::authz::Ctx::cli();
+    let show = |y: &cal::Year| {
+        let origin = match y.origin.as_str() {
+            "recorded" => "recorded in the database",
+            "compiled" => "compiled-in data",
+            "dry_run" => "as it would be (dry run, nothing recorded)",
+            _ => "computed by the Labour Code's rule (no announced schedule)",
+        };
+        out!("{}: {} weekdays off, {} weekend days worked — {origin}", y.year, y.holidays, y.workdays);
+        for d in &y.days {
+            let kind = if d.kind == "holiday" { "nghỉ" } else { "làm bù" };
+            let day = services::days::date(&d.day).map(domain::calendar::format_date).unwrap_or_default();
+            out!("  {day}  {kind:<7} {}  ({})", d.name, d.source);
+        }
+    };
+    match cmd {
+        CalendarCommand::Show { year } => {
+            show(&cal::year(store, *year).await?);
+            Ok(())
+        }
+        CalendarCommand::Template { year, output } => {
+            let text = cal::template(store, *year).await?;
+            std::fs::write(output, text).map_err(|e| AppError::io(format!("writing {}", output.display()), e))?;
+            out!("{year} written to {}", output.display());
+            Ok(())
+        }
+        CalendarCommand::Import { file, dry_run } => {
+            let text =
+                std::fs::read_to_string(file).map_err(|e| AppError::io(format!("reading {}", file.display()), e))?;
+            show(&cal::import(store, &ctx, &text, *dry_run).await?);
+            Ok(())
+        }
+    }
+}
+
 async fn cli_plan(store: &store::Store, g: &domain::Gazetteer, cmd: &PlanCommand) -> Result<(), AppError> {
     use services::plans as pl;
     let ctx = services::authz::Ctx::cli();
@@ -959,6 +1004,18 @@ async fn serve(
         sms: Arc::new(sms),
         oidc,
     };
+    services::calendar::refresh(&store).await?;
+    // another process may record a year: look each minute
+    let watched = store.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = services::calendar::refresh(&watched).await {
+                tracing::warn!(error = %e, "calendar refresh");
+            }
+        }
+    });
     let app = http::router(state);
     tracing::info!(%addr, database = %url, "serving");
     // The first stdout line is the URL (tests and scripts read it).

@@ -728,3 +728,40 @@ fn plan_template_import_status_and_export() {
     let o = run(d.path(), &["--database-url", url, "plan", "status", "--plan", "7"]);
     assert!(!o.status.success(), "an unknown plan");
 }
+
+#[test]
+fn calendar_show_template_and_record_a_year() {
+    let d = tmp();
+    let url = "sqlite://cal.db";
+    // 2030 has no announcement: the Labour Code's days off, computed (lunar Tết included)
+    let o = run(d.path(), &["--database-url", url, "calendar", "show", "2030"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("computed by the Labour Code") && stdout(&o).contains("02/09/2030"), "{}", stdout(&o));
+    let o = run(d.path(), &["--database-url", url, "calendar", "template", "2030", "--output", "2030.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(d.path().join("2030.csv")).unwrap();
+    assert!(text.starts_with("date,kind,name,source\n"), "{text}");
+    // the announcement swaps Monday 29/04/2030 with Saturday 04/05/2030
+    let year = format!(
+        "{text}2030-04-29,holiday,Nghỉ hoán đổi,Thông báo nghỉ lễ 2030 (thử)\n2030-05-04,workday,Làm bù cho 29/04,Thông báo nghỉ lễ 2030 (thử)\n"
+    );
+    std::fs::write(d.path().join("2030-ok.csv"), &year).unwrap();
+    let o = run(d.path(), &["--database-url", url, "calendar", "import", "2030-ok.csv", "--dry-run"]);
+    assert!(o.status.success() && stdout(&o).contains("dry run"), "{}", stdout(&o));
+    let o = run(d.path(), &["--database-url", url, "calendar", "show", "2030"]);
+    assert!(stdout(&o).contains("computed"), "a dry run records nothing: {}", stdout(&o));
+    // a make-up day on a weekday is refused with its row; nothing is recorded
+    std::fs::write(d.path().join("2030-bad.csv"), format!("{year}2030-05-06,workday,Sai,Thông báo\n")).unwrap();
+    let o = run(d.path(), &["--database-url", url, "calendar", "import", "2030-bad.csv"]);
+    let e = assert_one_line_error(&o, 1, "Saturday or Sunday");
+    assert!(e.contains("row"), "{e}");
+    let o = run(d.path(), &["--database-url", url, "calendar", "import", "2030-ok.csv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("recorded in the database") && stdout(&o).contains("04/05/2030  làm bù"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(d.path(), &["--database-url", url, "calendar", "show", "2030"]);
+    assert!(stdout(&o).contains("recorded in the database"), "{}", stdout(&o));
+}

@@ -441,6 +441,56 @@ async fn flow(backend: Backend) {
     let audit = json(&get(&format!("{base}/api/v1/audit?action=portal.identify"), &tt.headers()));
     assert!(audit.to_string().contains("e-ID"), "{audit}");
 
+    // ---- the working-day calendar as yearly data: a recorded day off moves the deadlines ----
+    let admin = login(&base, "quantri", DEMO_PASSWORD).unwrap();
+    let petition = serde_json::json!({"kind": "petition", "subject": "other", "commune_code": "25210",
+        "title": "Kiến nghị", "content": "Nội dung kiến nghị", "filer_name": "Lò Văn Một"});
+    let filed = json(&anon_json(&base, "/api/v1/portal/complaints", &petition));
+    let due_before = filed["acceptance_due"].as_str().unwrap().to_string();
+    let cal = domain::workdays::WorkCalendar::embedded().unwrap();
+    let today = {
+        // the day it was received: the acceptance limit counts working days from it
+        let t = json(&get(&format!("{base}/api/v1/portal/track/{}", filed["tracking_code"].as_str().unwrap()), &[]));
+        chrono::NaiveDate::parse_from_str(t["received_on"].as_str().unwrap(), "%Y-%m-%d").unwrap()
+    };
+    let next = cal.add_working_days(today, 1);
+    let year = next.format("%Y").to_string();
+    let y = json(&get(&format!("{base}/api/v1/calendar/{year}"), &xa.headers()));
+    assert_ne!(y["origin"], "recorded", "{y}");
+    let template = get(&format!("{base}/calendar/template.csv?year={year}"), &[("cookie", &xa.cookie)]);
+    assert_eq!(template.status, 200);
+    assert!(template.body.starts_with("date,kind,name,source\n"));
+    let file =
+        format!("{}{},holiday,Nghỉ bù (thử nghiệm),Thông báo thử nghiệm\n", template.body, next.format("%Y-%m-%d"));
+    let record = |s: &common::Session, body: &str, mode: &str| {
+        send_multipart(
+            &format!("{base}/calendar"),
+            &[("cookie", s.cookie.as_str())],
+            &multipart(&[("_csrf", s.csrf.as_str()), ("mode", mode)], &[("lich.csv", body.as_bytes())]),
+        )
+    };
+    assert_eq!(record(&xa, &file, "record").status, 403, "administrators record the calendar");
+    let saturday =
+        (0..7).map(|i| next + chrono::Duration::days(i)).find(|d| d.format("%u").to_string() == "6").unwrap();
+    let bad = format!("{}{},holiday,Sai,Thông báo\n", template.body, saturday.format("%Y-%m-%d"));
+    let r = record(&admin, &bad, "record");
+    assert!(r.status == 400 && r.body.contains("id=\"form-error\""), "a holiday on a Saturday: {}", r.status);
+    assert_ne!(
+        json(&get(&format!("{base}/api/v1/calendar/{year}"), &xa.headers()))["origin"],
+        "recorded",
+        "nothing written"
+    );
+    let r = record(&admin, &file, "record");
+    assert!(r.status == 200 && r.body.contains("id=\"notice\""), "{} {}", r.status, r.body);
+    let y = json(&get(&format!("{base}/api/v1/calendar/{year}"), &xa.headers()));
+    assert_eq!(y["origin"], "recorded");
+    assert!(y["days"].as_array().unwrap().iter().any(|d| d["day"] == next.format("%Y-%m-%d").to_string()));
+    let after = json(&anon_json(&base, "/api/v1/portal/complaints", &petition));
+    let due_after = after["acceptance_due"].as_str().unwrap().to_string();
+    assert!(due_after > due_before, "one more day off: {due_before} → {due_after}");
+    let audit = json(&get(&format!("{base}/api/v1/audit?action=calendar.record_year"), &tt.headers()));
+    assert_eq!(audit["total"], 1);
+
     server.terminate();
     db.drop_db().await;
 }

@@ -100,6 +100,31 @@ impl WorkCalendar {
         self.days.get(&d)
     }
 
+    /// The days of `year` that differ from Monday–Friday: the announced rows when the year is
+    /// listed, else the holidays computed by the Labour Code's rule.
+    pub fn year_days(&self, year: i32) -> Vec<(NaiveDate, DayRow)> {
+        if self.years.contains(&year) {
+            return self.days.iter().filter(|(d, _)| d.year() == year).map(|(d, r)| (*d, r.clone())).collect();
+        }
+        self.computed
+            .iter()
+            .filter(|d| d.year() == year)
+            .map(|d| {
+                let row = DayRow {
+                    working: false,
+                    name: "Nghỉ lễ, Tết (tính theo quy tắc của Bộ luật Lao động)".into(),
+                    source: "Bộ luật Lao động 2019 Điều 112 (tính theo quy tắc)".into(),
+                };
+                (*d, row)
+            })
+            .collect()
+    }
+
+    /// Whether `year` has announced rows (rather than the computed rule).
+    pub fn is_listed(&self, year: i32) -> bool {
+        self.years.contains(&year)
+    }
+
     /// The `n`-th working day after `from` (`from` itself not counted); `n = 0` is `from`.
     pub fn add_working_days(&self, from: NaiveDate, n: u32) -> NaiveDate {
         let mut d = from;
@@ -170,6 +195,19 @@ mod tests {
         assert!(!c.is_working_day(d("2025-05-02")));
         assert!(c.is_working_day(d("2025-06-16")));
         assert_eq!(c.day(d("2025-04-07")).unwrap().name, "Giỗ Tổ Hùng Vương (10/3 âm lịch)");
+    }
+
+    #[test]
+    fn a_year_s_days_listed_or_computed() {
+        let c = WorkCalendar::embedded().unwrap();
+        assert!(c.is_listed(2025) && !c.is_listed(2030));
+        let y25 = c.year_days(2025);
+        assert!(y25.iter().all(|(d, _)| d.year() == 2025));
+        assert!(y25.iter().any(|(d, r)| *d == d("2025-04-26") && r.working), "the make-up Saturday");
+        let y30 = c.year_days(2030);
+        // 2030 has no announced rows: the Labour Code's holidays, computed
+        assert!(y30.iter().all(|(_, r)| !r.working && r.source.contains("Điều 112")));
+        assert!(y30.iter().any(|(d, _)| *d == d("2030-01-01")) && y30.iter().any(|(d, _)| *d == d("2030-09-02")));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod bulk;
+pub mod calendar;
 pub mod complaints;
 mod error;
 pub mod integrity;
@@ -41,7 +42,7 @@ use sqlx::sqlite::SqlitePool;
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The newest migration version this binary knows (same on both backends).
-pub const LATEST_MIGRATION: i64 = 11;
+pub const LATEST_MIGRATION: i64 = 12;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

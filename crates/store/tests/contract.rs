@@ -1516,7 +1516,11 @@ mod complaints {
     use store::complaints::{NewComplaint, Step};
     use store::{AuditEntry, Store, StoreError};
 
-    contract!(complaints_step_through_their_workflow_and_are_rated_once, complaint_files_extensions_and_portal_codes);
+    contract!(
+        complaints_step_through_their_workflow_and_are_rated_once,
+        complaint_files_extensions_and_portal_codes,
+        calendar_years_are_replaced_whole
+    );
 
     fn entry(action: &str) -> AuditEntry {
         AuditEntry {
@@ -1725,6 +1729,42 @@ mod complaints {
         // a rating needs the person's own paid line
         assert!(!store.rate_payment(person.id, 1, "UBND_XA", 5, "", &entry("rate")).await.unwrap());
         assert!(store.payment_ratings_of(person.id).await.unwrap().is_empty());
+        assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
+    }
+
+    pub async fn calendar_years_are_replaced_whole(store: &Store) {
+        use store::calendar::CalendarDay;
+        let day = |d: &str, kind: &str| CalendarDay {
+            day: d.into(),
+            kind: kind.into(),
+            name: "Nghỉ bù".into(),
+            source: "Thông báo (thử)".into(),
+        };
+        let v0 = store.calendar_version().await.unwrap();
+        assert!(store.calendar_days().await.unwrap().is_empty());
+        let y27 = [day("2027-01-01", "holiday"), day("2027-02-06", "workday")];
+        store.replace_calendar_year(2027, &y27, "quantri", &entry("calendar")).await.unwrap();
+        store
+            .replace_calendar_year(2028, &[day("2028-01-03", "holiday")], "quantri", &entry("calendar"))
+            .await
+            .unwrap();
+        assert_eq!(store.calendar_days().await.unwrap().len(), 3);
+        let v1 = store.calendar_version().await.unwrap();
+        assert_ne!(v0, v1);
+        // replacing a year drops its old rows; a failing row leaves the year as it was
+        store
+            .replace_calendar_year(2027, &[day("2027-01-04", "holiday")], "quantri", &entry("calendar"))
+            .await
+            .unwrap();
+        let days: Vec<String> = store.calendar_days().await.unwrap().into_iter().map(|d| d.day).collect();
+        assert_eq!(days, vec!["2027-01-04", "2028-01-03"]);
+        let bad = [day("2027-01-05", "holiday"), day("2027-01-06", "vacation")];
+        assert!(store.replace_calendar_year(2027, &bad, "quantri", &entry("calendar")).await.is_err());
+        let days: Vec<String> = store.calendar_days().await.unwrap().into_iter().map(|d| d.day).collect();
+        assert_eq!(days, vec!["2027-01-04", "2028-01-03"], "all or nothing");
+        store.replace_calendar_year(2028, &[], "quantri", &entry("calendar")).await.unwrap();
+        assert_eq!(store.calendar_days().await.unwrap().len(), 1, "an empty year goes back to the compiled data");
+        assert_ne!(store.calendar_version().await.unwrap(), v1);
         assert!(matches!(store.audit_verify().await.unwrap(), store::VerifyOutcome::Intact { .. }));
     }
 }

@@ -847,7 +847,7 @@ pub async fn audit_verify(State(state): State<AppState>, req: Req) -> Response {
           crate::http::complaints_api::portal_track, crate::http::complaints_api::portal_rate, crate::http::complaints_api::portal_second_instance, crate::http::complaints_api::portal_posting,
           crate::http::complaints_api::attachments_add, crate::http::complaints_api::attachment_get, crate::http::complaints_api::lookup_code,
           crate::http::complaints_api::lookup_sms, crate::http::complaints_api::lookup_identify, crate::http::complaints_api::citizen_me,
-          crate::http::complaints_api::citizen_rate),
+          crate::http::complaints_api::citizen_rate, crate::http::calendar_http::api_year),
     components(schemas(ErrorBody)),
     modifiers(&Security),
     tags((name = "session", description = "Login, logout, who am I"), (name = "units", description = "Administrative units"),

@@ -4,6 +4,7 @@
 //! authorization, and share the error code table.
 
 pub mod api;
+pub mod calendar_http;
 pub mod complaints_api;
 pub mod complaints_ui;
 pub mod extract;
@@ -99,6 +100,9 @@ pub fn router(state: AppState) -> Router {
         .route("/portal/tra-cuu/sms", post(portal_ui::sms))
         .route("/portal/tra-cuu/danh-gia", post(portal_ui::rate))
         .route("/portal/tra-cuu/thoat", post(portal_ui::sign_out))
+        .route("/calendar", get(calendar_http::show).post(calendar_http::record))
+        .route("/calendar/template.csv", get(calendar_http::template))
+        .route("/api/v1/calendar/{year}", get(calendar_http::api_year))
         .route("/portal/eid", get(portal_ui::eid_start))
         .route("/portal/eid/callback", post(portal_ui::eid_callback))
         .route("/registry/persons/{id}/lookup-code", post(portal_ui::issue_code))
@@ -237,7 +241,7 @@ async fn request_context(mut req: Request, next: Next) -> Response {
 
 /// Requests that may carry complaint attachments.
 fn is_upload(path: &str) -> bool {
-    matches!(path, "/portal/complaints" | "/complaints/new")
+    matches!(path, "/portal/complaints" | "/complaints/new" | "/calendar")
         || (path.starts_with("/complaints/") || path.starts_with("/api/v1/complaints/"))
             && path.ends_with("/attachments")
 }

@@ -40,7 +40,9 @@ pub mod perm {
     pub const COMPLAINTS_READ: &str = "complaints.read";
     pub const COMPLAINTS_HANDLE: &str = "complaints.handle";
     pub const PORTAL_CODES: &str = "portal.codes";
-    pub const ALL: [&str; 28] = [
+    pub const CALENDAR_MANAGE: &str = "calendar.manage";
+    pub const ALL: [&str; 29] = [
+        CALENDAR_MANAGE,
         PORTAL_CODES,
         COMPLAINTS_READ,
         COMPLAINTS_HANDLE,

@@ -203,7 +203,7 @@ pub async fn file(
         }
     };
     let late_note = match (kind, known) {
-        ("complaint", Some(k)) if lim.filed_late(k, today, cal).map_err(|e| AppError::Internal(e.to_string()))? => Some(format!(
+        ("complaint", Some(k)) if lim.filed_late(k, today, &cal).map_err(|e| AppError::Internal(e.to_string()))? => Some(format!(
             "Quá thời hiệu khiếu nại 90 ngày (Luật Khiếu nại 2011 Điều 9): biết quyết định ngày {}, nộp đơn ngày {}; vẫn ghi nhận để xem xét lý do",
             domain::calendar::format_date(k),
             domain::calendar::format_date(today)
@@ -214,7 +214,7 @@ pub async fn file(
         "denunciation" => "denunciation_processing",
         _ => "complaint_acceptance",
     };
-    let due = lim.due(code, "normal", today, &[], cal).map_err(|e| AppError::Internal(e.to_string()))?;
+    let due = lim.due(code, "normal", today, &[], &cal).map_err(|e| AppError::Internal(e.to_string()))?;
     let attachments = crate::services::uploads::check_all(files)?;
     let agency = match subject {
         "entitlement_decision" | "payment" | "registry" => "SO_NOI_VU",
@@ -458,7 +458,7 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
             }
             let accepted = c.accepted_on.as_deref().and_then(date).unwrap_or(today);
             let due = limits()?
-                .due(resolution_code(&c), &c.variant, accepted, &susp, calendar()?)
+                .due(resolution_code(&c), &c.variant, accepted, &susp, calendar()?.as_ref())
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             let audit = ctx.audit("complaint.resume", "complaint", Some(id.to_string()));
             let due = due.date.map(iso).unwrap_or_default();
@@ -487,7 +487,7 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
                 ));
             }
             let lim = limits()?;
-            let due = lim.due(resolution_code(&c), &variant, today, &[], calendar()?).map_err(|_| {
+            let due = lim.due(resolution_code(&c), &variant, today, &[], calendar()?.as_ref()).map_err(|_| {
                 field(
                     "variant",
                     format!("{variant:?} không áp dụng cho loại đơn này"),
@@ -583,7 +583,9 @@ async fn extend(store: &Store, ctx: &Ctx, c: &ComplaintRow, note: &str, today: N
         susp.push((from, to.as_deref().and_then(date)));
     }
     let accepted = c.accepted_on.as_deref().and_then(date).unwrap_or(today);
-    let due = limits()?.due(code, next, accepted, &susp, calendar()?).map_err(|e| AppError::Internal(e.to_string()))?;
+    let due = limits()?
+        .due(code, next, accepted, &susp, calendar()?.as_ref())
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     let mut audit = ctx.audit("complaint.extend", "complaint", Some(c.id.to_string()));
     audit.detail = Some(format!("{} → {next}", c.variant));
     let due = due.date.map(iso);
@@ -629,7 +631,7 @@ pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str)
     // the 30 days (45 in remote areas) run from the day the complainant received the decision
     let decided = c.notified_on.as_deref().and_then(date).unwrap_or(today);
     let (late, limit) = limits()?
-        .second_filed_late(&c.variant, decided, today, calendar()?)
+        .second_filed_late(&c.variant, decided, today, calendar()?.as_ref())
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let late_note = late.then(|| {
         format!(
@@ -640,7 +642,7 @@ pub async fn second_instance(store: &Store, ctx: &Ctx, code: &str, reason: &str)
         )
     });
     let due = limits()?
-        .due("complaint_acceptance", "normal", today, &[], calendar()?)
+        .due("complaint_acceptance", "normal", today, &[], calendar()?.as_ref())
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let n = NewComplaint {
         tracking_code: tracking_code()?,

@@ -6,13 +6,26 @@ use domain::workdays::WorkCalendar;
 
 use crate::error::AppError;
 
-/// The working-day calendar (compiled-in rows and the Labour Code's rule with the lunar
-/// holidays for other years), built once.
-pub fn calendar() -> Result<&'static WorkCalendar, AppError> {
-    static CAL: std::sync::OnceLock<Result<WorkCalendar, String>> = std::sync::OnceLock::new();
-    CAL.get_or_init(|| WorkCalendar::embedded().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| AppError::Internal(format!("compiled-in holiday data: {e}")))
+static CAL: std::sync::RwLock<Option<std::sync::Arc<WorkCalendar>>> = std::sync::RwLock::new(None);
+
+/// The working-day calendar in force: the years recorded in the database (see
+/// `services::calendar`), else the compiled-in rows, else the Labour Code's rule with the lunar
+/// holidays. Built on first use from the compiled-in data; replaced by [`install`].
+pub fn calendar() -> Result<std::sync::Arc<WorkCalendar>, AppError> {
+    if let Some(c) = CAL.read().map_err(|_| AppError::Internal("calendar lock".into()))?.as_ref() {
+        return Ok(c.clone());
+    }
+    let c = std::sync::Arc::new(
+        WorkCalendar::embedded().map_err(|e| AppError::Internal(format!("compiled-in holiday data: {e}")))?,
+    );
+    let mut w = CAL.write().map_err(|_| AppError::Internal("calendar lock".into()))?;
+    Ok(w.get_or_insert(c).clone())
+}
+
+/// Puts a rebuilt calendar in force for this process.
+pub fn install(cal: WorkCalendar) -> Result<(), AppError> {
+    *CAL.write().map_err(|_| AppError::Internal("calendar lock".into()))? = Some(std::sync::Arc::new(cal));
+    Ok(())
 }
 
 pub fn iso(d: NaiveDate) -> String {

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod calendar;
 pub mod complaints;
 pub mod days;
 pub mod dedup;
