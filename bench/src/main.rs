@@ -97,6 +97,15 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         warm: usize,
     },
+    /// The citizen's lookup over HTTP: an officer issues N persons' printed codes, each citizen
+    /// identifies, reads their page (12 months of entitlements and payments) and files a case;
+    /// compared with the officer's reads of the same persons.
+    Portal {
+        #[arg(long)]
+        base: String,
+        #[arg(long, default_value_t = 100)]
+        persons: usize,
+    },
 }
 
 /// Deterministic generator (no external crate needed for synthetic data).
@@ -455,6 +464,7 @@ fn main() {
             http(&base, &paths, requests, concurrency, login.as_deref())
         }
         Cmd::Plans { base, plan, rounds, warm } => plans(&base, plan, rounds, warm),
+        Cmd::Portal { base, persons } => portal(&base, persons),
     }
 }
 
@@ -543,6 +553,108 @@ fn plans(base: &str, plan: i64, rounds: usize, warm: usize) {
         first.as_secs_f64() * 1e3 / h,
         r / h
     );
+}
+
+fn portal(base: &str, n: usize) {
+    let base = base.trim_end_matches('/');
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut res = agent
+        .post(&format!("{base}/api/v1/session"))
+        .header("content-type", "application/json")
+        .send("{\"username\":\"canboxa\",\"password\":\"ansinh-demo-2026\"}")
+        .expect("login");
+    let cookie = res.headers().get("set-cookie").and_then(|v| v.to_str().ok()).expect("cookie");
+    let cookie = cookie.split(';').next().unwrap_or("").to_string();
+    let v: serde_json::Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+    let csrf = v["csrf_token"].as_str().unwrap().to_string();
+    let call = |method: &str,
+                path: &str,
+                headers: &[(&str, &str)],
+                body: Option<String>|
+     -> (Duration, u16, serde_json::Value) {
+        let mut b = ureq::http::Request::builder().method(method).uri(format!("{base}{path}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let s = Instant::now();
+        let mut r = match body {
+            Some(body) => agent.run(b.header("content-type", "application/json").body(body).unwrap()),
+            None => agent.run(b.body(()).unwrap()),
+        }
+        .expect("HTTP");
+        let text = r.body_mut().with_config().limit(50 << 20).read_to_string().unwrap_or_default();
+        (s.elapsed(), r.status().as_u16(), serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+    };
+    let officer = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    // living persons of the officer's communes with a full birth date
+    let mut people: Vec<(i64, String, String)> = Vec::new();
+    for commune in ["25210", "25195"] {
+        let mut page = 1;
+        while people.len() < n && page <= 20 {
+            let (_, _, list) =
+                call("GET", &format!("/api/v1/persons?commune={commune}&per_page=200&page={page}"), &officer, None);
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                break;
+            }
+            for p in items {
+                let birth = p["birth_date"].as_str().unwrap_or("").to_string();
+                if p["status"] == "living" && birth.len() == 10 && people.len() < n {
+                    let birth = if birth.contains('-') {
+                        format!("{}/{}/{}", &birth[8..10], &birth[5..7], &birth[..4])
+                    } else {
+                        birth
+                    };
+                    people.push((p["id"].as_i64().unwrap(), p["personal_id"].as_str().unwrap().to_string(), birth));
+                }
+            }
+            page += 1;
+        }
+    }
+    assert!(!people.is_empty(), "no persons found");
+    let (mut issue, mut ident, mut me, mut dossier, mut ent) = (vec![], vec![], vec![], vec![], vec![]);
+    let now = domain::Month::of(
+        chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+            + chrono::Duration::seconds(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64 + 7 * 3600,
+            ),
+    );
+    let month = |back: i64| {
+        let m = now.add_months(back).unwrap();
+        format!("{:04}-{:02}", m.year(), m.month())
+    };
+    let (from, to) = (month(-11), month(0));
+    for (id, pid, birth) in &people {
+        let (t, st, code) = call("POST", &format!("/api/v1/persons/{id}/lookup-code"), &officer, Some(String::new()));
+        assert_eq!(st, 201, "{code}");
+        issue.push(t);
+        let body = serde_json::json!({"personal_id": pid, "birth_date": birth, "code": code["code"]}).to_string();
+        let (t, st, tok) = call("POST", "/api/v1/portal/lookup", &[], Some(body));
+        assert_eq!(st, 201, "{tok}");
+        ident.push(t);
+        let token = tok["token"].as_str().unwrap().to_string();
+        let (t, st, page) = call("GET", "/api/v1/portal/me", &[("x-citizen-token", token.as_str())], None);
+        assert_eq!(st, 200, "{page}");
+        me.push(t);
+        let (t, st, _) = call("GET", &format!("/api/v1/persons/{id}"), &officer, None);
+        assert_eq!(st, 200);
+        dossier.push(t);
+        let (t, st, _) = call("GET", &format!("/api/v1/persons/{id}/entitlements?from={from}&to={to}"), &officer, None);
+        assert_eq!(st, 200);
+        ent.push(t);
+    }
+    let report = |name: &str, v: &mut Vec<Duration>| {
+        v.sort();
+        let p = |q: f64| v[((v.len() as f64 - 1.0) * q) as usize].as_secs_f64() * 1e3;
+        println!("{name:<52} p50 {:>8.1} ms  p95 {:>8.1} ms  ({} requests)", p(0.5), p(0.95), v.len());
+        p(0.5)
+    };
+    report("officer issues a printed lookup code", &mut issue);
+    report("citizen identifies (ID + birth date + code)", &mut ident);
+    let c = report("citizen's page (12 months + payments)", &mut me);
+    report("officer's dossier (same persons)", &mut dossier);
+    let e = report("officer's entitlements, 12 months (same persons)", &mut ent);
+    println!("citizen's page / officer's entitlements p50 = {:.2}x", c / e);
 }
 
 fn entitlements(facts: &str, policies: &str, from: &str, to: &str, threads: usize) {

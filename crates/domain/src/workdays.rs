@@ -203,11 +203,13 @@ mod tests {
         assert!(c.is_listed(2025) && !c.is_listed(2030));
         let y25 = c.year_days(2025);
         assert!(y25.iter().all(|(d, _)| d.year() == 2025));
-        assert!(y25.iter().any(|(d, r)| *d == d("2025-04-26") && r.working), "the make-up Saturday");
+        assert!(y25.iter().any(|(day, r)| *day == d("2025-04-26") && r.working), "the make-up Saturday");
         let y30 = c.year_days(2030);
         // 2030 has no announced rows: the Labour Code's holidays, computed
         assert!(y30.iter().all(|(_, r)| !r.working && r.source.contains("Điều 112")));
-        assert!(y30.iter().any(|(d, _)| *d == d("2030-01-01")) && y30.iter().any(|(d, _)| *d == d("2030-09-02")));
+        assert!(
+            y30.iter().any(|(day, _)| *day == d("2030-01-01")) && y30.iter().any(|(day, _)| *day == d("2030-09-02"))
+        );
     }
 
     #[test]
