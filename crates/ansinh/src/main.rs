@@ -1005,7 +1005,7 @@ async fn serve(
         oidc,
     };
     services::calendar::refresh(&store).await?;
-    // another process may record a year: look each minute
+    // each minute: another process may have recorded a calendar year; the portal's spent rows go
     let watched = store.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -1013,6 +1013,9 @@ async fn serve(
             tick.tick().await;
             if let Err(e) = services::calendar::refresh(&watched).await {
                 tracing::warn!(error = %e, "calendar refresh");
+            }
+            if let Err(e) = watched.prune_portal().await {
+                tracing::warn!(error = %e, "pruning the portal's attempts and sessions");
             }
         }
     });

@@ -107,7 +107,7 @@ async fn flow(backend: Backend) {
     let config = format!(
         "[portal.oidc]\nissuer = \"https://vneid.test\"\nclient_id = \"ansinh-dong-nai\"\n\
          authorize_url = \"https://vneid.test/authorize\"\nredirect_url = \"https://ansinh.test/portal/eid/callback\"\n\
-         jwks_file = \"{}\"\npersonal_id_claim = \"citizen_id\"\n",
+         jwks_file = \"{}\"\npersonal_id_claim = \"citizen_id\"\n[server]\ntrust_forwarded_for = true\n",
         dir.path().join("jwks.json").display()
     );
     std::fs::write(dir.path().join("ansinh.toml"), config).unwrap();
@@ -269,10 +269,20 @@ async fn flow(backend: Backend) {
         403,
         "leaders do not issue codes"
     );
-    // a wrong detail: the same answer whichever part was wrong
-    let ident = |p: &str, b: &str, code: &str| {
-        anon_json(&base, "/api/v1/portal/lookup", &serde_json::json!({"personal_id": p, "birth_date": b, "code": code}))
+    // a wrong detail: the same answer whichever part was wrong. Each call comes from its own
+    // address (X-Forwarded-For is trusted here) unless one is given, so that the per-address
+    // throttle is tested on its own.
+    let next_ip = std::sync::atomic::AtomicU32::new(1);
+    let ident_from = |ip: &str, p: &str, b: &str, code: &str| {
+        let body = serde_json::json!({"personal_id": p, "birth_date": b, "code": code}).to_string();
+        let url = format!("{base}/api/v1/portal/lookup");
+        send("POST", &url, &[("x-forwarded-for", ip)], Some(("application/json", body.as_bytes())))
     };
+    let fresh_ip = || {
+        let n = next_ip.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("10.9.{}.{}", n / 250, n % 250 + 1)
+    };
+    let ident = |p: &str, b: &str, code: &str| ident_from(&fresh_ip(), p, b, code);
     let wrong_birth = chrono::NaiveDate::parse_from_str(&birth_iso, "%Y-%m-%d")
         .unwrap()
         .succ_opt()
@@ -283,6 +293,12 @@ async fn flow(backend: Backend) {
     let b = ident(&pid, &wrong_birth, &printed);
     assert_eq!((a.status, b.status), (409, 409));
     assert_eq!(json(&a)["message"], json(&b)["message"], "no hint which part was wrong");
+    let unknown = ident("079188001111", &birth, &printed);
+    assert_eq!(
+        (unknown.status, json(&unknown)["message"].clone()),
+        (409, json(&a)["message"].clone()),
+        "nor whether the ID exists"
+    );
     assert_eq!(json(&ident("12345", &birth, &printed))["details"]["field"], "personal_id", "a malformed ID is named");
     // the printed code works (reusable), typed in any case and without its dash
     let r = ident(&pid, &birth, &printed.replace('-', "").to_lowercase());
@@ -325,31 +341,53 @@ async fn flow(backend: Backend) {
 
     // a code by SMS through the configured sender: sent to the dossier's phone, used once
     let sms = |p: &str, b: &str| {
-        anon_json(&base, "/api/v1/portal/lookup/sms", &serde_json::json!({"personal_id": p, "birth_date": b}))
+        let body = serde_json::json!({"personal_id": p, "birth_date": b}).to_string();
+        let url = format!("{base}/api/v1/portal/lookup/sms");
+        send("POST", &url, &[("x-forwarded-for", &fresh_ip())], Some(("application/json", body.as_bytes())))
+    };
+    // the answer comes first; the message follows from a background task
+    let sent = |n: usize| {
+        for _ in 0..100 {
+            let lines = std::fs::read_to_string(&outbox).map(|t| t.lines().count()).unwrap_or(0);
+            if lines >= n {
+                return lines;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        std::fs::read_to_string(&outbox).map(|t| t.lines().count()).unwrap_or(0)
     };
     assert_eq!(sms(&pid, &birth).status, 202);
+    assert_eq!(sent(1), 1);
     let text = std::fs::read_to_string(&outbox).unwrap();
     let last = text.lines().last().unwrap();
     assert!(last.starts_with(&format!("{phone}\t")), "{last}");
     let code: String = last.split(':').nth(1).unwrap().chars().filter(char::is_ascii_digit).take(6).collect();
     assert_eq!(code.len(), 6, "{last}");
-    // an unknown person gets the same answer, and nothing is sent
+    // an unknown person, or a known one with the wrong birth date, gets the same answer, and
+    // nothing is sent
     assert_eq!(sms("001099012345", "01/01/1999").status, 202);
-    assert_eq!(std::fs::read_to_string(&outbox).unwrap().lines().count(), 1, "nothing sent for a non-match");
+    assert_eq!(sms(&pid, &wrong_birth).status, 202);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(sent(2), 1, "nothing sent for a non-match");
     assert_eq!(ident(&pid, &birth, &code).status, 201);
     assert_eq!(ident(&pid, &birth, &code).status, 409, "an SMS code is used once");
-    // SMS requests per ID are limited (3 an hour)
-    assert_eq!(sms(&pid, &birth).status, 202);
+    // SMS requests per ID are limited (3 an hour: two above, one more)
     assert_eq!(sms(&pid, &birth).status, 202);
     assert_eq!(sms(&pid, &birth).status, 429, "the fourth within the hour");
 
-    // repeated guessing of one ID locks it, even with the right code afterwards
-    let other_id = "079199001234";
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        statuses.push(ident(other_id, "01/01/1990", "AAAA-AAAA").status);
-    }
-    assert_eq!(statuses, vec![409, 409, 409, 409, 409, 429], "locked after 5 failures of one ID");
+    // parallel guesses cannot slip past the per-ID limit (each is recorded before it is counted)
+    let raced = "079199005678";
+    let statuses: Vec<u16> = std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..10).map(|_| sc.spawn(|| ident(raced, "01/01/1990", "AAAA-AAAA").status)).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().filter(|s| **s == 409).count() <= 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409 || **s == 429).count(), 10, "{statuses:?}");
+    // one address guessing many IDs is throttled too (20 attempts in 10 minutes)
+    let statuses: Vec<u16> =
+        (0..21).map(|i| ident_from("10.8.0.1", &format!("0791990{i:05}"), "01/01/1990", "AAAA-AAAA").status).collect();
+    assert_eq!(statuses[..20].iter().filter(|s| **s == 409).count(), 20, "{statuses:?}");
+    assert_eq!(statuses[20], 429);
 
     // the pages: the officer's dossier button, the lookup form, a signed-in citizen's page
     let dossier = get(&format!("{base}/registry/persons/{person}"), &[("cookie", &xa.cookie)]);
@@ -398,6 +436,12 @@ async fn flow(backend: Backend) {
     assert_eq!(r.status, 303);
     let page = get(&format!("{base}/portal/tra-cuu"), &[("cookie", &cookie)]);
     assert!(page.body.contains("id=\"lookup-form\""), "signed out");
+    // repeated guessing of one ID locks it — even the right code afterwards —, not the address
+    let ip = "10.7.0.1";
+    let statuses: Vec<u16> = (0..5).map(|_| ident_from(ip, &pid, &birth, "AAAA-AAAA").status).collect();
+    assert_eq!(statuses, vec![409; 5]);
+    assert_eq!(ident_from(ip, &pid, &birth, &newcode).status, 429, "locked, even with the right code");
+    assert_eq!(ident_from(ip, "079188002222", &birth, "AAAA-AAAA").status, 409, "another ID from that address is not");
 
     // ---- the national e-ID (OpenID Connect): the provider posts a signed ID token back ----
     assert!(get(&format!("{base}/portal/tra-cuu"), &[]).body.contains("id=\"lookup-eid\""));

@@ -46,15 +46,20 @@ impl Store {
                 .await
                 .map_err(|e| crate::StoreError::from_write(e, "calendar day"))?;
             }
+            // a counter, not a clock: another process must see every change
+            sqlx::query(
+                "INSERT INTO app_meta (key, value, updated_at) VALUES ('calendar.version', '1', $1) ON CONFLICT (key) \
+                 DO UPDATE SET value = CAST(CAST(app_meta.value AS BIGINT) + 1 AS TEXT), updated_at = $1",
+            )
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
             append_in_tx!(tx, audit);
         })
     }
 
     /// Changes whenever the recorded rows change (for processes that cache the calendar).
     pub async fn calendar_version(&self) -> Result<String> {
-        let v: String = on_pool!(self, pool => sqlx::query_scalar(
-            "SELECT CAST(count(*) AS TEXT) || ':' || COALESCE(max(recorded_at), '') FROM calendar_days")
-            .fetch_one(pool).await)?;
-        Ok(v)
+        Ok(self.get_meta("calendar.version").await?.unwrap_or_else(|| "0".into()))
     }
 }

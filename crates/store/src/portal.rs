@@ -127,6 +127,23 @@ impl Store {
         })
     }
 
+    /// Drops what the lookup no longer needs: attempts older than a day, e-ID states older than
+    /// an hour, expired sessions and codes; the rows dropped.
+    pub async fn prune_portal(&self) -> Result<u64> {
+        let now = chrono::Utc::now();
+        let day = crate::time_text(now - chrono::Duration::days(1));
+        let hour = crate::time_text(now - chrono::Duration::hours(1));
+        let now = crate::time_text(now);
+        write_tx!(self, tx => {
+            let mut n = sqlx::query("DELETE FROM portal_attempts WHERE at < $1").bind(&day).execute(&mut *tx).await?.rows_affected();
+            n += sqlx::query("DELETE FROM portal_oidc_states WHERE created_at < $1").bind(&hour).execute(&mut *tx).await?.rows_affected();
+            n += sqlx::query("DELETE FROM portal_sessions WHERE expires_at <= $1").bind(&now).execute(&mut *tx).await?.rows_affected();
+            n += sqlx::query("DELETE FROM portal_codes WHERE expires_at <= $1 OR revoked_at IS NOT NULL OR used_at IS NOT NULL")
+                .bind(&day).execute(&mut *tx).await?.rows_affected();
+            n
+        })
+    }
+
     /// The person of a live citizen session.
     pub async fn portal_session(&self, token_hash: &str, now: &str) -> Result<Option<i64>> {
         Ok(on_pool!(self, pool => sqlx::query_scalar::<_, i64>(

@@ -1725,6 +1725,13 @@ mod complaints {
             .await
             .unwrap());
         store.close_portal_session("t1").await.unwrap();
+        // pruning drops spent codes (the used SMS code, the replaced and the expired ones)
+        assert!(store.prune_portal().await.unwrap() >= 3);
+        assert_eq!(
+            store.live_portal_codes(person.id, &store::now_text()).await.unwrap().len(),
+            1,
+            "the live code stays"
+        );
         assert_eq!(store.portal_session("t1", &store::now_text()).await.unwrap(), None);
         // a rating needs the person's own paid line
         assert!(!store.rate_payment(person.id, 1, "UBND_XA", 5, "", &entry("rate")).await.unwrap());
@@ -1752,10 +1759,12 @@ mod complaints {
         let v1 = store.calendar_version().await.unwrap();
         assert_ne!(v0, v1);
         // replacing a year drops its old rows; a failing row leaves the year as it was
+        let v2 = store.calendar_version().await.unwrap();
         store
             .replace_calendar_year(2027, &[day("2027-01-04", "holiday")], "quantri", &entry("calendar"))
             .await
             .unwrap();
+        assert_ne!(store.calendar_version().await.unwrap(), v2, "a same-size replacement is a new version too");
         let days: Vec<String> = store.calendar_days().await.unwrap().into_iter().map(|d| d.day).collect();
         assert_eq!(days, vec!["2027-01-04", "2028-01-03"]);
         let bad = [day("2027-01-05", "holiday"), day("2027-01-06", "vacation")];

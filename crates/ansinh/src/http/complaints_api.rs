@@ -268,11 +268,9 @@ pub struct Identification {
 #[utoipa::path(post, path = "/api/v1/portal/lookup/sms", tag = "portal", request_body = Identification,
     responses((status = 202, description = "sent if the details match a record with a phone"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn lookup_sms(State(state): State<AppState>, req: Req, ApiJson(body): ApiJson<Identification>) -> Response {
-    let key = portal_key(&req);
-    if state.throttle.is_throttled(&key) {
+    if state.throttle.hit(&portal_key(&req)) {
         return req.api_error(AppError::Throttled);
     }
-    state.throttle.record_failure(&key);
     match crate::services::lookup::request_sms(&state.store, &state.sms, &body.personal_id, &body.birth_date).await {
         Ok(()) => (StatusCode::ACCEPTED, Json(serde_json::json!({"status": "accepted"}))).into_response(),
         Err(e) => req.api_error(e),
@@ -290,29 +288,18 @@ pub async fn lookup_identify(
     ApiJson(body): ApiJson<Identification>,
 ) -> Response {
     let key = portal_key(&req);
-    if state.throttle.is_throttled(&key) {
+    // counted before the attempt (parallel guesses cannot all pass), forgiven when it succeeds
+    if state.throttle.hit(&key) {
         return req.api_error(AppError::Throttled);
     }
-    match crate::services::lookup::identify(
-        &state.store,
-        req.ctx.ip.clone(),
-        &body.personal_id,
-        &body.birth_date,
-        &body.code,
-    )
-    .await
-    {
-        Ok(token) => (
-            StatusCode::CREATED,
-            Json(serde_json::json!({"token": token, "expires_in_s": crate::services::lookup::SESSION_MIN * 60})),
-        )
-            .into_response(),
-        Err(e) => {
-            if matches!(e, AppError::Denied { .. }) {
-                state.throttle.record_failure(&key);
-            }
-            req.api_error(e)
+    let ip = req.ctx.ip.clone();
+    match crate::services::lookup::identify(&state.store, ip, &body.personal_id, &body.birth_date, &body.code).await {
+        Ok(token) => {
+            state.throttle.forgive(&key);
+            let expires = crate::services::lookup::SESSION_MIN * 60;
+            (StatusCode::CREATED, Json(serde_json::json!({"token": token, "expires_in_s": expires}))).into_response()
         }
+        Err(e) => req.api_error(e),
     }
 }
 

@@ -110,18 +110,20 @@ pub async fn show(State(state): State<AppState>, req: Req, headers: axum::http::
 pub async fn identify(State(state): State<AppState>, req: Req, form: FormData) -> Response {
     let key = portal_key(&req);
     let (pid, birth) = (form.text("personal_id"), form.text("birth_date"));
-    if state.throttle.is_throttled(&key) {
+    // counted before the attempt (parallel guesses cannot all pass), forgiven when it succeeds
+    if state.throttle.hit(&key) {
         let b = Bits { personal_id: pid, birth_date: birth, error: AppError::Throttled.message(req.lang), ..blank() };
         return page(&state, &req, b, StatusCode::TOO_MANY_REQUESTS);
     }
-    match lookup::identify(&state.store, req.ctx.ip.clone(), &pid, &birth, &form.text("code")).await {
+    let r = lookup::identify(&state.store, req.ctx.ip.clone(), &pid, &birth, &form.text("code")).await;
+    if r.is_ok() {
+        state.throttle.forgive(&key);
+    }
+    match r {
         Ok(token) => {
             with_cookie(Redirect::to("/portal/tra-cuu").into_response(), &citizen_cookie(&token, state.cookie_secure))
         }
         Err(e @ (AppError::Field { .. } | AppError::Denied { .. } | AppError::Throttled)) => {
-            if matches!(e, AppError::Denied { .. }) {
-                state.throttle.record_failure(&key);
-            }
             let status = e.status();
             page(
                 &state,
@@ -137,12 +139,11 @@ pub async fn identify(State(state): State<AppState>, req: Req, form: FormData) -
 pub async fn sms(State(state): State<AppState>, req: Req, form: FormData) -> Response {
     let key = portal_key(&req);
     let (pid, birth) = (form.text("personal_id"), form.text("birth_date"));
-    if state.throttle.is_throttled(&key) {
+    // every request counts against the address: sending costs money and reaches a phone
+    if state.throttle.hit(&key) {
         let b = Bits { personal_id: pid, birth_date: birth, error: AppError::Throttled.message(req.lang), ..blank() };
         return page(&state, &req, b, StatusCode::TOO_MANY_REQUESTS);
     }
-    // every request counts against the address: sending costs money and reaches a phone
-    state.throttle.record_failure(&key);
     match lookup::request_sms(&state.store, &state.sms, &pid, &birth).await {
         Ok(()) => {
             let notice = req
@@ -195,6 +196,10 @@ const EID_COOKIE: &str = "ansinh_eid";
 /// Sends the citizen to the e-ID provider.
 pub async fn eid_start(State(state): State<AppState>, req: Req) -> Response {
     let Some(provider) = state.oidc.clone() else { return fail(AppError::NotFound("e-ID login".into()), &req) };
+    // each start keeps a state row: counted against the address like the other portal actions
+    if state.throttle.hit(&portal_key(&req)) {
+        return fail(AppError::Throttled, &req);
+    }
     match lookup::start_eid(&state.store, &provider).await {
         Ok((url, st)) => {
             let cookie = if state.cookie_secure {

@@ -54,7 +54,7 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 
 /// A hash to verify against when the user does not exist, so that timing does not
 /// reveal which usernames exist.
-fn dummy_hash() -> &'static str {
+pub fn dummy_hash() -> &'static str {
     static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     H.get_or_init(|| hash_password("not-a-real-password").unwrap_or_default())
 }
@@ -103,6 +103,24 @@ impl Throttle {
         let v = m.entry(ip.to_string()).or_default();
         v.retain(|t| t.elapsed() < IP_WINDOW);
         v.len() >= IP_MAX_FAILURES
+    }
+
+    /// Records an attempt and says whether the key is now over its limit — one step, so that
+    /// parallel requests cannot all pass the check before any is recorded.
+    pub fn hit(&self, key: &str) -> bool {
+        let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let v = m.entry(key.to_string()).or_default();
+        v.retain(|t| t.elapsed() < IP_WINDOW);
+        v.push(Instant::now());
+        v.len() > IP_MAX_FAILURES
+    }
+
+    /// Forgets the latest attempt of a key (it succeeded).
+    pub fn forgive(&self, key: &str) {
+        let mut m = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = m.get_mut(key) {
+            v.pop();
+        }
     }
 
     pub fn record_failure(&self, ip: &str) {

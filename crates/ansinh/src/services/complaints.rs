@@ -358,6 +358,11 @@ pub async fn attach(store: &Store, ctx: &Ctx, id: i64, files: Vec<(String, Vec<u
     if let Some(p) = p {
         p.require_commune(&c.commune_code)?;
     }
+    handled_here(p, &c)?;
+    // a denunciation's files may name the denouncer: only its handling officer adds them
+    if c.kind == "denunciation" && view(c.clone(), ctx, today_vn(), true).identity_hidden {
+        return Err(AppError::Forbidden("a denunciation's files: its handling officer".into()));
+    }
     let files = crate::services::uploads::check_all(files)?;
     if files.is_empty() {
         return Err(field("attachments", "chưa chọn tệp", "no file chosen"));
@@ -429,13 +434,7 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
     }
     let today = today_vn();
     let note = input.note.trim().chars().take(4000).collect::<String>();
-    if c.instance == 2 && p.is_some_and(|p| p.scope != Scope::Province) {
-        return Err(AppError::Forbidden("a second-instance complaint is handled at the province".into()));
-    }
-    // a denunciation of an officer is not handled by the officer's own commune
-    if c.kind == "denunciation" && c.subject == "officer_conduct" && p.is_some_and(|p| p.scope != Scope::Province) {
-        return Err(AppError::Forbidden("a denunciation of an officer is handled at the province".into()));
-    }
+    handled_here(p, &c)?;
     match input.action.as_str() {
         "suspend" => {
             if note.chars().count() < 10 {
@@ -478,6 +477,15 @@ pub async fn step(store: &Store, ctx: &Ctx, id: i64, input: &StepInput) -> Resul
     let step = match input.action.as_str() {
         "accept" => {
             let variant = input.variant.clone().filter(|v| !v.is_empty()).unwrap_or_else(|| "normal".into());
+            // a denunciation's time is extended during handling, each time by a determination
+            // (Luật Tố cáo 2018 Art. 30), not set long at acceptance
+            if c.kind == "denunciation" && variant != "normal" {
+                return Err(field(
+                    "variant",
+                    "tố cáo được thụ lý với thời hạn 30 ngày; gia hạn sau khi xác định vụ việc phức tạp",
+                    "a denunciation is accepted with 30 days; extend it once it is determined complex",
+                ));
+            }
             let complex = variant.contains("complex");
             if complex && note.chars().count() < 10 {
                 return Err(field(
@@ -570,6 +578,13 @@ async fn extend(store: &Store, ctx: &Ctx, c: &ComplaintRow, note: &str, today: N
             en: "The handling time of this case cannot be extended further".into(),
         });
     };
+    // an extension is decided within the time limit, not to cover a missed one
+    if c.resolution_due.as_deref().and_then(date).is_some_and(|due| today > due) {
+        return Err(AppError::Denied {
+            vi: "Đã quá hạn giải quyết: không gia hạn được nữa".into(),
+            en: "The resolution deadline has passed: it can no longer be extended".into(),
+        });
+    }
     if note.chars().count() < 10 {
         return Err(field(
             "note",
@@ -594,6 +609,19 @@ async fn extend(store: &Store, ctx: &Ctx, c: &ComplaintRow, note: &str, today: N
             vi: "Chỉ gia hạn được đơn đã thụ lý và chưa có kết quả".into(),
             en: "Only an accepted case without a decision can be extended".into(),
         });
+    }
+    Ok(())
+}
+
+/// Who may act on a case at all: a second-instance complaint and a denunciation of an officer
+/// are handled at the province, not by a commune.
+fn handled_here(p: Option<&crate::services::authz::Principal>, c: &ComplaintRow) -> Result<(), AppError> {
+    if c.instance == 2 && p.is_some_and(|p| p.scope != Scope::Province) {
+        return Err(AppError::Forbidden("a second-instance complaint is handled at the province".into()));
+    }
+    // a denunciation of an officer is not handled by the officer's own commune
+    if c.kind == "denunciation" && c.subject == "officer_conduct" && p.is_some_and(|p| p.scope != Scope::Province) {
+        return Err(AppError::Forbidden("a denunciation of an officer is handled at the province".into()));
     }
     Ok(())
 }

@@ -3,15 +3,18 @@
 //! the phone in the dossier through a pluggable sender —, then a short session in which the
 //! citizen reads their own entitlements and payment history and rates each paid payment.
 //!
-//! A wrong identification never says which part was wrong. Failed identifications and SMS sends
-//! are limited per typed personal ID in the database (shared by every server process; the HTTP
-//! layer also limits per address). Only salted hashes of codes and session tokens are kept.
+//! A wrong identification never says which part was wrong, and takes as long whichever part it
+//! was (an SMS request is answered before the dossier is even looked at). Failed
+//! identifications and SMS sends are limited per typed personal ID in the database — each
+//! attempt is recorded before it is counted, so parallel guesses cannot slip past the limit —,
+//! shared by every server process; the HTTP layer also limits per address. Codes are kept only
+//! as argon2id hashes (an 8-character or 6-digit code would fall to an offline search of a plain
+//! hash), session tokens as SHA-256 hashes (they are long and random).
 
 use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::error::AppError;
 use crate::services::authz::{perm, Ctx};
@@ -67,6 +70,14 @@ impl SmsSender {
     }
 
     async fn send(&self, phone: &str, text: &str) -> Result<(), String> {
+        // a phone number as recorded: digits, a leading +, spaces and dots (never an option
+        // for the gateway's command)
+        let phone: String = phone.chars().filter(|c| !matches!(c, ' ' | '.')).collect();
+        let digits = phone.strip_prefix('+').unwrap_or(&phone);
+        if digits.len() < 9 || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("{:?} is not a phone number", mask_phone(&phone)));
+        }
+        let phone = phone.as_str();
         match self {
             SmsSender::Disabled => Err("no SMS sender is configured".into()),
             SmsSender::Log => {
@@ -127,8 +138,10 @@ fn no_match() -> AppError {
     }
 }
 
-fn salted(salt: &str, code: &str) -> String {
-    hex::encode(Sha256::digest(format!("{salt}:{code}").as_bytes()))
+/// The kept form of a code: argon2id with its own salt (the `salt` column only names the
+/// scheme).
+fn code_hash(code: &str) -> Result<(String, String), AppError> {
+    Ok(("argon2id".into(), crate::services::auth::hash_password(code)?))
 }
 
 /// Codes are compared as typed without separators, spaces or case.
@@ -146,7 +159,7 @@ fn after(d: Duration) -> String {
     store::time_text(Utc::now() + d)
 }
 
-/// The typed personal ID, checked for its form (12 digits, a valid province and century code).
+/// The typed personal ID, checked for its form (12 digits).
 fn typed_id(s: &str) -> Result<String, AppError> {
     let s = s.trim();
     domain::PersonalId::parse(s).map(|p| p.to_string()).map_err(|e| AppError::Field {
@@ -196,11 +209,11 @@ pub async fn issue_decision_code(store: &Store, ctx: &Ctx, person_id: i64) -> Re
         });
     }
     let code = random_code(b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789", 8)?;
-    let salt = crate::services::auth::random_hex(8)?;
+    let (salt, code_hash) = code_hash(&code)?;
     let c = store::portal::NewCode {
         person_id,
         channel: "decision".into(),
-        code_hash: salted(&salt, &code),
+        code_hash,
         salt,
         issued_by: ctx.actor(),
         expires_at: after(Duration::days(DECISION_CODE_DAYS)),
@@ -211,8 +224,14 @@ pub async fn issue_decision_code(store: &Store, ctx: &Ctx, person_id: i64) -> Re
 }
 
 /// Sends a one-time code by SMS to the phone in the dossier when the personal ID and birth date
-/// identify a living person with a phone. The answer is the same whether or not they do.
-pub async fn request_sms(store: &Store, sms: &SmsSender, personal_id: &str, birth_date: &str) -> Result<(), AppError> {
+/// identify a living person with a phone. The answer is the same whether or not they do, and
+/// comes before the dossier is looked at: the lookup and the sending run afterwards.
+pub async fn request_sms(
+    store: &Store,
+    sms: &std::sync::Arc<SmsSender>,
+    personal_id: &str,
+    birth_date: &str,
+) -> Result<(), AppError> {
     if !sms.enabled() {
         return Err(AppError::Denied {
             vi: "Chưa có dịch vụ gửi tin nhắn: dùng mã tra cứu in trên quyết định hưởng trợ cấp".into(),
@@ -221,19 +240,34 @@ pub async fn request_sms(store: &Store, sms: &SmsSender, personal_id: &str, birt
     }
     let pid = typed_id(personal_id)?;
     let birth = typed_birth(birth_date)?;
-    let since = after(-Duration::hours(1));
-    if store.portal_attempts_since(&pid, "sms", &since).await? >= MAX_SMS_PER_HOUR {
+    // recorded first, then counted: parallel requests cannot all see room under the limit
+    store.portal_attempt(&pid, "sms").await?;
+    if store.portal_attempts_since(&pid, "sms", &after(-Duration::hours(1))).await? > MAX_SMS_PER_HOUR {
         return Err(AppError::Throttled);
     }
-    store.portal_attempt(&pid, "sms").await?;
-    let Some(person) = person_for(store, &pid, birth).await? else { return Ok(()) };
+    let (store, sms) = (store.clone(), sms.clone());
+    tokio::spawn(async move {
+        if let Err(e) = send_code(&store, &sms, &pid, birth).await {
+            tracing::warn!(error = %e, "SMS code not sent");
+        }
+    });
+    Ok(())
+}
+
+async fn send_code(
+    store: &Store,
+    sms: &SmsSender,
+    pid: &str,
+    birth: domain::calendar::PartialDate,
+) -> Result<(), AppError> {
+    let Some(person) = person_for(store, pid, birth).await? else { return Ok(()) };
     let Some(phone) = person.phone.clone().filter(|p| !p.trim().is_empty()) else { return Ok(()) };
     let code = random_code(b"0123456789", 6)?;
-    let salt = crate::services::auth::random_hex(8)?;
+    let (salt, code_hash) = code_hash(&code)?;
     let c = store::portal::NewCode {
         person_id: person.id,
         channel: "sms".into(),
-        code_hash: salted(&salt, &code),
+        code_hash,
         salt,
         issued_by: "portal".into(),
         expires_at: after(Duration::minutes(SMS_CODE_MIN)),
@@ -244,11 +278,8 @@ pub async fn request_sms(store: &Store, sms: &SmsSender, personal_id: &str, birt
     let text = format!(
         "Ma tra cuu an sinh xa hoi: {code} (hieu luc {SMS_CODE_MIN} phut). Khong cung cap ma nay cho nguoi khac."
     );
-    if let Err(e) = sms.send(&phone, &text).await {
-        // the citizen is told the same as always; the operator sees why nothing arrived
-        tracing::warn!(person = person.id, error = %e, "SMS not sent");
-    }
-    Ok(())
+    // the citizen was told the same as always; the operator sees why nothing arrived
+    sms.send(&phone, &text).await.map_err(|e| AppError::Internal(format!("person {}: {e}", person.id)))
 }
 
 /// Identifies a citizen; the session token for the cookie.
@@ -261,24 +292,28 @@ pub async fn identify(
 ) -> Result<String, AppError> {
     let pid = typed_id(personal_id)?;
     let birth = typed_birth(birth_date)?;
+    // every attempt is recorded as a failure first (and forgotten on success), then counted:
+    // parallel guesses cannot all see room under the limit
+    store.portal_attempt(&pid, "failure").await?;
     let since = after(-Duration::minutes(FAILURE_WINDOW_MIN));
-    if store.portal_attempts_since(&pid, "failure", &since).await? >= MAX_FAILURES {
+    if store.portal_attempts_since(&pid, "failure", &since).await? > MAX_FAILURES {
         return Err(AppError::Throttled);
     }
     let code = normalize_code(code);
-    let found = match person_for(store, &pid, birth).await? {
-        Some(p) if !code.is_empty() => {
-            let now = store::now_text();
-            let codes = store.live_portal_codes(p.id, &now).await?;
-            let hit = codes
-                .into_iter()
-                .find(|c| crate::http::constant_time_eq(salted(&c.salt, &code).as_bytes(), c.code_hash.as_bytes()));
-            hit.map(|c| (p, c))
+    let person = person_for(store, &pid, birth).await?;
+    // the same work whichever part is wrong: the codes of the person (or of nobody) and at least
+    // one hash verified
+    let codes = store.live_portal_codes(person.as_ref().map_or(-1, |p| p.id), &store::now_text()).await?;
+    let mut hit = None;
+    for c in codes {
+        if crate::services::auth::verify_password(&c.code_hash, &code) && hit.is_none() {
+            hit = Some(c);
         }
-        _ => None,
-    };
-    let Some((person, c)) = found else {
-        store.portal_attempt(&pid, "failure").await?;
+    }
+    if person.is_none() {
+        crate::services::auth::verify_password(crate::services::auth::dummy_hash(), &code);
+    }
+    let (Some(person), Some(c)) = (person, hit) else {
         return Err(no_match());
     };
     let token = crate::services::auth::random_hex(32)?;
@@ -296,7 +331,6 @@ pub async fn identify(
         )
         .await?;
     if !opened {
-        store.portal_attempt(&pid, "failure").await?;
         return Err(no_match());
     }
     Ok(token)
@@ -482,7 +516,11 @@ mod tests {
     #[test]
     fn codes_senders_and_masks() {
         assert_eq!(normalize_code(" abcd-efgh "), "ABCDEFGH");
-        assert_ne!(salted("a", "X"), salted("b", "X"));
+        let (_, h1) = code_hash("ABCDEFGH").unwrap();
+        let (_, h2) = code_hash("ABCDEFGH").unwrap();
+        assert_ne!(h1, h2, "salted");
+        assert!(crate::services::auth::verify_password(&h1, "ABCDEFGH"));
+        assert!(!crate::services::auth::verify_password(&h1, "ABCDEFGX"));
         assert_eq!(SmsSender::parse("none").unwrap(), SmsSender::Disabled);
         assert_eq!(SmsSender::parse("file:/tmp/sms.txt").unwrap(), SmsSender::File("/tmp/sms.txt".into()));
         assert_eq!(

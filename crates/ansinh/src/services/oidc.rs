@@ -150,22 +150,29 @@ impl Provider {
         if claims["iss"].as_str() != Some(self.settings.issuer.as_str()) {
             return Err(OidcError::Claim("iss"));
         }
+        let client = self.settings.client_id.as_str();
         let aud_ok = match &claims["aud"] {
-            Value::String(a) => *a == self.settings.client_id,
-            Value::Array(list) => list.iter().any(|a| a.as_str() == Some(self.settings.client_id.as_str())),
+            Value::String(a) => a == client,
+            Value::Array(list) => list.iter().any(|a| a.as_str() == Some(client)),
             _ => false,
         };
         if !aud_ok {
             return Err(OidcError::Claim("aud"));
         }
+        // several audiences: the token must have been issued to us (OIDC Core 3.1.3.7)
+        let several = claims["aud"].as_array().is_some_and(|a| a.len() > 1);
+        if (several || claims.get("azp").is_some()) && claims["azp"].as_str() != Some(client) {
+            return Err(OidcError::Claim("azp"));
+        }
         const LEEWAY: i64 = 60;
         match claims["exp"].as_i64() {
-            Some(exp) if exp + LEEWAY >= now => {}
+            Some(exp) if exp.saturating_add(LEEWAY) >= now => {}
             Some(_) => return Err(OidcError::Expired),
             None => return Err(OidcError::Claim("exp")),
         }
-        if claims["iat"].as_i64().is_some_and(|iat| iat > now + LEEWAY) {
-            return Err(OidcError::Claim("iat"));
+        match claims["iat"].as_i64() {
+            Some(iat) if iat <= now.saturating_add(LEEWAY) => {}
+            _ => return Err(OidcError::Claim("iat")),
         }
         let nonce_ok =
             claims["nonce"].as_str().is_some_and(|n| crate::http::constant_time_eq(n.as_bytes(), nonce.as_bytes()));
@@ -248,6 +255,15 @@ mod tests {
         assert_eq!(p.verify(&with(&|c| c["iss"] = json!("https://evil")), "n-123", now), Err(OidcError::Claim("iss")));
         assert_eq!(p.verify(&with(&|c| c["aud"] = json!("other")), "n-123", now), Err(OidcError::Claim("aud")));
         assert_eq!(p.verify(&with(&|c| c["iat"] = json!(now + 3600)), "n-123", now), Err(OidcError::Claim("iat")));
+        assert_eq!(p.verify(&with(&|c| c["iat"] = Value::Null), "n-123", now), Err(OidcError::Claim("iat")));
+        let two = with(&|c| c["aud"] = json!(["ansinh-dongnai", "other"]));
+        assert_eq!(p.verify(&two, "n-123", now), Err(OidcError::Claim("azp")), "several audiences need azp");
+        let two = with(&|c| {
+            c["aud"] = json!(["ansinh-dongnai", "other"]);
+            c["azp"] = json!("ansinh-dongnai");
+        });
+        assert_eq!(p.verify(&two, "n-123", now).unwrap(), "075190001234");
+        assert_eq!(p.verify(&with(&|c| c["exp"] = json!(i64::MAX)), "n-123", now).unwrap(), "075190001234");
         assert!(matches!(
             p.verify(&with(&|c| c["personal_id"] = json!("12")), "n-123", now),
             Err(OidcError::PersonalId { .. })

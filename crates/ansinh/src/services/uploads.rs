@@ -31,7 +31,13 @@ pub fn safe_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let clean: String = domain::text::nfc(base)
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | '|' | ':' | '*' | '?'))
+        // control characters, markup and path characters, and the bidirectional controls that
+        // can make `thu.exe.pdf` display as something else
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '"' | '<' | '>' | '|' | ':' | '*' | '?')
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
         .take(120)
         .collect();
     let clean = clean.trim().trim_start_matches('.').to_string();
@@ -149,6 +155,7 @@ mod tests {
         assert_eq!(safe_name("<img src=x>.png"), "img src=x.png");
         assert_eq!(safe_name(".hidden.pdf"), "hidden.pdf");
         assert_eq!(safe_name(""), "tep");
+        assert_eq!(safe_name("hoa-don\u{202e}fdp.exe"), "hoa-donfdp.exe", "no right-to-left override");
         let four = (0..4).map(|i| (format!("{i}.pdf"), b"%PDF-1".to_vec())).collect();
         assert!(check_all(four).is_err());
         let pdf = demo_pdf("Don (demo)");
