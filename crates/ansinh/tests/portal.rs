@@ -259,6 +259,23 @@ async fn flow(backend: Backend) {
     // ---- the citizen's lookup ----
     let (person, pid, birth_iso, phone, line) = paid_person(&db).await;
     let birth = chrono::NaiveDate::parse_from_str(&birth_iso, "%Y-%m-%d").unwrap().format("%d/%m/%Y").to_string();
+    // a case about a person's dossier is linked to it (and listed on it); the portal never says
+    // whether an ID is registered, an officer is told
+    let about = serde_json::json!({"kind": "petition", "subject": "payment", "commune_code": "25210",
+        "title": "Đề nghị chuyển chi trả qua tài khoản", "content": "Nội dung", "filer_name": "Con của đối tượng",
+        "channel": "reception", "person_personal_id": pid});
+    let r = post(&base, "/api/v1/complaints", &xa, &about.to_string());
+    assert_eq!((r.status, json(&r)["person_id"].as_i64()), (201, Some(person)), "{}", r.body);
+    let linked = json(&r)["id"].as_i64().unwrap();
+    let dossier = json(&get(&format!("{base}/api/v1/persons/{person}"), &xa.headers()));
+    assert!(dossier["complaints"].as_array().unwrap().iter().any(|c| c[0] == linked), "{}", dossier["complaints"]);
+    let mut unknown_about = about.clone();
+    unknown_about["person_personal_id"] = serde_json::json!("079188003333");
+    let r = post(&base, "/api/v1/complaints", &xa, &unknown_about.to_string());
+    assert_eq!((r.status, json(&r)["details"]["field"].as_str()), (400, Some("person_personal_id")));
+    let r = anon_json(&base, "/api/v1/portal/complaints", &unknown_about);
+    assert_eq!(r.status, 201, "the portal files it without saying anything about the ID: {}", r.body);
+
     // the commune officer issues the code printed on the decision
     let r = post(&base, &format!("/api/v1/persons/{person}/lookup-code"), &xa, "");
     assert_eq!(r.status, 201, "{}", r.body);

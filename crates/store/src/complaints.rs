@@ -237,6 +237,14 @@ impl Store {
         })
     }
 
+    /// Complaints and petitions about a person's dossier (never denunciations: their link could
+    /// point at the denouncer), newest first.
+    pub async fn person_complaints(&self, person_id: i64) -> Result<Vec<ComplaintRow>> {
+        Ok(on_pool!(self, pool => sqlx::query_as::<_, ComplaintRow>(
+            "SELECT * FROM complaints WHERE person_id = $1 AND kind <> 'denunciation' ORDER BY id DESC LIMIT 50")
+            .bind(person_id).fetch_all(pool).await)?)
+    }
+
     pub async fn complaint(&self, id: i64) -> Result<Option<ComplaintRow>> {
         Ok(on_pool!(self, pool => sqlx::query_as::<_, ComplaintRow>("SELECT * FROM complaints WHERE id = $1")
             .bind(id).fetch_optional(pool).await)?)

@@ -1632,7 +1632,7 @@ mod complaints {
         let bad = NewAttachment { content_type: "text/html".into(), ..file.clone() };
         assert!(store.add_attachments(id, &[file.clone(), bad], "canboxa", &entry("attach")).await.is_err());
         assert_eq!(store.attachments(id).await.unwrap().len(), 1, "all or nothing");
-        assert!(store.add_attachments(id, &[file.clone()], "canboxa", &entry("attach")).await.unwrap());
+        assert!(store.add_attachments(id, std::slice::from_ref(&file), "canboxa", &entry("attach")).await.unwrap());
         assert_eq!(store.attachments(id).await.unwrap().len(), 2);
         // extensions: only of an accepted case in the stated variant
         assert!(!store

@@ -127,6 +127,7 @@ fn form_input(form: &FormData) -> FileInput {
         filer_address: opt("filer_address"),
         commune_code: form.text("commune_code"),
         decision_ref: opt("decision_ref"),
+        person_personal_id: opt("person_personal_id"),
         decision_known_on: opt("decision_known_on"),
         channel: opt("channel"),
     }

@@ -89,6 +89,10 @@ pub struct FileInput {
     /// the decision complained about (number and date as written)
     #[serde(default)]
     pub decision_ref: Option<String>,
+    /// the personal ID of the person whose entitlement, payment or record the case is about
+    /// (may differ from the filer): links the case to that dossier
+    #[serde(default)]
+    pub person_personal_id: Option<String>,
     /// dd/mm/yyyy: when the decision was received or known (complaints: the 90-day limit)
     #[serde(default)]
     pub decision_known_on: Option<String>,
@@ -215,6 +219,30 @@ pub async fn file(
         _ => "complaint_acceptance",
     };
     let due = lim.due(code, "normal", today, &[], &cal).map_err(|e| AppError::Internal(e.to_string()))?;
+    // the dossier the case is about: an officer is told when there is none in their area; the
+    // portal never says whether an ID is registered (the link is simply not made)
+    let person_id = match input.person_personal_id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let pid = domain::PersonalId::parse(s).map_err(|e| {
+                field("person_personal_id", format!("số định danh {s:?}: {e}"), format!("personal ID {s:?}: {e}"))
+            })?;
+            let found = store.person_by_personal_id(&pid.to_string()).await?;
+            let in_area =
+                |c: &str| ctx.operator || ctx.principal.as_ref().is_some_and(|p| p.require_commune(c).is_ok());
+            match found {
+                Some(p) if portal || in_area(&p.commune_code) => Some(p.id),
+                _ if portal => None,
+                _ => {
+                    return Err(field(
+                        "person_personal_id",
+                        format!("không có hồ sơ với số định danh {s} trong địa bàn"),
+                        format!("no dossier with personal ID {s} in your area"),
+                    ))
+                }
+            }
+        }
+    };
     let attachments = crate::services::uploads::check_all(files)?;
     let agency = match subject {
         "entitlement_decision" | "payment" | "registry" => "SO_NOI_VU",
@@ -231,7 +259,7 @@ pub async fn file(
         filer_personal_id: personal_id,
         filer_phone: opt(&input.filer_phone, 20),
         filer_address: opt(&input.filer_address, 300),
-        person_id: None,
+        person_id,
         decision_ref: opt(&input.decision_ref, 200),
         commune_code: commune.into(),
         agency_code: agency.into(),
@@ -297,6 +325,7 @@ fn view(c: ComplaintRow, ctx: &Ctx, today: NaiveDate, detail: bool) -> CaseView 
         case.filer_personal_id = None;
         case.filer_phone = None;
         case.filer_address = None;
+        case.person_id = None;
     }
     CaseView { case, due, days_left, light, identity_hidden: hidden, attachments: Vec::new() }
 }

@@ -382,6 +382,10 @@ pub struct Dossier {
     /// Integrity cases about the person (flags), for callers with `integrity.read`.
     #[schema(value_type = Vec<Object>)]
     pub cases: Vec<store::integrity::CaseRow>,
+    /// Complaints and petitions about the person (id, kind, title, status, received), for
+    /// callers with `complaints.read`; never denunciations.
+    #[schema(value_type = Vec<Object>)]
+    pub complaints: Vec<(i64, String, String, String, String)>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -555,9 +559,20 @@ pub async fn dossier(store: &store::Store, g: &domain::Gazetteer, ctx: &Ctx, id:
         }
     }
     let cases = if p_can_cases { store.person_cases(id).await? } else { Vec::new() };
+    let complaints = if p.can(perm::COMPLAINTS_READ) {
+        store
+            .person_complaints(id)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.kind, c.title, c.status, c.received_on))
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Dossier {
         payments,
         cases,
+        complaints,
         person: view(g, &person),
         household_code,
         household_status,
