@@ -844,13 +844,19 @@ async fn import_in_chunks(
     report.rows = total;
     progress(Progress::Read { rows: total });
     // record linkage against the registry and within the file: before anything is written
-    // when there is a registry to stop for; alongside the checks when the registry is empty
-    // (then only duplicates within the file, which are reported, never stop the import)
+    // when there is a registry to stop for; when the registry is empty (then only duplicates
+    // within the file, which are reported, never stop the import) it runs while SQLite builds
+    // the indexes and commits — on the core the single-threaded index build leaves idle —,
+    // not during the chunks, where it would take the checks' core from under the writer
     let (new, old, ids) = linkage_input(store, &checker, &table, &rows).await?;
+    let mut later_linkage = None;
     let mut linking = None;
-    if old.is_empty() {
+    if old.is_empty() && mode == Mode::DryRun {
+        // nothing will be written: alongside the checks
         let rows = rows.clone();
         linking = Some(tokio::task::spawn_blocking(move || link_rows(new, Vec::new(), ids, &rows)));
+    } else if old.is_empty() {
+        later_linkage = Some((new, ids, rows.clone()));
     } else {
         let (found, share) = super::cpu_bound(|| link_rows(new, old, ids, &rows));
         report.registry_duplicate_share = share;
@@ -889,13 +895,38 @@ async fn import_in_chunks(
     let mut next = chunks.into_iter();
     let mut pending: std::collections::VecDeque<_> = next.by_ref().take(CHECKS_IN_FLIGHT).map(spawn_check).collect();
     let mut done = 0usize;
+    // The merge of chunk k+1 (on this task) runs while chunk k is written (on the writer's
+    // blocking thread): the writer, the slowest stage, never waits for a merge.
+    let mut ready: Option<store::registry::PersonBatch> = None;
     let outcome: Result<(), AppError> = async {
-        while let Some(task) = pending.pop_front() {
-            let looked = task.await.map_err(|e| AppError::Internal(format!("import check task: {e}")))??;
-            pending.extend(next.next().map(spawn_check));
-            done += looked.checked.len();
-            let batch = merger.merge(looked);
-            progress(Progress::Validated { done, total });
+        loop {
+            let write = async {
+                match ready.take() {
+                    Some(batch) => {
+                        if writer.is_none() {
+                            writer = Some(store.begin_bulk(total, &ctx.actor()).await?);
+                        }
+                        if let Some(w) = writer.as_mut() {
+                            w.write(batch).await?;
+                            progress(Progress::Written { rows: w.persons() });
+                        }
+                        Ok::<_, AppError>(())
+                    }
+                    None => Ok(()),
+                }
+            };
+            let merge = async {
+                let Some(task) = pending.pop_front() else { return Ok::<_, AppError>(None) };
+                let looked = task.await.map_err(|e| AppError::Internal(format!("import check task: {e}")))??;
+                pending.extend(next.next().map(spawn_check));
+                done += looked.checked.len();
+                let batch = merger.merge(looked);
+                progress(Progress::Validated { done, total });
+                Ok(Some(batch))
+            };
+            let (written, merged) = tokio::join!(write, merge);
+            written?;
+            let Some(batch) = merged? else { break };
             let write = match mode {
                 Mode::DryRun => false,
                 Mode::AllOrNothing => merger.errors.is_empty(),
@@ -911,13 +942,7 @@ async fn import_in_chunks(
                 }
             }
             if write && !batch.persons.is_empty() {
-                if writer.is_none() {
-                    writer = Some(store.begin_bulk(total, &ctx.actor()).await?);
-                }
-                if let Some(w) = writer.as_mut() {
-                    w.write(batch).await?;
-                    progress(Progress::Written { rows: w.persons() });
-                }
+                ready = Some(batch);
             }
         }
         Ok(())
@@ -926,14 +951,12 @@ async fn import_in_chunks(
     for task in pending {
         task.abort();
     }
+    if let Some((new, ids, rows)) = later_linkage {
+        linking = Some(tokio::task::spawn_blocking(move || link_rows(new, Vec::new(), ids, &rows)));
+    }
     report.valid_rows = merger.valid_rows;
     report.mapped_communes = merger.mapped;
     report.errors = merger.errors;
-    if let Some(task) = linking {
-        let (found, share) = task.await.map_err(|e| AppError::Internal(format!("import linkage task: {e}")))?;
-        report.possible_duplicates = found;
-        report.registry_duplicate_share = share;
-    }
     let commit = outcome.is_ok()
         && match mode {
             Mode::DryRun => false,
@@ -954,6 +977,11 @@ async fn import_in_chunks(
         } else if let Err(e) = w.rollback().await {
             tracing::warn!(error = %e, "rolling back an abandoned import");
         }
+    }
+    if let Some(task) = linking {
+        let (found, share) = task.await.map_err(|e| AppError::Internal(format!("import linkage task: {e}")))?;
+        report.possible_duplicates = found;
+        report.registry_duplicate_share = share;
     }
     outcome?;
     Ok(report)
