@@ -252,6 +252,95 @@ pub struct PersonBatch {
     pub relationships: Vec<(String, String, String)>,
 }
 
+/// Where a row of a batch finds the household or person it refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ref {
+    /// It refers to none.
+    None,
+    /// The one at this position in the same batch (its rowid follows from the batch's first).
+    Batch(u32),
+    /// One written before this batch (an earlier batch of the load, or the registry): looked up.
+    Earlier,
+}
+
+/// A batch with what the SQLite writer derives from it worked out ahead — which household
+/// and person each row refers to, and each person's denormalised categories — so that the
+/// writer, a bulk load's slowest stage, only writes. Preparing is pure work: the import
+/// prepares chunk *k+1* on its own thread while the writer writes chunk *k*.
+pub struct PreparedBatch {
+    pub(crate) batch: PersonBatch,
+    /// Per person: its household.
+    pub(crate) person_household: Vec<Ref>,
+    /// Per person: `categories_of` its records in this batch.
+    pub(crate) categories: Vec<String>,
+    /// Per merit, assistance and payment record: its person.
+    pub(crate) merit_person: Vec<Ref>,
+    pub(crate) assistance_person: Vec<Ref>,
+    pub(crate) payment_person: Vec<Ref>,
+    /// Per relationship: its two persons.
+    pub(crate) relationship_persons: Vec<(Ref, Ref)>,
+}
+
+impl PersonBatch {
+    /// Works out the batch's references (see [`PreparedBatch`]).
+    pub fn prepare(self) -> PreparedBatch {
+        use rustc_hash::FxHashMap;
+        fn index<'a>(keys: impl Iterator<Item = &'a str>) -> FxHashMap<&'a str, u32> {
+            let mut m = FxHashMap::default();
+            for (i, k) in keys.enumerate() {
+                m.entry(k).or_insert(i as u32);
+            }
+            m
+        }
+        let households = index(self.households.iter().map(|h| h.code.as_str()));
+        let persons = index(self.persons.iter().map(|p| p.personal_id.as_str()));
+        let person = |pid: &str| persons.get(pid).map_or(Ref::Earlier, |&i| Ref::Batch(i));
+        let person_household = self
+            .persons
+            .iter()
+            .map(|p| match &p.household_code {
+                None => Ref::None,
+                Some(c) => households.get(c.as_str()).map_or(Ref::Earlier, |&i| Ref::Batch(i)),
+            })
+            .collect();
+        let merit_person: Vec<Ref> = self.merits.iter().map(|(p, _)| person(p)).collect();
+        let assistance_person: Vec<Ref> = self.assistance.iter().map(|(p, _)| person(p)).collect();
+        let payment_person = self.payments.iter().map(|(p, _)| person(p)).collect();
+        let relationship_persons = self.relationships.iter().map(|(a, b, _)| (person(a), person(b))).collect();
+        // each person's records in this batch, in batch order
+        let mut merits_of: Vec<Vec<&MeritRecord>> = vec![Vec::new(); self.persons.len()];
+        for ((_, m), r) in self.merits.iter().zip(&merit_person) {
+            if let Ref::Batch(i) = r {
+                merits_of[*i as usize].push(m);
+            }
+        }
+        let mut assistance_of: Vec<Vec<&AssistanceRecord>> = vec![Vec::new(); self.persons.len()];
+        for ((_, a), r) in self.assistance.iter().zip(&assistance_person) {
+            if let Ref::Batch(i) = r {
+                assistance_of[*i as usize].push(a);
+            }
+        }
+        let categories = merits_of.iter().zip(&assistance_of).map(|(m, a)| categories_of(m, a)).collect();
+        drop((merits_of, assistance_of, households, persons));
+        PreparedBatch {
+            person_household,
+            categories,
+            merit_person,
+            assistance_person,
+            payment_person,
+            relationship_persons,
+            batch: self,
+        }
+    }
+}
+
+impl PreparedBatch {
+    /// The persons of the batch.
+    pub fn persons(&self) -> usize {
+        self.batch.persons.len()
+    }
+}
+
 /// A bulk load in progress (see [`Store::begin_bulk`]).
 pub struct BulkWriter {
     tx: BulkTx,
@@ -705,20 +794,40 @@ impl BulkWriter {
     /// personal ID fails the batch, and the caller then drops the whole load); records may
     /// refer to persons and households written by earlier batches of the same load.
     pub async fn write(&mut self, batch: PersonBatch) -> Result<usize> {
+        match &mut self.tx {
+            BulkTx::Sqlite(_) => {
+                let prepared = tokio::task::spawn_blocking(move || batch.prepare())
+                    .await
+                    .map_err(|e| StoreError::Bulk(format!("bulk prepare task: {e}")))?;
+                self.write_prepared(prepared).await
+            }
+            BulkTx::Postgres(tx) => {
+                let n = pg_write(tx, &batch, &self.recorded_by, &self.now).await?;
+                self.persons += n;
+                Ok(n)
+            }
+        }
+    }
+
+    /// `write` of a batch prepared by the caller (see [`PreparedBatch`]). The batch is
+    /// freed on another thread: a million small strings take the writer's thread long enough
+    /// to matter.
+    pub async fn write_prepared(&mut self, prepared: PreparedBatch) -> Result<usize> {
         let n = match &mut self.tx {
             BulkTx::Sqlite(slot) => {
                 let conn = slot.take().ok_or_else(|| StoreError::Invalid("the bulk load was abandoned".into()))?;
                 let (by, now) = (self.recorded_by.clone(), self.now.clone());
-                let (conn, n) = tokio::task::spawn_blocking(move || {
-                    let n = crate::sqlite_bulk::write(&conn, &batch, &by, &now)?;
-                    Ok::<_, StoreError>((conn, n))
+                let (conn, n, prepared) = tokio::task::spawn_blocking(move || {
+                    let n = crate::sqlite_bulk::write(&conn, &prepared, &by, &now)?;
+                    Ok::<_, StoreError>((conn, n, prepared))
                 })
                 .await
                 .map_err(|e| StoreError::Bulk(format!("bulk write task: {e}")))??;
                 *slot = Some(conn);
+                tokio::task::spawn_blocking(move || drop(prepared));
                 n
             }
-            BulkTx::Postgres(tx) => pg_write(tx, &batch, &self.recorded_by, &self.now).await?,
+            BulkTx::Postgres(tx) => pg_write(tx, &prepared.batch, &self.recorded_by, &self.now).await?,
         };
         self.persons += n;
         Ok(n)
@@ -821,7 +930,7 @@ impl Store {
             Store::Sqlite(pool) => {
                 let path = crate::sqlite::db_path(pool);
                 let conn = tokio::task::spawn_blocking(move || {
-                    crate::sqlite_bulk::open(&path, SQLITE_BULK_BUSY_TIMEOUT, reindexed)
+                    crate::sqlite_bulk::open(&path, SQLITE_BULK_BUSY_TIMEOUT, reindexed, false)
                 })
                 .await
                 .map_err(|e| StoreError::Bulk(format!("bulk open task: {e}")))??;

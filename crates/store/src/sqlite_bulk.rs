@@ -11,16 +11,18 @@
 //! its bulk pragmas never leak into the pool.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::ffi::{c_int, CStr};
 use std::path::Path;
+use std::ptr::NonNull;
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use rusqlite::{ffi, params, Connection, OptionalExtension, ToSql};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::audit::{entry_hash, AuditEntry};
 use crate::payments::{Generation, NewItem, NewLine};
 use crate::registry::{
-    categories_of, name_keys, AssistanceRecord, MeritRecord, NewHousehold, NewPerson, PersonBatch, SQLITE_BULK_INDEXES,
+    name_keys, AssistanceRecord, MeritRecord, NewHousehold, NewPerson, PreparedBatch, Ref, SQLITE_BULK_INDEXES,
 };
 use crate::{Result, StoreError};
 
@@ -47,15 +49,21 @@ fn from_write(e: rusqlite::Error, what: &str) -> StoreError {
 }
 
 /// Opens the load's connection and transaction (taking the write lock at once).
-pub(crate) fn open(path: &Path, busy_timeout: Duration, reindex: bool) -> Result<Connection> {
+///
+/// `foreign_keys: false` is for the person loads, whose writer resolves every reference
+/// itself (`write`): with SQLite's foreign-key checks on, every multi-row INSERT needs a
+/// statement journal — a copy of each page it changes, in case the statement must be
+/// undone alone — which was a tenth of the writer's time (docs/benchmarks.md).
+pub(crate) fn open(path: &Path, busy_timeout: Duration, reindex: bool, foreign_keys: bool) -> Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(busy_timeout)?;
     // 512 MiB page cache for this connection only: index builds of a million rows stay
     // in memory; sort tables in memory too.
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = {}; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
          PRAGMA cache_size = -524288; BEGIN IMMEDIATE",
-    )?;
+        if foreign_keys { "ON" } else { "OFF" }
+    ))?;
     if reindex {
         for (name, _) in SQLITE_BULK_INDEXES {
             conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
@@ -65,8 +73,156 @@ pub(crate) fn open(path: &Path, busy_timeout: Duration, reindex: bool) -> Result
 }
 
 /// Rows per multi-row INSERT: amortises a statement's step and reset over many rows while
-/// staying far below SQLite's variable limit (22 columns × 32 = 704).
+/// staying far below SQLite's variable limit (27 columns × 32 = 864).
 const ROWS_PER_STATEMENT: usize = 32;
+
+/// A value bound to a bulk INSERT.
+#[derive(Clone, Copy)]
+enum Val<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl<'a> From<&'a String> for Val<'a> {
+    fn from(v: &'a String) -> Val<'a> {
+        Val::Text(v)
+    }
+}
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(v: &'a str) -> Val<'a> {
+        Val::Text(v)
+    }
+}
+impl<'a> From<&'a Option<String>> for Val<'a> {
+    fn from(v: &'a Option<String>) -> Val<'a> {
+        v.as_deref().map_or(Val::Null, Val::Text)
+    }
+}
+impl From<i64> for Val<'_> {
+    fn from(v: i64) -> Self {
+        Val::Int(v)
+    }
+}
+impl From<Option<i64>> for Val<'_> {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Val::Null, Val::Int)
+    }
+}
+impl From<bool> for Val<'_> {
+    fn from(v: bool) -> Self {
+        Val::Int(i64::from(v))
+    }
+}
+impl From<Option<bool>> for Val<'_> {
+    fn from(v: Option<bool>) -> Self {
+        v.map_or(Val::Null, |b| Val::Int(i64::from(b)))
+    }
+}
+
+/// Pushes each value, converted to a `Val`, onto `v`.
+macro_rules! vals {
+    ($v:expr; $($x:expr),+ $(,)?) => {{
+        $($v.push(Val::from($x));)+
+    }};
+}
+
+/// A prepared statement driven through SQLite's C API, its text values bound without a copy.
+///
+/// Written by hand because rusqlite binds every text value with `SQLITE_TRANSIENT`: SQLite
+/// then copies each one into a fresh allocation before the INSERT copies it again into the
+/// record — for a million-person import some 30 million allocations and copies on the
+/// writer's thread, the import's slowest stage (a fifth of its time; docs/benchmarks.md).
+/// Binding with `SQLITE_STATIC` is sound because `run` binds every parameter, steps and
+/// clears the bindings before it returns, so SQLite never reads a pointer after the
+/// borrowed value is gone.
+struct Raw<'c> {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+    conn: &'c Connection,
+    params: usize,
+}
+
+#[allow(unsafe_code)]
+impl<'c> Raw<'c> {
+    fn prepare(conn: &'c Connection, sql: &str) -> Result<Raw<'c>> {
+        let len = c_int::try_from(sql.len()).map_err(|_| StoreError::Bulk("statement too long".into()))?;
+        let mut stmt = std::ptr::null_mut();
+        // SAFETY: the handle is the open connection's, the text pointer and length describe
+        // `sql`, and the statement is finalized in `drop` before the borrowed connection goes.
+        let rc = unsafe {
+            ffi::sqlite3_prepare_v2(conn.handle(), sql.as_ptr().cast(), len, &mut stmt, std::ptr::null_mut())
+        };
+        if rc != ffi::SQLITE_OK {
+            return Err(last_error(conn, rc).into());
+        }
+        let stmt = NonNull::new(stmt).ok_or_else(|| StoreError::Bulk("empty statement".into()))?;
+        // SAFETY: a valid statement.
+        let params = usize::try_from(unsafe { ffi::sqlite3_bind_parameter_count(stmt.as_ptr()) }).unwrap_or(0);
+        Ok(Raw { stmt, conn, params })
+    }
+
+    /// Binds `vals` (one per parameter, in order), runs the statement once and resets it.
+    fn run(&mut self, vals: &[Val<'_>]) -> std::result::Result<(), rusqlite::Error> {
+        if vals.len() != self.params {
+            return Err(rusqlite::Error::InvalidParameterCount(vals.len(), self.params));
+        }
+        let st = self.stmt.as_ptr();
+        let mut rc = ffi::SQLITE_OK;
+        for (i, v) in vals.iter().enumerate() {
+            let i = i as c_int + 1;
+            // SAFETY: `st` is a valid statement and `i` within its parameters; a text is
+            // bound as SQLITE_STATIC and stays borrowed until the bindings are cleared below.
+            rc = unsafe {
+                match *v {
+                    Val::Null => ffi::sqlite3_bind_null(st, i),
+                    Val::Int(x) => ffi::sqlite3_bind_int64(st, i, x),
+                    Val::Text(t) => match c_int::try_from(t.len()) {
+                        Ok(n) => ffi::sqlite3_bind_text(st, i, t.as_ptr().cast(), n, ffi::SQLITE_STATIC()),
+                        Err(_) => ffi::SQLITE_TOOBIG,
+                    },
+                }
+            };
+            if rc != ffi::SQLITE_OK {
+                break;
+            }
+        }
+        if rc == ffi::SQLITE_OK {
+            // SAFETY: a valid statement with every parameter bound.
+            rc = unsafe { ffi::sqlite3_step(st) };
+        }
+        let out = if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_OK { Ok(()) } else { Err(last_error(self.conn, rc)) };
+        // SAFETY: a valid statement; after this no borrowed text is bound to it.
+        unsafe {
+            ffi::sqlite3_reset(st);
+            ffi::sqlite3_clear_bindings(st);
+        }
+        out
+    }
+}
+
+#[allow(unsafe_code)]
+impl Drop for Raw<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the statement was prepared on this connection and is finalized once.
+        unsafe {
+            ffi::sqlite3_finalize(self.stmt.as_ptr());
+        }
+    }
+}
+
+/// The connection's last error (after `rc`), as rusqlite reports errors.
+#[allow(unsafe_code)]
+fn last_error(conn: &Connection, rc: c_int) -> rusqlite::Error {
+    // SAFETY: the handle of an open connection; the message is copied before the next call.
+    let (code, msg) = unsafe {
+        let db = conn.handle();
+        let msg = ffi::sqlite3_errmsg(db);
+        let msg = if msg.is_null() { String::new() } else { CStr::from_ptr(msg).to_string_lossy().into_owned() };
+        (ffi::sqlite3_extended_errcode(db), msg)
+    };
+    let code = if code == ffi::SQLITE_OK { rc } else { code };
+    rusqlite::Error::SqliteFailure(ffi::Error::new(code), Some(msg))
+}
 
 /// Inserts `rows` with multi-row INSERTs (`head` = `INSERT INTO t (c1, …)`, `ncols`
 /// placeholders per row, `bind` pushing one row's values in column order). Returns the
@@ -78,14 +234,15 @@ fn insert_all<'a, T>(
     ncols: usize,
     rows: &'a [T],
     what: &str,
-    bind: impl Fn(&'a T, &mut Vec<&'a dyn ToSql>),
+    bind: impl Fn(&'a T, &mut Vec<Val<'a>>),
 ) -> Result<i64> {
     let sql = |n: usize| {
         let one = format!("({})", vec!["?"; ncols].join(", "));
         format!("{head} VALUES {}", vec![one.as_str(); n].join(", "))
     };
-    let mut full = conn.prepare_cached(&sql(ROWS_PER_STATEMENT))?;
-    let mut vals: Vec<&'a dyn ToSql> = Vec::with_capacity(ncols * ROWS_PER_STATEMENT);
+    let mut full =
+        if rows.len() >= ROWS_PER_STATEMENT { Some(Raw::prepare(conn, &sql(ROWS_PER_STATEMENT))?) } else { None };
+    let mut vals: Vec<Val<'a>> = Vec::with_capacity(ncols * ROWS_PER_STATEMENT);
     let mut first = None;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         vals.clear();
@@ -95,10 +252,9 @@ fn insert_all<'a, T>(
         if vals.len() != ncols * chunk.len() {
             return Err(StoreError::Bulk(format!("{what}: {} values for {} rows of {ncols}", vals.len(), chunk.len())));
         }
-        if chunk.len() == ROWS_PER_STATEMENT {
-            full.execute(&vals[..])
-        } else {
-            conn.prepare(&sql(chunk.len()))?.execute(&vals[..])
+        match full.as_mut().filter(|_| chunk.len() == ROWS_PER_STATEMENT) {
+            Some(stmt) => stmt.run(&vals),
+            None => Raw::prepare(conn, &sql(chunk.len()))?.run(&vals),
         }
         .map_err(|e| from_write(e, what))?;
         first.get_or_insert(conn.last_insert_rowid() - chunk.len() as i64 + 1);
@@ -106,90 +262,111 @@ fn insert_all<'a, T>(
     Ok(first.unwrap_or(0))
 }
 
-/// A person row with the values derived from it.
-struct PersonOut<'a> {
-    p: &'a NewPerson,
-    keys: Cow<'a, (String, String)>,
-    household_id: Option<i64>,
-    categories: String,
-    status: &'static str,
+/// The rowid a reference resolves to: in this batch (`first` + position) or written before
+/// it (looked up by `key`, remembered in `cache`).
+fn resolve<'k>(
+    r: Ref,
+    first: i64,
+    key: &'k str,
+    cache: &mut FxHashMap<&'k str, i64>,
+    find: &mut rusqlite::CachedStatement<'_>,
+    what: &str,
+) -> Result<Option<i64>> {
+    match r {
+        Ref::None => Ok(None),
+        Ref::Batch(i) => Ok(Some(first + i64::from(i))),
+        Ref::Earlier => {
+            if let Some(id) = cache.get(key) {
+                return Ok(Some(*id));
+            }
+            let id: Option<i64> = find.query_row([key], |r| r.get(0)).optional()?;
+            let id = id.ok_or_else(|| StoreError::Invalid(format!("{what} {key} does not exist")))?;
+            cache.insert(key, id);
+            Ok(Some(id))
+        }
+    }
 }
 
-/// A record row with its person's rowid.
-struct RecordOut<'a, T> {
-    person_id: i64,
-    r: &'a T,
-    flags: (i64, i64),
-    /// Merit records: `thoat_ly` and `nurture` as 0/1.
-    thoat_ly: Option<i64>,
-    nurture: i64,
-}
-
-/// Writes one batch inside the open transaction; returns the persons written.
-pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, now: &str) -> Result<usize> {
-    let now: &str = now;
-    let mut hh_id: HashMap<&str, i64> = HashMap::with_capacity(batch.households.len());
-    let first = insert_all(
+/// Writes one prepared batch inside the open transaction; returns the persons written.
+///
+/// Person loads run with SQLite's foreign-key checks off (see `open`), so this checks what
+/// they would: each commune code against `communes`, each linked person by rowid; every
+/// other reference is a rowid this function assigned or looked up. The INSERTs say
+/// `OR ROLLBACK`: any constraint failure ends the whole load (the caller drops it anyway),
+/// which spares SQLite the statement journal.
+pub(crate) fn write<'b>(conn: &Connection, prepared: &'b PreparedBatch, recorded_by: &str, now: &str) -> Result<usize> {
+    let batch = &prepared.batch;
+    let communes: FxHashSet<String> = {
+        let mut st = conn.prepare_cached("SELECT code FROM communes")?;
+        let codes = st.query_map([], |r| r.get(0))?;
+        codes.collect::<rusqlite::Result<_>>()?
+    };
+    let unknown_commune = batch
+        .households
+        .iter()
+        .map(|h| &h.commune_code)
+        .chain(batch.persons.iter().map(|p| &p.commune_code))
+        .find(|c| !communes.contains(c.as_str()));
+    if let Some(c) = unknown_commune {
+        return Err(StoreError::Invalid(format!("commune {c} does not exist")));
+    }
+    let first_household = insert_all(
         conn,
-        "INSERT INTO households (code, commune_code, address_line, created_at)",
+        "INSERT OR ROLLBACK INTO households (code, commune_code, address_line, created_at)",
         4,
         &batch.households,
         "a household with one of these codes",
-        |h: &NewHousehold, v| v.extend([&h.code as &dyn ToSql, &h.commune_code, &h.address_line, &now]),
+        |h: &NewHousehold, v| vals!(v; &h.code, &h.commune_code, &h.address_line, now),
     )?;
-    for (i, h) in batch.households.iter().enumerate() {
-        hh_id.insert(&h.code, first + i as i64);
-    }
-    let statuses: Vec<(i64, &NewHousehold)> =
-        batch.households.iter().filter(|h| h.status != "none").map(|h| (hh_id[h.code.as_str()], h)).collect();
+    let statuses: Vec<(i64, &NewHousehold)> = batch
+        .households
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.status != "none")
+        .map(|(i, h)| (first_household + i as i64, h))
+        .collect();
     insert_all(
         conn,
-        "INSERT INTO household_status (household_id, status, valid_from)",
+        "INSERT OR ROLLBACK INTO household_status (household_id, status, valid_from)",
         3,
         &statuses,
         "a household status",
-        |(id, h), v| v.extend([id as &dyn ToSql, &h.status, &h.status_from]),
+        |(id, h), v| vals!(v; *id, &h.status, &h.status_from),
     )?;
-    // households referenced by code but not in this batch
+    // households referenced by code but written before this batch
     let mut find = conn.prepare_cached("SELECT id FROM households WHERE code = ?1")?;
-    for p in &batch.persons {
-        if let Some(code) = &p.household_code {
-            if !hh_id.contains_key(code.as_str()) {
-                let id: Option<i64> = find.query_row([code], |r| r.get(0)).optional()?;
-                let id = id.ok_or_else(|| StoreError::Invalid(format!("household {code} does not exist")))?;
-                hh_id.insert(code, id);
-            }
-        }
+    let mut earlier = FxHashMap::default();
+    let mut persons = Vec::with_capacity(batch.persons.len());
+    for (i, p) in batch.persons.iter().enumerate() {
+        let code = p.household_code.as_deref().unwrap_or_default();
+        let household_id =
+            resolve(prepared.person_household[i], first_household, code, &mut earlier, &mut find, "household")?;
+        persons.push(PersonOut {
+            p,
+            keys: match &p.name_keys {
+                Some(k) => Cow::Borrowed(k),
+                None => Cow::Owned(name_keys(&p.full_name)),
+            },
+            household_id,
+            categories: &prepared.categories[i],
+            status: if p.deceased_on.is_some() { "deceased" } else { "living" },
+        });
     }
-    let mut merits_of: HashMap<&str, Vec<&MeritRecord>> = HashMap::new();
-    for (pid, m) in &batch.merits {
-        merits_of.entry(pid.as_str()).or_default().push(m);
-    }
-    let mut assist_of: HashMap<&str, Vec<&AssistanceRecord>> = HashMap::new();
-    for (pid, a) in &batch.assistance {
-        assist_of.entry(pid.as_str()).or_default().push(a);
-    }
-    let persons: Vec<PersonOut> = batch
+    drop(find);
+    // The schema's `CHECK (length(personal_id) = 12)` calls a function, and SQLite keeps a
+    // statement journal for any INSERT that calls one (a function may fail mid-statement).
+    // The persons' CHECKs are verified here instead, and ignored by SQLite for this INSERT.
+    if let Some(p) = batch
         .persons
         .iter()
-        .map(|p| {
-            let m = merits_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            let a = assist_of.get(p.personal_id.as_str()).map(Vec::as_slice).unwrap_or(&[]);
-            PersonOut {
-                p,
-                keys: match &p.name_keys {
-                    Some(k) => Cow::Borrowed(k),
-                    None => Cow::Owned(name_keys(&p.full_name)),
-                },
-                household_id: p.household_code.as_deref().and_then(|c| hh_id.get(c).copied()),
-                categories: categories_of(m, a),
-                status: if p.deceased_on.is_some() { "deceased" } else { "living" },
-            }
-        })
-        .collect();
+        .find(|p| p.personal_id.chars().count() != 12 || !matches!(p.sex.as_str(), "male" | "female"))
+    {
+        return Err(StoreError::Invalid(format!("person {} is not valid", p.personal_id)));
+    }
+    conn.execute_batch("PRAGMA ignore_check_constraints = ON")?;
     let first = insert_all(
         conn,
-        "INSERT INTO persons (personal_id, full_name, name_key, given_key, birth_date, sex, ethnicity, \
+        "INSERT OR ROLLBACK INTO persons (personal_id, full_name, name_key, given_key, birth_date, sex, ethnicity, \
          commune_code, address_line, legacy_address, phone, deceased_on, cmnd, bhxh_code, household_id, \
          relation_to_head, categories, status, version, valid_from, created_at, updated_at)",
         22,
@@ -197,163 +374,112 @@ pub(crate) fn write(conn: &Connection, batch: &PersonBatch, recorded_by: &str, n
         "a person with one of these personal IDs",
         |o, v| {
             let p = o.p;
-            v.extend([
-                &p.personal_id as &dyn ToSql,
-                &p.full_name,
-                &o.keys.0,
-                &o.keys.1,
-                &p.birth_date,
-                &p.sex,
-                &p.ethnicity,
-                &p.commune_code,
-                &p.address_line,
-                &p.legacy_address,
-                &p.phone,
-                &p.deceased_on,
-                &p.cmnd,
-                &p.bhxh_code,
-                &o.household_id,
-                &p.relation_to_head,
-                &o.categories,
-                &o.status,
-                &1i64,
-                &p.valid_from,
-                &now,
-                &now,
-            ])
+            vals!(v; &p.personal_id, &p.full_name, &o.keys.0, &o.keys.1, &p.birth_date, &p.sex, &p.ethnicity,
+                &p.commune_code, &p.address_line, &p.legacy_address, &p.phone, &p.deceased_on, &p.cmnd,
+                &p.bhxh_code, o.household_id, &p.relation_to_head, o.categories, o.status, 1, &p.valid_from,
+                now, now)
         },
-    )?;
-    let pid: HashMap<&str, i64> =
-        batch.persons.iter().enumerate().map(|(i, p)| (p.personal_id.as_str(), first + i as i64)).collect();
+    );
+    conn.execute_batch("PRAGMA ignore_check_constraints = OFF")?;
+    let first = first?;
+    drop(persons);
     let mut find = conn.prepare_cached("SELECT id FROM persons WHERE personal_id = ?1")?;
-    let mut lookup = |p: &str| -> Result<i64> {
-        if let Some(id) = pid.get(p) {
-            return Ok(*id);
-        }
-        let id: Option<i64> = find.query_row([p], |r| r.get(0)).optional()?;
-        id.ok_or_else(|| StoreError::Invalid(format!("person {p} does not exist")))
+    let mut earlier = FxHashMap::default();
+    let mut person_ids = |refs: &mut dyn Iterator<Item = Ref>, pids: &mut dyn Iterator<Item = &'b str>| {
+        refs.zip(pids)
+            .map(|(r, p)| Ok(resolve(r, first, p, &mut earlier, &mut find, "person")?.unwrap_or_default()))
+            .collect::<Result<Vec<i64>>>()
     };
-    let mut merits = Vec::with_capacity(batch.merits.len());
-    for (p, m) in &batch.merits {
-        merits.push(RecordOut {
-            person_id: lookup(p)?,
-            r: m,
-            flags: (b(m.type_b), b(m.especially_severe)),
-            thoat_ly: m.thoat_ly.map(b),
-            nurture: b(m.nurture),
-        });
+    let merit_ids =
+        person_ids(&mut prepared.merit_person.iter().copied(), &mut batch.merits.iter().map(|(p, _)| p.as_str()))?;
+    let assistance_ids = person_ids(
+        &mut prepared.assistance_person.iter().copied(),
+        &mut batch.assistance.iter().map(|(p, _)| p.as_str()),
+    )?;
+    let payment_ids =
+        person_ids(&mut prepared.payment_person.iter().copied(), &mut batch.payments.iter().map(|(p, _)| p.as_str()))?;
+    let from = person_ids(
+        &mut prepared.relationship_persons.iter().map(|r| r.0),
+        &mut batch.relationships.iter().map(|(p, _, _)| p.as_str()),
+    )?;
+    let to = person_ids(
+        &mut prepared.relationship_persons.iter().map(|r| r.1),
+        &mut batch.relationships.iter().map(|(_, p, _)| p.as_str()),
+    )?;
+    let related: Vec<(i64, i64)> = from.into_iter().zip(to).collect();
+    drop(find);
+    // linked persons (a martyr's relative to the martyr) are rowids given by the caller
+    let mut exists = conn.prepare_cached("SELECT 1 FROM persons WHERE id = ?1")?;
+    for (_, m) in &batch.merits {
+        if let Some(id) = m.linked_person_id {
+            if !exists.exists([id])? {
+                return Err(StoreError::Invalid(format!("linked person {id} does not exist")));
+            }
+        }
     }
+    let merits: Vec<(i64, &MeritRecord)> = merit_ids.into_iter().zip(batch.merits.iter().map(|(_, m)| m)).collect();
     insert_all(
         conn,
-        "INSERT INTO merit_records (person_id, category, decision_no, decision_date, issuer, injury_rate, type_b, \
-         especially_severe, seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, \
+        "INSERT OR ROLLBACK INTO merit_records (person_id, category, decision_no, decision_date, issuer, injury_rate, \
+         type_b, especially_severe, seniority_from, martyrs_count, linked_person_id, relation, valid_from, valid_to, \
          recorded_at, recorded_by, thoat_ly, award, of_category, of_injury_rate, nurture, of_deceased, remarried, \
          ao_child, caregiver, studying, seniority_months)",
         27,
         &merits,
         "a merit record",
-        |o, v| {
-            let m = o.r;
-            v.extend([
-                &o.person_id as &dyn ToSql,
-                &m.category,
-                &m.decision_no,
-                &m.decision_date,
-                &m.issuer,
-                &m.injury_rate,
-                &o.flags.0,
-                &o.flags.1,
-                &m.seniority_from,
-                &m.martyrs_count,
-                &m.linked_person_id,
-                &m.relation,
-                &m.valid_from,
-                &m.valid_to,
-                &now,
-                &recorded_by,
-                &o.thoat_ly,
-                &m.award,
-                &m.of_category,
-                &m.of_injury_rate,
-                &o.nurture,
-                &m.of_deceased,
-                &m.remarried,
-                &m.ao_child,
-                &m.caregiver,
-                &m.studying,
-                &m.seniority_months,
-            ])
+        |(id, m), v| {
+            vals!(v; *id, &m.category, &m.decision_no, &m.decision_date, &m.issuer, m.injury_rate, m.type_b,
+                m.especially_severe, &m.seniority_from, m.martyrs_count, m.linked_person_id, &m.relation,
+                &m.valid_from, &m.valid_to, now, recorded_by, m.thoat_ly, &m.award, &m.of_category,
+                m.of_injury_rate, m.nurture, m.of_deceased, m.remarried, m.ao_child, m.caregiver, m.studying,
+                m.seniority_months)
         },
     )?;
-    let mut assistance = Vec::with_capacity(batch.assistance.len());
-    for (p, a) in &batch.assistance {
-        assistance.push(RecordOut {
-            person_id: lookup(p)?,
-            r: a,
-            flags: (b(a.single_parent), b(a.hiv)),
-            thoat_ly: None,
-            nurture: 0,
-        });
-    }
+    let assistance: Vec<(i64, &AssistanceRecord)> =
+        assistance_ids.into_iter().zip(batch.assistance.iter().map(|(_, a)| a)).collect();
     insert_all(
         conn,
-        "INSERT INTO assistance_records (person_id, group_code, disability_level, single_parent, hiv, decision_no, \
-         decision_date, valid_from, valid_to, recorded_at, recorded_by)",
+        "INSERT OR ROLLBACK INTO assistance_records (person_id, group_code, disability_level, single_parent, hiv, \
+         decision_no, decision_date, valid_from, valid_to, recorded_at, recorded_by)",
         11,
         &assistance,
         "an assistance record",
-        |o, v| {
-            let a = o.r;
-            v.extend([
-                &o.person_id as &dyn ToSql,
-                &a.group_code,
-                &a.disability_level,
-                &o.flags.0,
-                &o.flags.1,
-                &a.decision_no,
-                &a.decision_date,
-                &a.valid_from,
-                &a.valid_to,
-                &now,
-                &recorded_by,
-            ])
+        |(id, a), v| {
+            vals!(v; *id, &a.group_code, &a.disability_level, a.single_parent, a.hiv, &a.decision_no,
+                &a.decision_date, &a.valid_from, &a.valid_to, now, recorded_by)
         },
     )?;
-    let mut payments = Vec::with_capacity(batch.payments.len());
-    for (p, m) in &batch.payments {
-        payments.push(RecordOut { person_id: lookup(p)?, r: m, flags: (0, 0), thoat_ly: None, nurture: 0 });
-    }
+    let payments: Vec<(i64, &crate::registry::PaymentMethod)> =
+        payment_ids.into_iter().zip(batch.payments.iter().map(|(_, m)| m)).collect();
     insert_all(
         conn,
-        "INSERT INTO payment_methods (person_id, method, bank_name, account_no, account_holder, valid_from, valid_to)",
+        "INSERT OR ROLLBACK INTO payment_methods (person_id, method, bank_name, account_no, account_holder, \
+         valid_from, valid_to)",
         7,
         &payments,
         "a payment method",
-        |o, v| {
-            let m = o.r;
-            v.extend([
-                &o.person_id as &dyn ToSql,
-                &m.method,
-                &m.bank_name,
-                &m.account_no,
-                &m.account_holder,
-                &m.valid_from,
-                &m.valid_to,
-            ])
-        },
+        |(id, m), v| vals!(v; *id, &m.method, &m.bank_name, &m.account_no, &m.account_holder, &m.valid_from, &m.valid_to),
     )?;
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO relationships (person_id, related_person_id, kind, valid_from, valid_to) \
-         VALUES (?1, ?2, ?3, '1900-01-01', NULL)",
+    let relationships: Vec<((i64, i64), &str)> =
+        related.into_iter().zip(batch.relationships.iter().map(|(_, _, k)| k.as_str())).collect();
+    insert_all(
+        conn,
+        "INSERT OR ROLLBACK INTO relationships (person_id, related_person_id, kind, valid_from, valid_to)",
+        5,
+        &relationships,
+        "a relationship",
+        |((a, b), kind), v| vals!(v; *a, *b, *kind, "1900-01-01", Val::Null),
     )?;
-    for (p, r, kind) in &batch.relationships {
-        ins.execute(params![lookup(p)?, lookup(r)?, kind]).map_err(|e| from_write(e, "a relationship"))?;
-    }
     Ok(batch.persons.len())
 }
 
-fn b(v: bool) -> i64 {
-    i64::from(v)
+/// A person row with the values derived from it.
+struct PersonOut<'a> {
+    p: &'a NewPerson,
+    keys: Cow<'a, (String, String)>,
+    household_id: Option<i64>,
+    categories: &'a str,
+    status: &'static str,
 }
 
 /// Marks a pending request to create this dossier approved, in the load's transaction.
@@ -436,7 +562,7 @@ pub(crate) fn write_cycle(
     now: &str,
     audit: &AuditEntry,
 ) -> Result<()> {
-    let conn = open(path, Duration::from_secs(30), false)?;
+    let conn = open(path, Duration::from_secs(30), false, true)?;
     // no index is rebuilt here: a 64 MiB cache holds the live indexes' working set
     conn.execute_batch("PRAGMA cache_size = -65536")?;
     let status: Option<String> =
@@ -468,21 +594,9 @@ pub(crate) fn write_cycle(
         &rows,
         "payment line",
         |(id, l), v| {
-            v.push(*id);
-            v.push(cid);
-            v.push(&l.person_id);
-            v.push(&l.personal_id);
-            v.push(&l.full_name);
-            v.push(&l.commune_code);
-            v.push(&l.payee_name);
-            v.push(&l.payee_personal_id);
-            v.push(&l.method);
-            v.push(&l.bank_name);
-            v.push(&l.account_no);
-            v.push(&l.amount);
-            v.push(&l.status);
-            v.push(&l.reason);
-            v.push(&l.facts);
+            vals!(v; **id, *cid, l.person_id, &l.personal_id, &l.full_name, &l.commune_code, &l.payee_name,
+                &l.payee_personal_id, l.method, &l.bank_name, &l.account_no, l.amount, l.status, &l.reason,
+                &l.facts)
         },
     )?;
     let items: Vec<(&i64, &NewItem)> = rows.iter().flat_map(|(id, l)| l.items.iter().map(move |i| (*id, i))).collect();
@@ -492,13 +606,7 @@ pub(crate) fn write_cycle(
         5,
         &items,
         "payment item",
-        |(id, i), v| {
-            v.push(*id);
-            v.push(&i.item);
-            v.push(&i.for_month);
-            v.push(&i.kind);
-            v.push(&i.amount);
-        },
+        |(id, i), v| vals!(v; **id, &i.item, &i.for_month, i.kind, i.amount),
     )?;
     conn.execute(
         "UPDATE payment_cycles SET pack_version = ?1, arrears_from = ?2, lines = ?3, payable_lines = ?4, total = ?5, \

@@ -726,6 +726,7 @@ mod registry {
 
     contract!(
         batch_insert_and_read_back,
+        bad_references_abort_the_whole_batch,
         duplicate_personal_id_aborts_the_whole_batch,
         search_by_id_name_given_name_and_words,
         search_respects_area_filters_and_paging,
@@ -845,6 +846,40 @@ mod registry {
         b.persons.push(person("075045000001", "Trùng Lặp", "25210", None));
         let err = store.insert_person_batch(&b, "tester", &entry("registry.import")).await.unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+        assert!(store.person_by_personal_id("075080000009").await.unwrap().is_none(), "nothing half-written");
+        assert_eq!(store.person_count().await.unwrap(), 4);
+        assert_eq!(store.audit_head().await.unwrap(), head);
+    }
+
+    /// What a foreign key or CHECK refuses is refused by every backend's bulk writer (the
+    /// SQLite one checks it itself), and nothing of the batch stays.
+    pub async fn bad_references_abort_the_whole_batch(store: &Store) {
+        loaded(store).await;
+        let head = store.audit_head().await.unwrap();
+        let bad =
+            |b: PersonBatch| async move { store.insert_person_batch(&b, "tester", &entry("registry.import")).await };
+        let mut b = PersonBatch::default();
+        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        b.persons.push(person("075080000010", "Xã Lạ", "99999", None));
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "unknown commune: {err}");
+        let mut b = PersonBatch::default();
+        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        b.persons[0].sex = "x".into();
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "sex outside the CHECK: {err}");
+        let mut b = PersonBatch::default();
+        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        b.payments.push((
+            "075099999999".into(),
+            PaymentMethod { method: "cash".into(), valid_from: "2024-01-01".into(), ..Default::default() },
+        ));
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "a record of nobody: {err}");
+        let mut b = PersonBatch::default();
+        b.persons.push(person("075080000009", "Mới Một", "25210", Some("HO-404")));
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "a household that does not exist: {err}");
         assert!(store.person_by_personal_id("075080000009").await.unwrap().is_none(), "nothing half-written");
         assert_eq!(store.person_count().await.unwrap(), 4);
         assert_eq!(store.audit_head().await.unwrap(), head);

@@ -2,7 +2,7 @@
 //! every problem (row, column, value, reason), and nothing written unless the whole file
 //! is valid — or, when the user asks for it explicitly, only the valid rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use domain::admin::LegacyMapping;
@@ -127,31 +127,16 @@ impl Default for Options {
     }
 }
 
-/// Record linkage of the file's rows against the registry and each other: the records to
-/// link (the file's rows first) and the registry's personal IDs.
+/// Record linkage of the file's rows against a registry that is not empty and each other:
+/// the records to link (the file's rows first) and the registry's personal IDs.
 async fn linkage_input(
     store: &store::Store,
     checker: &Checker,
     table: &[Row],
     rows: &[usize],
 ) -> Result<(Vec<linkage::Record>, Vec<linkage::Record>, Vec<String>), AppError> {
-    let cell = |r: &Row, key: usize| cell_of(&checker.col, r, key).to_string();
-    let new: Vec<linkage::Record> = rows
-        .iter()
-        .map(|&i| {
-            let r = &table[i];
-            linkage::Record {
-                id: String::new(),
-                full_name: cell(r, 1),
-                birth_date: cell(r, 2),
-                sex: cell(r, 3),
-                personal_id: cell(r, 0),
-                commune: cell(r, 5),
-            }
-        })
-        .collect();
-    let existing =
-        if rows.is_empty() || store.person_count().await? == 0 { Vec::new() } else { store.check_persons().await? };
+    let new = file_records(checker, table, rows);
+    let existing = store.check_persons().await?;
     let ids = existing.iter().map(|p| p.personal_id.clone()).collect();
     let old = existing
         .into_iter()
@@ -165,6 +150,24 @@ async fn linkage_input(
         })
         .collect();
     Ok((new, old, ids))
+}
+
+/// The file's rows as records to link.
+fn file_records(checker: &Checker, table: &[Row], rows: &[usize]) -> Vec<linkage::Record> {
+    let cell = |r: &Row, key: usize| cell_of(&checker.col, r, key).to_string();
+    rows.iter()
+        .map(|&i| {
+            let r = &table[i];
+            linkage::Record {
+                id: String::new(),
+                full_name: cell(r, 1),
+                birth_date: cell(r, 2),
+                sex: cell(r, 3),
+                personal_id: cell(r, 0),
+                commune: cell(r, 5),
+            }
+        })
+        .collect()
 }
 
 /// Links the rows (`new`, at the file's `rows`) to the registry (`old`, with `ids`) and to
@@ -228,21 +231,86 @@ pub fn read_table(file_name: &str, bytes: &[u8]) -> Result<Vec<Row>, RowError> {
     };
     let delimiter =
         if text.lines().next().is_some_and(|h| h.matches(';').count() > h.matches(',').count()) { b';' } else { b',' };
-    let mut rdr =
-        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
-    let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
-    for (i, rec) in rdr.records().enumerate() {
-        let rec = rec.map_err(|e| RowError {
-            row: i + 1,
-            column: String::new(),
-            value: String::new(),
-            reason: format!("dòng CSV hỏng: {e}"),
-        })?;
-        let mut rec = rec;
-        rec.trim();
-        out.push(rec);
+    let bytes = text.as_bytes();
+    let reader = |from: usize| {
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(&bytes[from..])
+    };
+    let bad = |i: usize, e: csv::Error| RowError {
+        row: i + 1,
+        column: String::new(),
+        value: String::new(),
+        reason: format!("dòng CSV hỏng: {e}"),
+    };
+    // Reads records until the reader has consumed `until` bytes (or the end); returns
+    // them and whether it stopped exactly there (positions from the start of `bytes`, for
+    // a reader that starts there)
+    let read = |rdr: &mut csv::Reader<&[u8]>, first_row: usize, until: usize| -> Result<(Vec<Row>, bool), RowError> {
+        let from = (rdr.position().byte() as usize).min(bytes.len());
+        let lines = bytes[from..until.min(bytes.len()).max(from)].iter().filter(|&&b| b == b'\n').count();
+        let mut out = Vec::with_capacity(lines + 1);
+        // there, or one byte before it when that byte is the `\n` of a CRLF (the reader stops
+        // after the `\r`; a lone `\n` never makes a record)
+        let there = |pos: usize| pos == until || (pos + 1 == until && bytes.get(pos) == Some(&b'\n'));
+        let mut rec = Row::new();
+        while (rdr.position().byte() as usize) < until && !there(rdr.position().byte() as usize) {
+            match rdr.read_record(&mut rec) {
+                Ok(true) => {
+                    rec.trim();
+                    out.push(std::mem::take(&mut rec));
+                }
+                Ok(false) => break,
+                Err(e) => return Err(bad(first_row + out.len(), e)),
+            }
+        }
+        Ok((out, there(rdr.position().byte() as usize)))
+    };
+    // Large files are parsed in two halves at once, the second from the first line break
+    // after the middle that is outside quotes (counting quotes: exact for CSV as Excel
+    // writes it). The first half's reader must then stop exactly at that break; if it does
+    // not (a stray quote in an unquoted cell), it simply reads on and the other half is
+    // thrown away — the rows are always those of one reader going through the whole file.
+    let split = (bytes.len() > 1 << 20)
+        .then(|| {
+            let mid = bytes.len() / 2;
+            let inside = bytes[..mid].iter().filter(|&&b| b == b'"').count() % 2 == 1;
+            let mut quoted = inside;
+            bytes[mid..].iter().position(|&b| {
+                quoted ^= b == b'"';
+                b == b'\n' && !quoted
+            })
+        })
+        .flatten()
+        .map(|i| bytes.len() / 2 + i + 1)
+        .filter(|&at| at < bytes.len());
+    let Some(split) = split else {
+        return read(&mut reader(0), 0, usize::MAX).map(|(rows, _)| rows);
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let second = s.spawn(|| read(&mut reader(split), 0, usize::MAX));
+        let mut rdr = reader(0);
+        let first = read(&mut rdr, 0, split).and_then(|(mut rows, exact)| {
+            if !exact {
+                let n = rows.len();
+                rows.extend(read(&mut rdr, n, usize::MAX)?.0);
+            }
+            Ok((rows, exact))
+        });
+        (first, second.join())
+    });
+    let (mut rows, exact) = first?;
+    if exact {
+        let n = rows.len();
+        let second = second
+            .map_err(|_| RowError {
+                row: n + 1,
+                column: String::new(),
+                value: String::new(),
+                reason: "dòng CSV hỏng".into(),
+            })?
+            .map_err(|e| RowError { row: e.row + n, ..e })?;
+        rows.extend(second.0);
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// A cell's text as an officer typed it (dates as dd/mm/yyyy, whole numbers without `.0`).
@@ -659,8 +727,8 @@ impl Checker {
 /// households met for the first time — applied to checked rows in file order.
 #[derive(Default)]
 struct Merger {
-    seen: HashMap<String, usize>,
-    new_hh: HashSet<String>,
+    seen: rustc_hash::FxHashMap<String, usize>,
+    new_hh: rustc_hash::FxHashSet<String>,
     errors: Vec<RowError>,
     mapped: usize,
     valid_rows: usize,
@@ -808,7 +876,12 @@ async fn import_in_chunks(
             _ => return Err(AppError::Forbidden("import outside an area".into())),
         },
     };
-    let sha256 = hex::encode(Sha256::digest(bytes));
+    // the file's digest (for the audit trail) on the other core while this one parses it
+    let (sha256, table) = std::thread::scope(|s| {
+        let digest = s.spawn(|| hex::encode(Sha256::digest(bytes)));
+        let table = read_table(file_name, bytes);
+        (digest.join().unwrap_or_default(), table)
+    });
     let mut report = ImportReport {
         file_name: file_name.to_string(),
         sha256: sha256.clone(),
@@ -821,7 +894,7 @@ async fn import_in_chunks(
         possible_duplicates: Vec::new(),
         registry_duplicate_share: 0.0,
     };
-    let table = match read_table(file_name, bytes) {
+    let table = match table {
         Ok(t) => Arc::new(t),
         Err(e) => {
             report.errors.push(e);
@@ -848,16 +921,23 @@ async fn import_in_chunks(
     // within the file, which are reported, never stop the import) it runs while SQLite builds
     // the indexes and commits — on the core the single-threaded index build leaves idle —,
     // not during the chunks, where it would take the checks' core from under the writer
-    let (new, old, ids) = linkage_input(store, &checker, &table, &rows).await?;
+    let registry_empty = rows.is_empty() || store.person_count().await? == 0;
+    // the linkage's input (a million records) is built where the linkage runs
+    let spawn_linkage = |rows: Vec<usize>| {
+        let (checker, table) = (checker.clone(), table.clone());
+        tokio::task::spawn_blocking(move || {
+            link_rows(file_records(&checker, &table, &rows), Vec::new(), Vec::new(), &rows)
+        })
+    };
     let mut later_linkage = None;
     let mut linking = None;
-    if old.is_empty() && mode == Mode::DryRun {
+    if registry_empty && mode == Mode::DryRun {
         // nothing will be written: alongside the checks
-        let rows = rows.clone();
-        linking = Some(tokio::task::spawn_blocking(move || link_rows(new, Vec::new(), ids, &rows)));
-    } else if old.is_empty() {
-        later_linkage = Some((new, ids, rows.clone()));
+        linking = Some(spawn_linkage(rows.clone()));
+    } else if registry_empty {
+        later_linkage = Some(rows.clone());
     } else {
+        let (new, old, ids) = linkage_input(store, &checker, &table, &rows).await?;
         let (found, share) = super::cpu_bound(|| link_rows(new, old, ids, &rows));
         report.registry_duplicate_share = share;
         report.possible_duplicates = found;
@@ -897,7 +977,7 @@ async fn import_in_chunks(
     let mut done = 0usize;
     // The merge of chunk k+1 (on this task) runs while chunk k is written (on the writer's
     // blocking thread): the writer, the slowest stage, never waits for a merge.
-    let mut ready: Option<store::registry::PersonBatch> = None;
+    let mut ready: Option<store::registry::PreparedBatch> = None;
     let outcome: Result<(), AppError> = async {
         loop {
             let write = async {
@@ -907,7 +987,7 @@ async fn import_in_chunks(
                             writer = Some(store.begin_bulk(total, &ctx.actor()).await?);
                         }
                         if let Some(w) = writer.as_mut() {
-                            w.write(batch).await?;
+                            w.write_prepared(batch).await?;
                             progress(Progress::Written { rows: w.persons() });
                         }
                         Ok::<_, AppError>(())
@@ -922,16 +1002,17 @@ async fn import_in_chunks(
                 done += looked.checked.len();
                 let batch = merger.merge(looked);
                 progress(Progress::Validated { done, total });
-                Ok(Some(batch))
+                let write = match mode {
+                    Mode::DryRun => false,
+                    Mode::AllOrNothing => merger.errors.is_empty(),
+                    Mode::ValidRowsOnly => true,
+                };
+                // what the writer would otherwise work out on its own thread
+                Ok(Some((write, (write && !batch.persons.is_empty()).then(|| batch.prepare()))))
             };
             let (written, merged) = tokio::join!(write, merge);
             written?;
-            let Some(batch) = merged? else { break };
-            let write = match mode {
-                Mode::DryRun => false,
-                Mode::AllOrNothing => merger.errors.is_empty(),
-                Mode::ValidRowsOnly => true,
-            };
+            let Some((write, batch)) = merged? else { break };
             if mode == Mode::AllOrNothing && !write {
                 // the file will not be imported: release the write lock now, not after the
                 // rest of the file has been checked
@@ -941,9 +1022,7 @@ async fn import_in_chunks(
                     }
                 }
             }
-            if write && !batch.persons.is_empty() {
-                ready = Some(batch);
-            }
+            ready = batch;
         }
         Ok(())
     }
@@ -951,8 +1030,8 @@ async fn import_in_chunks(
     for task in pending {
         task.abort();
     }
-    if let Some((new, ids, rows)) = later_linkage {
-        linking = Some(tokio::task::spawn_blocking(move || link_rows(new, Vec::new(), ids, &rows)));
+    if let Some(rows) = later_linkage {
+        linking = Some(spawn_linkage(rows));
     }
     report.valid_rows = merger.valid_rows;
     report.mapped_communes = merger.mapped;
@@ -1013,6 +1092,56 @@ pub fn errors_rows(errors: &[RowError]) -> Vec<Vec<String>> {
 mod tests {
     use super::*;
     use store::testing::TestDb;
+
+    /// `read_table` of a large file (parsed in two halves at once) gives exactly the rows
+    /// of one reader going through the whole file — with quoted line breaks and quotes,
+    /// CRLF line ends, blank lines, and stray quotes in unquoted cells (which make the
+    /// halves' guess of a line start wrong).
+    #[test]
+    fn a_large_csv_read_in_two_halves_is_read_as_one() {
+        let one_reader = |bytes: &[u8]| -> Vec<Vec<String>> {
+            let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes);
+            rdr.records()
+                .map(|r| {
+                    let mut r = r.unwrap_or_default();
+                    r.trim();
+                    r.iter().map(str::to_string).collect()
+                })
+                .collect()
+        };
+        let cases: [(&str, &str); 6] = [
+            ("plain", "\n"),
+            ("quoted", "\n"),
+            ("crlf", "\r\n"),
+            ("stray", "\n"),
+            ("blank", "\n\n"),
+            // one stray quote, then cells with quoted line breaks: the guess is wrong
+            ("misled", "\n"),
+        ];
+        for (kind, end) in cases {
+            let mut text = String::from("a,b,c");
+            text.push_str(end);
+            let mut i = 0;
+            while text.len() < 3 << 20 {
+                let row = match kind {
+                    "quoted" => format!("{i},\"Tổ {i}\nkhu \"\"A\"\", phố\", x"),
+                    "stray" if i % 7 == 0 => format!("{i},Tổ \"{i},x"),
+                    "misled" if i == 3 => format!("{i},Tổ \"{i},x"),
+                    "misled" => format!("{i},\"Tổ {i}\nkhu A\",x"),
+                    _ => format!("{i}, Nguyễn Văn {i} ,x"),
+                };
+                text.push_str(&row);
+                text.push_str(end);
+                i += 1;
+            }
+            let rows = read_table("f.csv", text.as_bytes()).unwrap_or_default();
+            let got: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(str::to_string).collect()).collect();
+            let want = one_reader(text.as_bytes());
+            assert!(want.len() > 50_000, "{kind}: {} rows", want.len());
+            assert_eq!(got.len(), want.len(), "{kind}");
+            assert!(got == want, "{kind}: the rows differ");
+        }
+    }
 
     /// A valid template row for person `i` of commune 25210 (Đồng Nai).
     fn row(i: usize, household: &str) -> String {
