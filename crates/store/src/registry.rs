@@ -476,7 +476,11 @@ const CHANGE_COLUMNS: &str = "id, kind, person_id, commune_code, payload, reason
 
 /// Folded name keys: full (`nguyen van an`) and given-name-first (`an nguyen van`).
 pub fn name_keys(full_name: &str) -> (String, String) {
-    let key = domain::text::search_key(full_name);
+    name_keys_of(domain::text::search_key(full_name))
+}
+
+/// `name_keys` from the name's search key.
+pub fn name_keys_of(key: String) -> (String, String) {
     let given = match key.rsplit_once(' ') {
         Some((rest, given)) => format!("{given} {rest}"),
         None => key.clone(),

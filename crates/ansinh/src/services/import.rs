@@ -484,11 +484,12 @@ impl Checker {
         // sized up front: growing a vector of 50,000 large rows by doubling copied them
         // into fresh pages again and again (a third of the time, in the kernel zeroing pages)
         let mut out = Vec::with_capacity(rows.len());
-        out.extend(rows.iter().filter_map(|&i| table.get(i).map(|r| self.check_row(i + 1, r))));
+        let mut names = domain::text::NameNormalizer::default();
+        out.extend(rows.iter().filter_map(|&i| table.get(i).map(|r| self.check_row(i + 1, r, &mut names))));
         out
     }
 
-    fn check_row(&self, row_no: usize, r: &Row) -> RowCheck {
+    fn check_row(&self, row_no: usize, r: &Row, names: &mut domain::text::NameNormalizer) -> RowCheck {
         let mut errors = Vec::new();
         let mut mapped = false;
         let mut err = |key: &str, value: &str, reason: String| {
@@ -534,7 +535,7 @@ impl Checker {
                 None
             }
         };
-        let name = domain::text::normalize_name(cell_of(col, r, 1 /* full_name */));
+        let (name, name_key) = names.normalize(cell_of(col, r, 1 /* full_name */));
         if name.is_empty() {
             err("full_name", "", "họ tên không được để trống".into());
         }
@@ -698,7 +699,7 @@ impl Checker {
             }),
             person: NewPerson {
                 personal_id: p,
-                name_keys: Some(store::registry::name_keys(&name)),
+                name_keys: Some(store::registry::name_keys_of(name_key)),
                 full_name: name,
                 birth_date: birth.to_iso(),
                 sex: if sex == Sex::Male { "male" } else { "female" }.into(),
@@ -918,9 +919,10 @@ async fn import_in_chunks(
     progress(Progress::Read { rows: total });
     // record linkage against the registry and within the file: before anything is written
     // when there is a registry to stop for; when the registry is empty (then only duplicates
-    // within the file, which are reported, never stop the import) it runs while SQLite builds
-    // the indexes and commits — on the core the single-threaded index build leaves idle —,
-    // not during the chunks, where it would take the checks' core from under the writer
+    // within the file, which are reported, never stop the import) it starts once every row
+    // is checked and runs while the writer writes the last chunks and SQLite builds the
+    // indexes and commits — on the core the single-threaded writer leaves idle —, not during
+    // the chunks, where it would take the checks' core from under the writer
     let registry_empty = rows.is_empty() || store.person_count().await? == 0;
     // the linkage's input (a million records) is built where the linkage runs
     let spawn_linkage = |rows: Vec<usize>| {
@@ -1002,6 +1004,13 @@ async fn import_in_chunks(
                 done += looked.checked.len();
                 let batch = merger.merge(looked);
                 progress(Progress::Validated { done, total });
+                if pending.is_empty() {
+                    // every row is checked: the linkage takes the core the checks leave,
+                    // while the writer writes the last chunks
+                    if let Some(rows) = later_linkage.take() {
+                        linking = Some(spawn_linkage(rows));
+                    }
+                }
                 let write = match mode {
                     Mode::DryRun => false,
                     Mode::AllOrNothing => merger.errors.is_empty(),
