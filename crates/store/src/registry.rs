@@ -335,6 +335,33 @@ impl PersonBatch {
 }
 
 impl PreparedBatch {
+    /// `PersonBatch::prepare` where it serves: the PostgreSQL writer needs none of it.
+    pub fn of(batch: PersonBatch, store: &Store) -> PreparedBatch {
+        match store {
+            Store::Sqlite(_) => batch.prepare(),
+            Store::Postgres(_) => PreparedBatch {
+                batch,
+                person_household: Vec::new(),
+                categories: Vec::new(),
+                merit_person: Vec::new(),
+                assistance_person: Vec::new(),
+                payment_person: Vec::new(),
+                relationship_persons: Vec::new(),
+            },
+        }
+    }
+
+    /// Whether the references were worked out for every row (`prepare`).
+    pub(crate) fn is_prepared(&self) -> bool {
+        let b = &self.batch;
+        self.person_household.len() == b.persons.len()
+            && self.categories.len() == b.persons.len()
+            && self.merit_person.len() == b.merits.len()
+            && self.assistance_person.len() == b.assistance.len()
+            && self.payment_person.len() == b.payments.len()
+            && self.relationship_persons.len() == b.relationships.len()
+    }
+
     /// The persons of the batch.
     pub fn persons(&self) -> usize {
         self.batch.persons.len()
@@ -1580,7 +1607,13 @@ async fn pg_insert(
     if rows.is_empty() {
         return Ok(());
     }
-    crate::bulk::pg_copy_csv_nullable(tx, &format!("COPY {table} ({columns}) FROM STDIN (FORMAT csv)"), rows).await?;
+    // constraint violations as the errors a user can act on, as on SQLite
+    crate::bulk::pg_copy_csv_nullable(tx, &format!("COPY {table} ({columns}) FROM STDIN (FORMAT csv)"), rows)
+        .await
+        .map_err(|e| match e {
+            StoreError::Query(q) => StoreError::from_write(q, &format!("a row of {table}")),
+            other => other,
+        })?;
     Ok(())
 }
 

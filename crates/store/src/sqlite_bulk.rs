@@ -166,37 +166,52 @@ impl<'c> Raw<'c> {
         if vals.len() != self.params {
             return Err(rusqlite::Error::InvalidParameterCount(vals.len(), self.params));
         }
+        /// Resets the statement and clears its bindings when dropped — on every way out of
+        /// `run`, a panic included — so that no borrowed text stays bound after it.
+        struct Cleared(*mut ffi::sqlite3_stmt);
+        impl Drop for Cleared {
+            fn drop(&mut self) {
+                // SAFETY: a valid statement (it outlives this guard, which lives in `run`).
+                unsafe {
+                    ffi::sqlite3_reset(self.0);
+                    ffi::sqlite3_clear_bindings(self.0);
+                }
+            }
+        }
         let st = self.stmt.as_ptr();
-        let mut rc = ffi::SQLITE_OK;
+        let _cleared = Cleared(st);
         for (i, v) in vals.iter().enumerate() {
             let i = i as c_int + 1;
             // SAFETY: `st` is a valid statement and `i` within its parameters; a text is
-            // bound as SQLITE_STATIC and stays borrowed until the bindings are cleared below.
-            rc = unsafe {
+            // bound as SQLITE_STATIC and stays borrowed until `_cleared` clears it. An empty
+            // text is bound from a static byte (a `String`'s empty pointer dangles).
+            let rc = unsafe {
                 match *v {
                     Val::Null => ffi::sqlite3_bind_null(st, i),
                     Val::Int(x) => ffi::sqlite3_bind_int64(st, i, x),
+                    Val::Text("") => ffi::sqlite3_bind_text(st, i, c"".as_ptr(), 0, ffi::SQLITE_STATIC()),
                     Val::Text(t) => match c_int::try_from(t.len()) {
                         Ok(n) => ffi::sqlite3_bind_text(st, i, t.as_ptr().cast(), n, ffi::SQLITE_STATIC()),
-                        Err(_) => ffi::SQLITE_TOOBIG,
+                        Err(_) => {
+                            return Err(rusqlite::Error::SqliteFailure(
+                                ffi::Error::new(ffi::SQLITE_TOOBIG),
+                                Some("a text value is too long".into()),
+                            ))
+                        }
                     },
                 }
             };
             if rc != ffi::SQLITE_OK {
-                break;
+                return Err(last_error(self.conn, rc));
             }
         }
-        if rc == ffi::SQLITE_OK {
-            // SAFETY: a valid statement with every parameter bound.
-            rc = unsafe { ffi::sqlite3_step(st) };
+        // SAFETY: a valid statement with every parameter bound.
+        let rc = unsafe { ffi::sqlite3_step(st) };
+        if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_ROW {
+            Ok(())
+        } else {
+            Err(last_error(self.conn, rc))
         }
-        let out = if rc == ffi::SQLITE_DONE || rc == ffi::SQLITE_OK { Ok(()) } else { Err(last_error(self.conn, rc)) };
-        // SAFETY: a valid statement; after this no borrowed text is bound to it.
-        unsafe {
-            ffi::sqlite3_reset(st);
-            ffi::sqlite3_clear_bindings(st);
-        }
-        out
     }
 }
 
@@ -292,10 +307,14 @@ fn resolve<'k>(
 /// Person loads run with SQLite's foreign-key checks off (see `open`), so this checks what
 /// they would: each commune code against `communes`, each linked person by rowid; every
 /// other reference is a rowid this function assigned or looked up. The INSERTs say
-/// `OR ROLLBACK`: any constraint failure ends the whole load (the caller drops it anyway),
-/// which spares SQLite the statement journal.
+/// `OR ROLLBACK`: any constraint failure ends the whole load, which spares SQLite the
+/// statement journal — the transaction is then gone, and the caller drops the connection on
+/// any error of this function (`BulkWriter::write_prepared` never puts it back).
 pub(crate) fn write<'b>(conn: &Connection, prepared: &'b PreparedBatch, recorded_by: &str, now: &str) -> Result<usize> {
     let batch = &prepared.batch;
+    if !prepared.is_prepared() {
+        return Err(StoreError::Bulk("a batch was written without being prepared for SQLite".into()));
+    }
     let communes: FxHashSet<String> = {
         let mut st = conn.prepare_cached("SELECT code FROM communes")?;
         let codes = st.query_map([], |r| r.get(0))?;
@@ -356,11 +375,12 @@ pub(crate) fn write<'b>(conn: &Connection, prepared: &'b PreparedBatch, recorded
     // The schema's `CHECK (length(personal_id) = 12)` calls a function, and SQLite keeps a
     // statement journal for any INSERT that calls one (a function may fail mid-statement).
     // The persons' CHECKs are verified here instead, and ignored by SQLite for this INSERT.
-    if let Some(p) = batch
-        .persons
-        .iter()
-        .find(|p| p.personal_id.chars().count() != 12 || !matches!(p.sex.as_str(), "male" | "female"))
-    {
+    // (SQLite's `length` counts the characters before a NUL; PostgreSQL refuses a NUL in text)
+    if let Some(p) = batch.persons.iter().find(|p| {
+        p.personal_id.contains('\0')
+            || p.personal_id.chars().count() != 12
+            || !matches!(p.sex.as_str(), "male" | "female")
+    }) {
         return Err(StoreError::Invalid(format!("person {} is not valid", p.personal_id)));
     }
     conn.execute_batch("PRAGMA ignore_check_constraints = ON")?;

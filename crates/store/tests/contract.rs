@@ -858,18 +858,20 @@ mod registry {
         let head = store.audit_head().await.unwrap();
         let bad =
             |b: PersonBatch| async move { store.insert_person_batch(&b, "tester", &entry("registry.import")).await };
-        let mut b = PersonBatch::default();
-        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        // a batch of one new person, valid until changed
+        let one = || PersonBatch {
+            persons: vec![person("075080000009", "Mới Một", "25210", None)],
+            ..Default::default()
+        };
+        let mut b = one();
         b.persons.push(person("075080000010", "Xã Lạ", "99999", None));
         let err = bad(b).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "unknown commune: {err}");
-        let mut b = PersonBatch::default();
-        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        let mut b = one();
         b.persons[0].sex = "x".into();
         let err = bad(b).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "sex outside the CHECK: {err}");
-        let mut b = PersonBatch::default();
-        b.persons.push(person("075080000009", "Mới Một", "25210", None));
+        let mut b = one();
         b.payments.push((
             "075099999999".into(),
             PaymentMethod { method: "cash".into(), valid_from: "2024-01-01".into(), ..Default::default() },
@@ -880,6 +882,40 @@ mod registry {
         b.persons.push(person("075080000009", "Mới Một", "25210", Some("HO-404")));
         let err = bad(b).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid(_)), "a household that does not exist: {err}");
+        let mut b = PersonBatch::default();
+        b.households.push(NewHousehold {
+            code: "HO-9".into(),
+            commune_code: "99999".into(),
+            address_line: "Ấp 9".into(),
+            status: "none".into(),
+            status_from: "2025-07-01".into(),
+        });
+        b.persons.push(person("075080000009", "Mới Một", "25210", Some("HO-9")));
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "a household in an unknown commune: {err}");
+        let mut b = one();
+        b.persons[0].personal_id = "07508000009".into();
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "an ID of 11 characters: {err}");
+        let mut b = one();
+        b.relationships.push(("075080000009".into(), "075099999999".into(), "child".into()));
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "a relative who does not exist: {err}");
+        let mut b = one();
+        b.merits.push((
+            "075080000009".into(),
+            MeritRecord {
+                category: "relative".into(),
+                decision_no: "9/QĐ".into(),
+                decision_date: "2000-01-01".into(),
+                issuer: "Sở".into(),
+                linked_person_id: Some(987_654_321),
+                valid_from: "2000-01-01".into(),
+                ..Default::default()
+            },
+        ));
+        let err = bad(b).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "linked to a person who does not exist: {err}");
         assert!(store.person_by_personal_id("075080000009").await.unwrap().is_none(), "nothing half-written");
         assert_eq!(store.person_count().await.unwrap(), 4);
         assert_eq!(store.audit_head().await.unwrap(), head);
