@@ -75,6 +75,11 @@ fn page(state: &AppState, req: &Req, b: Bits, status: StatusCode) -> Response {
     r
 }
 
+/// The lookup form again with what was typed and why it was refused (the error's status).
+fn refused(state: &AppState, req: &Req, personal_id: String, birth_date: String, e: &AppError) -> Response {
+    page(state, req, Bits { personal_id, birth_date, error: e.message(req.lang), ..blank() }, e.status())
+}
+
 fn blank() -> Bits {
     Bits {
         view: None,
@@ -112,8 +117,7 @@ pub async fn identify(State(state): State<AppState>, req: Req, form: FormData) -
     let (pid, birth) = (form.text("personal_id"), form.text("birth_date"));
     // counted before the attempt (parallel guesses cannot all pass), forgiven when it succeeds
     if state.throttle.hit(&key) {
-        let b = Bits { personal_id: pid, birth_date: birth, error: AppError::Throttled.message(req.lang), ..blank() };
-        return page(&state, &req, b, StatusCode::TOO_MANY_REQUESTS);
+        return refused(&state, &req, pid, birth, &AppError::Throttled);
     }
     let r = lookup::identify(&state.store, req.ctx.ip.clone(), &pid, &birth, &form.text("code")).await;
     if r.is_ok() {
@@ -124,13 +128,7 @@ pub async fn identify(State(state): State<AppState>, req: Req, form: FormData) -
             with_cookie(Redirect::to("/portal/tra-cuu").into_response(), &citizen_cookie(&token, state.cookie_secure))
         }
         Err(e @ (AppError::Field { .. } | AppError::Denied { .. } | AppError::Throttled)) => {
-            let status = e.status();
-            page(
-                &state,
-                &req,
-                Bits { personal_id: pid, birth_date: birth, error: e.message(req.lang), ..blank() },
-                status,
-            )
+            refused(&state, &req, pid, birth, &e)
         }
         Err(e) => fail(e, &req),
     }
@@ -141,8 +139,7 @@ pub async fn sms(State(state): State<AppState>, req: Req, form: FormData) -> Res
     let (pid, birth) = (form.text("personal_id"), form.text("birth_date"));
     // every request counts against the address: sending costs money and reaches a phone
     if state.throttle.hit(&key) {
-        let b = Bits { personal_id: pid, birth_date: birth, error: AppError::Throttled.message(req.lang), ..blank() };
-        return page(&state, &req, b, StatusCode::TOO_MANY_REQUESTS);
+        return refused(&state, &req, pid, birth, &AppError::Throttled);
     }
     match lookup::request_sms(&state.store, &state.sms, &pid, &birth).await {
         Ok(()) => {
@@ -156,13 +153,7 @@ pub async fn sms(State(state): State<AppState>, req: Req, form: FormData) -> Res
             page(&state, &req, Bits { personal_id: pid, birth_date: birth, notice, ..blank() }, StatusCode::OK)
         }
         Err(e @ (AppError::Field { .. } | AppError::Denied { .. } | AppError::Throttled)) => {
-            let status = e.status();
-            page(
-                &state,
-                &req,
-                Bits { personal_id: pid, birth_date: birth, error: e.message(req.lang), ..blank() },
-                status,
-            )
+            refused(&state, &req, pid, birth, &e)
         }
         Err(e) => fail(e, &req),
     }
